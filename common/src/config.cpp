@@ -1,1 +1,587 @@
-// placeholder, being written
+#include "codis/config.h"
+
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <variant>
+
+#include <toml++/toml.h>
+
+namespace codis {
+namespace {
+
+using std::chrono::milliseconds;
+
+// ---- durations and sizes ----
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool all_number_chars(std::string_view s) {
+  bool digit = false;
+  int dots = 0;
+  for (char c : s) {
+    if (is_digit(c)) {
+      digit = true;
+    } else if (c == '.') {
+      dots++;
+    } else {
+      return false;
+    }
+  }
+  return digit && dots <= 1;
+}
+
+// Parses "123.456" times `unit` (an integer scale) into *out, truncating like Go.
+bool scaled_number(std::string_view num, __int128 unit, __int128* out) {
+  __int128 whole = 0, frac = 0, scale = 1;
+  size_t i = 0;
+  for (; i < num.size() && is_digit(num[i]); i++) {
+    whole = whole * 10 + (num[i] - '0');
+    if (whole > (__int128(1) << 64)) return false;
+  }
+  if (i < num.size() && num[i] == '.') {
+    for (i++; i < num.size() && is_digit(num[i]); i++) {
+      if (scale < __int128(1000000000000000000LL)) {
+        frac = frac * 10 + (num[i] - '0');
+        scale *= 10;
+      }
+    }
+  }
+  *out = whole * unit + frac * unit / scale;
+  return true;
+}
+
+constexpr const char* kDurationHint = "expected e.g. \"5s\", \"100ms\", \"30m\", \"1h30m\" or \"0\"";
+constexpr const char* kSizeHint = "expected e.g. \"128kb\", \"512mb\", \"1gb\" or a number of bytes";
+
+int64_t duration_unit_ns(std::string_view u) {
+  if (u == "ns") return 1;
+  if (u == "us" || u == "\xC2\xB5s" || u == "\xCE\xBCs") return 1000;
+  if (u == "ms") return 1000000;
+  if (u == "s") return 1000000000;
+  if (u == "m") return 60LL * 1000000000;
+  if (u == "h") return 3600LL * 1000000000;
+  return 0;
+}
+
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// ---- the key table ----
+
+template <class C>
+using Member = std::variant<std::string C::*, bool C::*, int C::*, milliseconds C::*, uint64_t C::*>;
+
+template <class C>
+struct Field {
+  const char* key;
+  Member<C> member;
+  const char* comment = nullptr;  // printed above the key in the default file
+  int64_t min = 0;                // for integers and sizes
+  int64_t max = INT64_MAX;
+  bool secret = false;  // left out of describe()
+};
+
+using Lines = std::map<std::string, int64_t, std::less<>>;
+
+std::string at(const Lines* lines, std::string_view key) {
+  std::string s;
+  if (lines) {
+    if (auto it = lines->find(key); it != lines->end()) s = "line " + std::to_string(it->second) + ": ";
+  }
+  return s + "key '" + std::string(key) + "': ";
+}
+
+template <class C>
+Status check_range(const Field<C>& f, int64_t v, const Lines* lines) {
+  if (v >= f.min && v <= f.max) return Status::Ok();
+  std::string expect = "expected a value >= " + std::to_string(f.min);
+  if (f.max != INT64_MAX) expect += " and <= " + std::to_string(f.max);
+  return Status::Error(at(lines, f.key) + expect + ", got " + std::to_string(v));
+}
+
+const char* toml_type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "nothing";
+  }
+}
+
+template <class C>
+Status set_field(const Field<C>& f, const toml::node& node, C& out, const Lines* lines) {
+  auto wrong = [&](const char* expected) {
+    return Status::Error(at(lines, f.key) + "expected " + expected + ", got " + toml_type_name(node));
+  };
+  return std::visit(
+      [&](auto m) -> Status {
+        using T = std::remove_reference_t<decltype(out.*m)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          auto s = node.as_string();
+          if (!s) return wrong("a string");
+          out.*m = s->get();
+        } else if constexpr (std::is_same_v<T, bool>) {
+          auto b = node.as_boolean();
+          if (!b) return wrong("true or false");
+          out.*m = b->get();
+        } else if constexpr (std::is_same_v<T, int>) {
+          auto i = node.as_integer();
+          if (!i) return wrong("an integer");
+          if (auto st = check_range(f, i->get(), lines); !st.ok()) return st;
+          out.*m = static_cast<int>(i->get());
+        } else if constexpr (std::is_same_v<T, milliseconds>) {
+          if (auto i = node.as_integer()) {  // a bare number of seconds, as Codis 3.1 wrote
+            if (i->get() < 0 || i->get() > INT64_MAX / 1000000000) {
+              return Status::Error(at(lines, f.key) + "expected a duration >= 0, got " + std::to_string(i->get()));
+            }
+            out.*m = std::chrono::seconds(i->get());
+          } else if (auto s = node.as_string()) {
+            auto d = parse_duration(s->get());
+            if (!d.ok()) return Status::Error(at(lines, f.key) + d.message());
+            out.*m = *d;
+          } else {
+            return wrong("a duration string (e.g. \"5s\")");
+          }
+        } else {
+          static_assert(std::is_same_v<T, uint64_t>);
+          uint64_t v = 0;
+          if (auto i = node.as_integer()) {
+            if (i->get() < 0) {
+              return Status::Error(at(lines, f.key) + "expected a size >= 0, got " + std::to_string(i->get()));
+            }
+            v = static_cast<uint64_t>(i->get());
+          } else if (auto s = node.as_string()) {
+            auto b = parse_bytesize(s->get());
+            if (!b.ok()) return Status::Error(at(lines, f.key) + b.message());
+            v = *b;
+          } else {
+            return wrong("a size (e.g. \"128kb\" or a number of bytes)");
+          }
+          if (v > uint64_t(INT64_MAX)) return Status::Error(at(lines, f.key) + "size is too large");
+          if (auto st = check_range(f, static_cast<int64_t>(v), lines); !st.ok()) return st;
+          out.*m = v;
+        }
+        return Status::Ok();
+      },
+      f.member);
+}
+
+template <class C>
+std::string format_value(const Field<C>& f, const C& c, bool toml) {
+  return std::visit(
+      [&](auto m) -> std::string {
+        using T = std::remove_cvref_t<decltype(c.*m)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          if (!toml) return c.*m;
+          std::string q = "\"";
+          for (unsigned char ch : c.*m) {
+            if (ch == '"' || ch == '\\') {
+              q += '\\';
+              q += static_cast<char>(ch);
+            } else if (ch < 0x20 || ch == 0x7f) {
+              char buf[8];
+              std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
+              q += buf;
+            } else {
+              q += static_cast<char>(ch);
+            }
+          }
+          return q + "\"";
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return c.*m ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, int>) {
+          return std::to_string(c.*m);
+        } else if constexpr (std::is_same_v<T, milliseconds>) {
+          return toml ? quoted(format_duration(c.*m)) : format_duration(c.*m);
+        } else {
+          const std::string s = format_bytesize(c.*m);
+          return toml && s.find_first_not_of("0123456789") != std::string::npos ? quoted(s) : s;
+        }
+      },
+      f.member);
+}
+
+template <class C>
+Result<C> parse_with_table(std::string_view text, const std::vector<Field<C>>& fields,
+                           Status (*validate_fn)(const C&, const Lines*)) {
+  toml::table tbl;
+  try {
+    tbl = toml::parse(text);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return Result<C>::Error("line " + std::to_string(where.line) + ", column " + std::to_string(where.column) +
+                            ": invalid TOML: " + std::string(e.description()));
+  } catch (const std::exception& e) {
+    return Result<C>::Error(std::string("invalid TOML: ") + e.what());
+  }
+  C out{};
+  Lines lines;
+  for (auto&& [key, node] : tbl) {
+    const std::string_view k = key.str();
+    const auto line = static_cast<int64_t>(key.source().begin.line);
+    const Field<C>* field = nullptr;
+    for (const auto& f : fields) {
+      if (k == f.key) field = &f;
+    }
+    if (!field) {
+      return Result<C>::Error("line " + std::to_string(line) + ": unknown key '" + std::string(k) +
+                              "' (see --default-config for the accepted keys)");
+    }
+    lines.emplace(std::string(k), line);
+    if (auto st = set_field(*field, node, out, &lines); !st.ok()) return st;
+  }
+  if (auto st = validate_fn(out, &lines); !st.ok()) return st;
+  return out;
+}
+
+template <class C>
+Status check_table_ranges(const C& c, const std::vector<Field<C>>& fields, const Lines* lines) {
+  for (const auto& f : fields) {
+    Status st = std::visit(
+        [&](auto m) -> Status {
+          using T = std::remove_cvref_t<decltype(c.*m)>;
+          if constexpr (std::is_same_v<T, int>) {
+            return check_range(f, c.*m, lines);
+          } else if constexpr (std::is_same_v<T, uint64_t>) {
+            if (c.*m > uint64_t(INT64_MAX)) return Status::Error(at(lines, f.key) + "size is too large");
+            return check_range(f, static_cast<int64_t>(c.*m), lines);
+          } else if constexpr (std::is_same_v<T, milliseconds>) {
+            if ((c.*m).count() < 0) return Status::Error(at(lines, f.key) + "expected a duration >= 0");
+            return Status::Ok();
+          } else {
+            return Status::Ok();
+          }
+        },
+        f.member);
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+// "host:port" as Go's net.SplitHostPort takes it: host may be empty
+// (":19000") or a bracketed IPv6 address ("[::1]:19000").
+bool valid_host_port(std::string_view addr) {
+  size_t colon;
+  if (!addr.empty() && addr.front() == '[') {
+    const size_t close = addr.find(']');
+    if (close == std::string_view::npos || close + 1 >= addr.size() || addr[close + 1] != ':') return false;
+    colon = close + 1;
+  } else {
+    colon = addr.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    if (addr.substr(0, colon).find(':') != std::string_view::npos) return false;  // bare IPv6
+  }
+  const std::string_view port = addr.substr(colon + 1);
+  if (port.empty() || port.size() > 5) return false;
+  int n = 0;
+  for (char c : port) {
+    if (!is_digit(c)) return false;
+    n = n * 10 + (c - '0');
+  }
+  return n <= 65535;
+}
+
+// ---- proxy.toml ----
+
+using P = ProxyConfig;
+
+const std::vector<Field<P>>& proxy_fields() {
+  static const std::vector<Field<P>> fields = {
+      {.key = "product_name", .member = &P::product_name,
+       .comment = "Product (cluster) name: the coordinator keeps this cluster under /codis3/{product_name}."},
+      {.key = "product_auth", .member = &P::product_auth,
+       .comment = "Password of the backend redis servers; the dashboard and the proxies use it too.",
+       .secret = true},
+      {.key = "session_auth", .member = &P::session_auth,
+       .comment = "Password clients must send with AUTH before any other command (empty: no AUTH needed).\n"
+                  "It is separate from product_auth, which clients never see.",
+       .secret = true},
+      {.key = "admin_addr", .member = &P::admin_addr,
+       .comment = "Address of the HTTP admin API (TCP only), as \"host:port\"."},
+      {.key = "proto_type", .member = &P::proto_type,
+       .comment = "Listener for clients: proto_type is \"tcp\", \"tcp4\", \"tcp6\", \"unix\" or \"unixpacket\";\n"
+                  "proxy_addr is \"host:port\", or a socket path for the unix types."},
+      {.key = "proxy_addr", .member = &P::proxy_addr},
+      {.key = "jodis_name", .member = &P::jodis_name,
+       .comment = "Register this proxy for client-side load balancing (jodis).\n"
+                  "jodis_name is the coordinator kind (\"zookeeper\" or \"etcd\"; empty: do not register),\n"
+                  "jodis_addr its address list, jodis_auth \"user:password\" if it needs one.\n"
+                  "The node is /jodis/{product_name}/proxy-{token}, or with jodis_compatible = true\n"
+                  "the Codis 2 path /zk/codis/db_{product_name}/proxy-{token}."},
+      {.key = "jodis_addr", .member = &P::jodis_addr},
+      {.key = "jodis_auth", .member = &P::jodis_auth, .secret = true},
+      {.key = "jodis_timeout", .member = &P::jodis_timeout},
+      {.key = "jodis_compatible", .member = &P::jodis_compatible},
+      {.key = "proxy_datacenter", .member = &P::proxy_datacenter,
+       .comment = "Datacenter of this proxy; replicas in the same datacenter are preferred for reads."},
+      {.key = "proxy_max_clients", .member = &P::proxy_max_clients,
+       .comment = "Most client connections served at once; more are refused with an error.", .min = 1,
+       .max = INT_MAX},
+      {.key = "proxy_max_offheap_size", .member = &P::proxy_max_offheap_size,
+       .comment = "Memory tuning of Codis's Go runtime. Accepted for compatibility and ignored."},
+      {.key = "proxy_heap_placeholder", .member = &P::proxy_heap_placeholder},
+      {.key = "backend_ping_period", .member = &P::backend_ping_period,
+       .comment = "How often each backend connection is pinged, which also clears a MASTERDOWN state (0: never)."},
+      {.key = "backend_recv_bufsize", .member = &P::backend_recv_bufsize,
+       .comment = "Backend connections: buffer sizes and how long a read or a write may take (0: no limit).",
+       .min = 1},
+      {.key = "backend_recv_timeout", .member = &P::backend_recv_timeout},
+      {.key = "backend_send_bufsize", .member = &P::backend_send_bufsize, .min = 1},
+      {.key = "backend_send_timeout", .member = &P::backend_send_timeout},
+      {.key = "backend_max_pipeline", .member = &P::backend_max_pipeline,
+       .comment = "Most requests in flight on one backend connection.", .min = 1, .max = INT_MAX},
+      {.key = "backend_primary_only", .member = &P::backend_primary_only,
+       .comment = "Never read from replica groups, even where the dashboard enables them."},
+      {.key = "backend_primary_parallel", .member = &P::backend_primary_parallel,
+       .comment = "Connections per worker thread to each master and to each replica.", .min = 1, .max = INT_MAX},
+      {.key = "backend_replica_parallel", .member = &P::backend_replica_parallel, .min = 1, .max = INT_MAX},
+      {.key = "backend_keepalive_period", .member = &P::backend_keepalive_period,
+       .comment = "TCP keepalive period of backend connections (0: off)."},
+      {.key = "backend_number_databases", .member = &P::backend_number_databases,
+       .comment = "Number of databases of the backends; clients may SELECT 0 to this minus one.", .min = 1,
+       .max = INT_MAX},
+      {.key = "session_recv_bufsize", .member = &P::session_recv_bufsize,
+       .comment = "Client connections: buffer sizes and timeouts. A client that sends nothing for\n"
+                  "session_recv_timeout is disconnected (0: never).",
+       .min = 1},
+      {.key = "session_recv_timeout", .member = &P::session_recv_timeout},
+      {.key = "session_send_bufsize", .member = &P::session_send_bufsize, .min = 1},
+      {.key = "session_send_timeout", .member = &P::session_send_timeout},
+      {.key = "session_max_pipeline", .member = &P::session_max_pipeline,
+       .comment = "Most requests of one client in flight at once. Keep it above the longest pipeline\n"
+                  "your clients send, or they wait for replies before sending more.",
+       .min = 1, .max = INT_MAX},
+      {.key = "session_keepalive_period", .member = &P::session_keepalive_period,
+       .comment = "TCP keepalive period of client connections (0: off)."},
+      {.key = "session_break_on_failure", .member = &P::session_break_on_failure,
+       .comment = "On a backend failure, close the client connection instead of replying with an error."},
+      {.key = "metrics_report_server", .member = &P::metrics_report_server,
+       .comment = "Push metrics as JSON to an HTTP server (e.g. \"http://localhost:28000\") every period\n"
+                  "(empty: off)."},
+      {.key = "metrics_report_period", .member = &P::metrics_report_period},
+      {.key = "metrics_report_influxdb_server", .member = &P::metrics_report_influxdb_server,
+       .comment = "Push metrics to InfluxDB (e.g. \"http://localhost:8086\"; empty: off)."},
+      {.key = "metrics_report_influxdb_period", .member = &P::metrics_report_influxdb_period},
+      {.key = "metrics_report_influxdb_username", .member = &P::metrics_report_influxdb_username},
+      {.key = "metrics_report_influxdb_password", .member = &P::metrics_report_influxdb_password, .secret = true},
+      {.key = "metrics_report_influxdb_database", .member = &P::metrics_report_influxdb_database},
+      {.key = "metrics_report_statsd_server", .member = &P::metrics_report_statsd_server,
+       .comment = "Push metrics to statsd (e.g. \"localhost:8125\"; empty: off)."},
+      {.key = "metrics_report_statsd_period", .member = &P::metrics_report_statsd_period},
+      {.key = "metrics_report_statsd_prefix", .member = &P::metrics_report_statsd_prefix},
+      {.key = "proxy_max_bulk_len", .member = &P::proxy_max_bulk_len,
+       .comment = "Request limits (not in Codis): the largest bulk string, the most elements of a\n"
+                  "command, and the longest inline command. A client going over gets an error.",
+       .min = 1},
+      {.key = "proxy_max_array_len", .member = &P::proxy_max_array_len, .min = 1, .max = INT_MAX},
+      {.key = "proxy_max_inline_len", .member = &P::proxy_max_inline_len, .min = 1},
+      {.key = "slowlog_log_slower_than", .member = &P::slowlog_log_slower_than,
+       .comment = "Log commands that take longer than this, from request to reply (not in Codis; 0: off)."},
+  };
+  return fields;
+}
+
+Status validate_proxy(const ProxyConfig& c, const Lines* lines) {
+  if (auto st = check_table_ranges(c, proxy_fields(), lines); !st.ok()) return st;
+  if (c.product_name.empty()) return Status::Error(at(lines, "product_name") + "must not be empty");
+  static const char* const kProtos[] = {"tcp", "tcp4", "tcp6", "unix", "unixpacket"};
+  bool known = false;
+  for (auto p : kProtos) known = known || c.proto_type == p;
+  if (!known) {
+    return Status::Error(at(lines, "proto_type") +
+                         "expected \"tcp\", \"tcp4\", \"tcp6\", \"unix\" or \"unixpacket\", got " +
+                         quoted(c.proto_type));
+  }
+  if (!valid_host_port(c.admin_addr)) {
+    return Status::Error(at(lines, "admin_addr") + "expected \"host:port\" (e.g. \"0.0.0.0:11080\"), got " +
+                         quoted(c.admin_addr));
+  }
+  if (c.proto_type.starts_with("unix")) {
+    if (c.proxy_addr.empty()) return Status::Error(at(lines, "proxy_addr") + "expected a socket path, got \"\"");
+  } else if (!valid_host_port(c.proxy_addr)) {
+    return Status::Error(at(lines, "proxy_addr") + "expected \"host:port\" (e.g. \"0.0.0.0:19000\"), got " +
+                         quoted(c.proxy_addr));
+  }
+  if (!c.jodis_name.empty()) {
+    if (c.jodis_name != "zookeeper" && c.jodis_name != "etcd") {
+      return Status::Error(at(lines, "jodis_name") + "expected \"zookeeper\", \"etcd\" or \"\", got " +
+                           quoted(c.jodis_name));
+    }
+    if (c.jodis_addr.empty()) {
+      return Status::Error(at(lines, "jodis_addr") + "must be set when jodis_name is " + quoted(c.jodis_name));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  using R = Result<milliseconds>;
+  const std::string_view s = trim(text);
+  auto bad = [&](const std::string& why) { return R::Error("invalid duration " + quoted(text) + ": " + why + "; " + kDurationHint); };
+  if (s.empty()) return bad("empty");
+  if (s.front() == '-') return bad("negative durations are not allowed");
+  __int128 ns = 0;
+  if (all_number_chars(s)) {  // Codis's timesize: a bare number means seconds
+    if (!scaled_number(s, 1000000000, &ns)) return bad("too large");
+  } else {
+    // Codis's timesize allows blanks between the number and its unit ("5 s").
+    std::string compact(s.front() == '+' ? s.substr(1) : s);
+    const size_t num_end = compact.find_first_not_of("0123456789.");
+    if (num_end != std::string::npos && num_end > 0) {
+      const size_t unit_at = compact.find_first_not_of(" \t", num_end);
+      if (unit_at != std::string::npos) compact.erase(num_end, unit_at - num_end);
+    }
+    std::string_view rest = compact;
+    if (rest.empty()) return bad("no number");
+    while (!rest.empty()) {
+      size_t n = 0;
+      while (n < rest.size() && (is_digit(rest[n]) || rest[n] == '.')) n++;
+      const std::string_view num = rest.substr(0, n);
+      if (!all_number_chars(num)) return bad("expected a number before the unit");
+      size_t u = n;
+      while (u < rest.size() && !is_digit(rest[u]) && rest[u] != '.') u++;
+      const std::string_view unit = rest.substr(n, u - n);
+      if (unit.empty()) return bad("missing unit after " + std::string(num));
+      const int64_t scale = duration_unit_ns(unit);
+      if (scale == 0) return bad("unknown unit " + quoted(unit));
+      __int128 part = 0;
+      if (!scaled_number(num, scale, &part)) return bad("too large");
+      ns += part;
+      if (ns > INT64_MAX) return bad("too large");
+      rest.remove_prefix(u);
+    }
+  }
+  if (ns > INT64_MAX) return bad("too large");
+  if (ns % 1000000 != 0) return bad("not a whole number of milliseconds");
+  return milliseconds(static_cast<int64_t>(ns / 1000000));
+}
+
+std::string format_duration(std::chrono::milliseconds d) {
+  const int64_t ms = d.count();
+  if (ms == 0) return "0";
+  if (ms % 3600000 == 0) return std::to_string(ms / 3600000) + "h";
+  if (ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+Result<uint64_t> parse_bytesize(std::string_view text) {
+  using R = Result<uint64_t>;
+  const std::string_view s = trim(text);
+  auto bad = [&](const std::string& why) { return R::Error("invalid size " + quoted(text) + ": " + why + "; " + kSizeHint); };
+  if (s.empty()) return bad("empty");
+  if (s.front() == '-') return bad("negative sizes are not allowed");
+  size_t n = 0;
+  while (n < s.size() && (is_digit(s[n]) || s[n] == '.')) n++;
+  const std::string_view num = s.substr(0, n);
+  if (!all_number_chars(num)) return bad("expected a number");
+  std::string unit(trim(s.substr(n)));
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (unit.size() == 2 && unit[1] == 'b') unit.pop_back();
+  int shift;
+  if (unit.empty() || unit == "b") {
+    shift = 0;
+  } else if (unit == "k") {
+    shift = 10;
+  } else if (unit == "m") {
+    shift = 20;
+  } else if (unit == "g") {
+    shift = 30;
+  } else if (unit == "t") {
+    shift = 40;
+  } else if (unit == "p") {
+    shift = 50;
+  } else {
+    return bad("unknown unit " + quoted(trim(s.substr(n))));
+  }
+  __int128 bytes = 0;
+  if (!scaled_number(num, __int128(1) << shift, &bytes) || bytes > INT64_MAX) return bad("too large");
+  return static_cast<uint64_t>(bytes);
+}
+
+std::string format_bytesize(uint64_t bytes) {
+  if (bytes == 0) return "0";
+  static const std::pair<int, const char*> kUnits[] = {{50, "pb"}, {40, "tb"}, {30, "gb"}, {20, "mb"}, {10, "kb"}};
+  for (auto [shift, name] : kUnits) {
+    const uint64_t unit = uint64_t(1) << shift;
+    if (bytes % unit == 0) return std::to_string(bytes / unit) + name;
+  }
+  return std::to_string(bytes);
+}
+
+Status validate(const ProxyConfig& config) { return validate_proxy(config, nullptr); }
+
+Result<ProxyConfig> parse_proxy_config(std::string_view toml_text) {
+  return parse_with_table<ProxyConfig>(toml_text, proxy_fields(), &validate_proxy);
+}
+
+Result<ProxyConfig> load_proxy_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Result<ProxyConfig>::Error(path + ": cannot open: " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Result<ProxyConfig>::Error(path + ": cannot read: " + std::strerror(errno));
+  auto config = parse_proxy_config(text.str());
+  if (!config.ok()) return Result<ProxyConfig>::Error(path + ": " + config.message());
+  return config;
+}
+
+std::string default_proxy_config_text() {
+  std::string out =
+      "##################################################\n"
+      "#                                                #\n"
+      "#                  Codis-Proxy                   #\n"
+      "#                                                #\n"
+      "##################################################\n"
+      "#\n"
+      "# Durations: \"100ms\", \"5s\", \"30m\", \"1h\" (\"0\" disables where noted).\n"
+      "# Sizes: \"64kb\", \"512mb\", \"1gb\" (units of 1024) or a number of bytes.\n";
+  const ProxyConfig defaults;
+  for (const auto& f : proxy_fields()) {
+    if (f.comment) {
+      out += "\n";
+      std::string_view c = f.comment;
+      while (!c.empty()) {
+        const size_t nl = c.find('\n');
+        out += "# ";
+        out += c.substr(0, nl);
+        out += "\n";
+        c = nl == std::string_view::npos ? std::string_view() : c.substr(nl + 1);
+      }
+    }
+    out += f.key;
+    out += " = ";
+    out += format_value(f, defaults, /*toml=*/true);
+    out += "\n";
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> describe(const ProxyConfig& config) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& f : proxy_fields()) {
+    if (!f.secret) out.emplace_back(f.key, format_value(f, config, /*toml=*/false));
+  }
+  return out;
+}
+
+}  // namespace codis

@@ -1,1 +1,282 @@
-// placeholder, being written
+#include "backend_conn.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+
+#include "worker.h"
+
+namespace codis::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+constexpr int64_t kBackoffMinMs = 50;
+constexpr int64_t kBackoffMaxMs = 1000;
+constexpr int64_t kConnectTimeoutMs = 3000;
+constexpr size_t kReadChunk = 16 * 1024;
+
+void split_addr(const std::string& addr, std::string& host, std::string& port) {
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos) {
+    host = addr;
+    port = "6379";
+    return;
+  }
+  host = addr.substr(0, colon);
+  port = addr.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+}
+}  // namespace
+
+BackendConn::BackendConn(Worker& worker, std::string addr, int db)
+    : worker_(worker), addr_(std::move(addr)), db_(db), socket_(worker.io()) {
+  split_addr(addr_, host_, port_);
+}
+
+BackendConn::~BackendConn() = default;
+
+void BackendConn::mark_dirty() { worker_.mark_dirty(this); }
+
+void BackendConn::send(const RequestPtr& req, ReplyUse use, std::string_view encoded) {
+  if (state_ == State::kBackoff) {
+    if (worker_.now_ms() < backoff_until_ms_) {
+      worker_.complete_error(req.get(), "ERR backend " + addr_ + " is unavailable: " + last_error_);
+      return;
+    }
+    state_ = State::kIdle;
+  }
+  if (pending_.size() >= static_cast<size_t>(worker_.config().backend_max_pipeline)) {
+    worker_.complete_error(req.get(), "ERR backend " + addr_ + " has too many pending requests");
+    return;
+  }
+  if (state_ == State::kIdle) connect();
+  out_.append(encoded);
+  pending_.push_back(Pending{req, use, worker_.now_ms()});
+  if (state_ == State::kReady) mark_dirty();
+}
+
+void BackendConn::queue_internal(std::string_view encoded) {
+  out_.append(encoded);
+  pending_.push_back(Pending{RequestPtr(), ReplyUse::kInternal, worker_.now_ms()});
+}
+
+void BackendConn::connect() {
+  state_ = State::kConnecting;
+  connect_started_ms_ = worker_.now_ms();
+  uint64_t gen = ++generation_;
+  // Authentication and database selection go first, ahead of anything queued.
+  std::string prelude;
+  const auto& cfg = worker_.config();
+  if (!cfg.product_auth.empty()) {
+    std::string_view a[] = {"AUTH", cfg.product_auth};
+    resp::append_command(prelude, a);
+  }
+  if (db_ != 0) {
+    std::string n = std::to_string(db_);
+    std::string_view a[] = {"SELECT", n};
+    resp::append_command(prelude, a);
+  }
+  size_t internal = (cfg.product_auth.empty() ? 0 : 1) + (db_ != 0 ? 1 : 0);
+  out_.insert(0, prelude);
+  for (size_t i = 0; i < internal; ++i)
+    pending_.push_front(Pending{RequestPtr(), ReplyUse::kInternal, worker_.now_ms()});
+
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(host_, ec);
+  if (ec) {
+    // Host names are resolved synchronously: they are rare (addresses come from the
+    // dashboard) and the result is used for the life of the connection.
+    tcp::resolver resolver(worker_.io());
+    auto results = resolver.resolve(host_, port_, ec);
+    if (ec || results.empty()) {
+      fail("cannot resolve " + host_ + ": " + ec.message());
+      return;
+    }
+    ip = results.begin()->endpoint().address();
+  }
+  uint16_t port = static_cast<uint16_t>(std::strtoul(port_.c_str(), nullptr, 10));
+  socket_ = tcp::socket(worker_.io());
+  socket_.async_connect(tcp::endpoint(ip, port), [this, gen](const boost::system::error_code& ec) {
+    if (gen != generation_) return;
+    if (ec) {
+      fail("connect: " + ec.message());
+      return;
+    }
+    on_connected();
+  });
+}
+
+void BackendConn::on_connected() {
+  boost::system::error_code ec;
+  socket_.set_option(tcp::no_delay(true), ec);
+  socket_.set_option(asio::socket_base::keep_alive(true), ec);
+  state_ = State::kReady;
+  ++reconnects_;
+  backoff_ms_ = 0;
+  last_io_ms_ = worker_.now_ms();
+  in_.consume(in_.size());
+  scanner_.reset();
+  if (reconnects_ > 1) spdlog::info("backend {} db {}: connected again", addr_, db_);
+  start_read();
+  mark_dirty();
+}
+
+void BackendConn::flush() {
+  flush_scheduled = false;
+  if (state_ != State::kReady || writing_ || out_.empty()) return;
+  writing_ = true;
+  sending_.swap(out_);
+  out_.clear();
+  uint64_t gen = generation_;
+  asio::async_write(socket_, asio::buffer(sending_),
+                    [this, gen](const boost::system::error_code& ec, size_t) {
+                      if (gen != generation_) return;
+                      writing_ = false;
+                      if (ec) {
+                        fail("write: " + ec.message());
+                        return;
+                      }
+                      sending_.clear();
+                      if (sending_.capacity() > 1024 * 1024) std::string().swap(sending_);
+                      if (!out_.empty()) flush();
+                    });
+}
+
+void BackendConn::start_read() {
+  if (reading_) return;
+  reading_ = true;
+  uint64_t gen = generation_;
+  char* p = in_.prepare(kReadChunk);
+  socket_.async_read_some(asio::buffer(p, in_.writable()),
+                          [this, gen](const boost::system::error_code& ec, size_t n) {
+                            if (gen != generation_) return;
+                            reading_ = false;
+                            if (ec) {
+                              fail(ec == asio::error::eof ? std::string("connection closed by server")
+                                                          : "read: " + ec.message());
+                              return;
+                            }
+                            on_read(n);
+                          });
+}
+
+void BackendConn::on_read(size_t n) {
+  in_.commit(n);
+  last_io_ms_ = worker_.now_ms();
+  while (!in_.empty()) {
+    std::string_view data = in_.readable();
+    auto st = scanner_.scan(data);
+    if (st == resp::ParseStatus::kIncomplete) break;
+    if (st == resp::ParseStatus::kError) {
+      fail("bad reply from server: " + scanner_.error());
+      return;
+    }
+    size_t len = scanner_.consumed();
+    if (pending_.empty()) {
+      fail("unexpected reply from server");
+      return;
+    }
+    Pending p = std::move(pending_.front());
+    pending_.pop_front();
+    std::string_view reply = data.substr(0, len);
+    if (p.use == ReplyUse::kInternal) {
+      if (!reply.empty() && reply[0] == '-') {
+        std::string msg(reply.substr(1, reply.size() - 3));
+        spdlog::error("backend {} db {}: connection setup failed: {}", addr_, db_, msg);
+        in_.consume(len);
+        fail("setup failed: " + msg);
+        return;
+      }
+    } else {
+      worker_.on_backend_reply(p.req, p.use, reply);
+    }
+    in_.consume(len);
+    scanner_.reset();
+    if (state_ != State::kReady) return;  // the reply handler may have failed us
+  }
+  if (in_.empty()) in_.shrink_to(64 * 1024);
+  start_read();
+}
+
+void BackendConn::fail(const std::string& why) {
+  bool was_ready = state_ == State::kReady;
+  ++generation_;
+  boost::system::error_code ec;
+  socket_.close(ec);
+  reading_ = writing_ = false;
+  state_ = State::kBackoff;
+  ++errors_;
+  last_error_ = why;
+  backoff_ms_ = backoff_ms_ == 0 ? kBackoffMinMs : std::min(backoff_ms_ * 2, kBackoffMaxMs);
+  backoff_until_ms_ = worker_.now_ms() + backoff_ms_;
+  if (was_ready || errors_ == 1 || backoff_ms_ == kBackoffMaxMs)
+    spdlog::warn("backend {} db {}: {} (retrying in {} ms, {} requests failed)", addr_, db_, why, backoff_ms_,
+                 pending_.size());
+  // Requests already sent may or may not have run; the client learns it from the error.
+  std::deque<Pending> failed;
+  failed.swap(pending_);
+  out_.clear();
+  sending_.clear();
+  in_.consume(in_.size());
+  scanner_.reset();
+  std::string msg = "ERR backend " + addr_ + " failed: " + why;
+  for (auto& p : failed)
+    if (p.req) worker_.complete_error(p.req.get(), msg);
+}
+
+void BackendConn::tick(int64_t now_ms) {
+  const auto& cfg = worker_.config();
+  switch (state_) {
+    case State::kBackoff:
+      if (now_ms >= backoff_until_ms_) connect();  // keep trying, so health shows in metrics
+      break;
+    case State::kConnecting:
+      if (now_ms - connect_started_ms_ > kConnectTimeoutMs) fail("connect: timed out");
+      break;
+    case State::kReady: {
+      auto recv_timeout = cfg.backend_recv_timeout.count();
+      if (!pending_.empty() && recv_timeout > 0 && now_ms - pending_.front().sent_ms > recv_timeout) {
+        fail("no reply within backend_recv_timeout");
+        break;
+      }
+      auto ping = cfg.backend_ping_period.count();
+      if (ping > 0 && pending_.empty() && now_ms - last_io_ms_ >= ping) {
+        static constexpr std::string_view kPing = "*1\r\n$4\r\nPING\r\n";
+        queue_internal(kPing);
+        last_io_ms_ = now_ms;
+        mark_dirty();
+      }
+      break;
+    }
+    case State::kIdle:
+      break;
+  }
+}
+
+void BackendConn::close() {
+  ++generation_;
+  boost::system::error_code ec;
+  socket_.close(ec);
+  state_ = State::kIdle;
+  std::deque<Pending> failed;
+  failed.swap(pending_);
+  for (auto& p : failed)
+    if (p.req) worker_.complete_error(p.req.get(), "ERR proxy is shutting down");
+}
+
+BackendState BackendConn::state() const {
+  BackendState s;
+  s.addr = addr_;
+  s.db = db_;
+  s.connected = state_ == State::kReady;
+  for (const auto& p : pending_)
+    if (p.req) ++s.pending;
+  s.reconnects = reconnects_;
+  s.errors = errors_;
+  return s;
+}
+
+}  // namespace codis::proxy

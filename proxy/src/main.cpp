@@ -1,1 +1,101 @@
-int main() { return 0; }
+// codis-proxy: the stateless sharding proxy. See proxy/README.md.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "codis/config.h"
+#include "codis/logging.h"
+#include "codis/models.h"
+#include "proxy.h"
+
+namespace {
+
+int fail(const std::string& msg) {
+  std::fprintf(stderr, "codis-proxy: %s\n", msg.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "codis-proxy: a stateless Redis sharding proxy, wire-compatible with Codis 3.2.\n"
+      "Clients speak plain Redis (RESP2) to proxy_addr; each key's slot (crc32 % 1024)\n"
+      "is routed to the group that owns it. The routing table comes from the dashboard\n"
+      "(PUT /api/proxy/fillslots on admin_addr) or, to run without a dashboard, from a\n"
+      "JSON file given with --fillslots.\n\n"
+      "Examples:\n"
+      "  codis-proxy --default-config > proxy.toml\n"
+      "  codis-proxy --config proxy.toml --fillslots slots.json --log-level info\n",
+      "codis-proxy"};
+  std::string config_file, log_file, log_level = "info", pidfile, fillslots, dashboard, zookeeper, filesystem;
+  int ncpu = 0;
+  bool default_config = false, version = false;
+  app.add_option("-c,--config", config_file, "TOML configuration file (see --default-config)");
+  app.add_option("-l,--log", log_file, "log file (default: stderr)");
+  app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
+  app.add_option("--ncpu", ncpu, "worker threads (default: number of CPUs)");
+  app.add_option("--pidfile", pidfile, "write the process id to this file");
+  app.add_option("--fillslots", fillslots,
+                 "load the routing table from a JSON file (an array of Codis slot objects:\n"
+                 "{\"id\":0,\"backend_addr\":\"127.0.0.1:6379\",\"backend_addr_group_id\":1}) and go online");
+  app.add_option("--dashboard", dashboard, "register with a dashboard (not available yet)");
+  app.add_option("--zookeeper", zookeeper, "read the routing table from ZooKeeper (not available yet)");
+  app.add_option("--filesystem", filesystem, "read the routing table from a filesystem coordinator (not available yet)");
+  app.add_flag("--default-config", default_config, "print a commented default configuration and exit");
+  app.add_flag("--version", version, "print the version and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  if (default_config) {
+    std::cout << codis::default_proxy_config_text();
+    return 0;
+  }
+  if (version) {
+    std::cout << "codis-proxy 0.1.0\n";
+    return 0;
+  }
+  if (!dashboard.empty() || !zookeeper.empty() || !filesystem.empty())
+    return fail("--dashboard, --zookeeper and --filesystem are not available in this version; use --fillslots "
+                "FILE or push the routing table to the admin API");
+
+  codis::ProxyConfig config;
+  if (!config_file.empty()) {
+    auto c = codis::load_proxy_config(config_file);
+    if (!c) return fail(c.message());
+    config = std::move(c.value());
+  }
+  if (auto st = codis::log::init(log_file, log_level); !st.ok()) return fail(st.message());
+
+  std::vector<codis::models::Slot> slots;
+  if (!fillslots.empty()) {
+    std::ifstream in(fillslots);
+    if (!in) return fail("cannot read --fillslots file " + fillslots);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto parsed = codis::models::parse_slots(ss.str());
+    if (!parsed) return fail(fillslots + ": " + parsed.message());
+    slots = std::move(parsed.value());
+  }
+
+  if (ncpu <= 0) ncpu = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  codis::proxy::Proxy proxy(config, ncpu);
+  if (auto st = proxy.open(); !st.ok()) return fail(st.message());
+  if (!fillslots.empty()) {
+    if (auto st = proxy.load_slots(slots); !st.ok()) return fail(fillslots + ": " + st.message());
+    (void)proxy.start();
+  }
+  if (!pidfile.empty()) {
+    std::ofstream pf(pidfile);
+    pf << ::getpid() << "\n";
+    if (!pf) return fail("cannot write --pidfile " + pidfile);
+  }
+  proxy.run();
+  if (!pidfile.empty()) std::remove(pidfile.c_str());
+  return 0;
+}

@@ -1,1 +1,403 @@
-// placeholder, being written
+#include "proxy.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <latch>
+
+#include "admin_server.h"
+#include "codis/logging.h"
+#include "codis/sha256.h"
+#include "command_table.h"
+
+namespace codis::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+std::string go_time_now() {
+  // Codis stores Go's time.Time.String(): "2006-01-02 15:04:05.999999999 -0700 MST".
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count() % 1000000000;
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[96];
+  char zone[16];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  std::strftime(zone, sizeof zone, "%z %Z", &tm);
+  return std::string(buf) + "." + std::to_string(ns) + " " + zone;
+}
+
+Result<tcp::endpoint> parse_endpoint(const std::string& addr) {
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos) return Result<tcp::endpoint>::Error("address '" + addr + "' has no port");
+  std::string host = addr.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  unsigned long port = 0;
+  try {
+    port = std::stoul(addr.substr(colon + 1));
+  } catch (...) {
+    port = 70000;
+  }
+  if (port > 65535) return Result<tcp::endpoint>::Error("address '" + addr + "' has a bad port");
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(host, ec);
+  if (ec) {
+    asio::io_context io;
+    tcp::resolver r(io);
+    auto res = r.resolve(host, std::to_string(port), ec);
+    if (ec || res.empty())
+      return Result<tcp::endpoint>::Error("cannot resolve '" + host + "': " + ec.message());
+    return res.begin()->endpoint();
+  }
+  return tcp::endpoint(ip, static_cast<uint16_t>(port));
+}
+
+int64_t cpu_time_us() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+int64_t rss_bytes() {
+  std::ifstream f("/proc/self/statm");
+  long pages = 0, rss = 0;
+  f >> pages >> rss;
+  return rss * sysconf(_SC_PAGESIZE);
+}
+
+}  // namespace
+
+Proxy::Proxy(ProxyConfig config, int threads)
+    : threads_(threads < 1 ? 1 : threads),
+      acceptor_(control_),
+      signals_(control_, SIGINT, SIGTERM),
+      stats_timer_(control_),
+      table_(std::make_shared<RoutingTable>()) {
+  ctx_.config = std::move(config);
+  ctx_.token = random_token();
+  const auto& c = ctx_.config;
+  model_.token = ctx_.token;
+  model_.start_time = go_time_now();
+  model_.admin_addr = c.admin_addr;
+  model_.proto_type = c.proto_type;
+  model_.proxy_addr = c.proxy_addr;
+  model_.product_name = c.product_name;
+  model_.pid = static_cast<int>(::getpid());
+  char cwd[4096];
+  model_.pwd = ::getcwd(cwd, sizeof cwd) ? cwd : "";
+  utsname u{};
+  if (uname(&u) == 0) {
+    model_.sys = std::string(u.sysname) + " " + u.nodename + " " + u.release + " " + u.version + " " + u.machine;
+    model_.hostname = u.nodename;
+  }
+  model_.datacenter = c.proxy_datacenter;
+  xauth_ = codis_xauth({c.product_name, c.product_auth, ctx_.token});
+  baseline_ = WorkerStats(all_commands().size());
+}
+
+Proxy::~Proxy() {
+  for (auto& w : workers_) w->stop();
+}
+
+Status Proxy::open() {
+  auto ep = parse_endpoint(ctx_.config.proxy_addr);
+  if (!ep) return Status::Error("proxy_addr: " + ep.message());
+  boost::system::error_code ec;
+  acceptor_.open(ep->protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(*ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Error("cannot listen on proxy_addr " + ctx_.config.proxy_addr + ": " + ec.message());
+  proxy_port_ = acceptor_.local_endpoint().port();
+
+  admin_ = std::make_unique<AdminServer>(control_, *this);
+  if (auto st = admin_->listen(ctx_.config.admin_addr); !st.ok())
+    return Status::Error("cannot listen on admin_addr " + ctx_.config.admin_addr + ": " + st.message());
+
+  for (int i = 0; i < threads_; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, ctx_));
+    workers_.back()->start();
+  }
+  signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (!ec) request_shutdown(sig == SIGINT ? "SIGINT" : "SIGTERM");
+  });
+  accept_next();
+  arm_stats_tick();
+  spdlog::info("proxy {} listening on {} (RESP) and {} (admin), {} worker threads, token {}",
+               ctx_.config.product_name, ctx_.config.proxy_addr, ctx_.config.admin_addr, threads_, ctx_.token);
+  return Status::Ok();
+}
+
+uint16_t Proxy::admin_port() const { return admin_ ? admin_->port() : 0; }
+
+void Proxy::accept_next() {
+  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket sock) {
+    if (ec == asio::error::operation_aborted || closing_) return;
+    if (!ec) {
+      int64_t n = ctx_.clients.fetch_add(1, std::memory_order_relaxed) + 1;
+      if (n > ctx_.config.proxy_max_clients) {
+        ctx_.clients.fetch_sub(1, std::memory_order_relaxed);
+        static constexpr std::string_view kMsg = "-ERR max number of clients reached\r\n";
+        boost::system::error_code wec;
+        asio::write(sock, asio::buffer(kMsg), wec);
+        sock.close(wec);
+        spdlog::warn("refused a client: proxy_max_clients ({}) reached", ctx_.config.proxy_max_clients);
+      } else {
+        Worker& w = *workers_[next_worker_++ % workers_.size()];
+        int fd = sock.release();
+        asio::post(w.io(), [&w, fd] { w.adopt_client(fd); });
+      }
+    } else {
+      spdlog::warn("accept: {}", ec.message());
+    }
+    accept_next();
+  });
+}
+
+void Proxy::arm_stats_tick() {
+  stats_timer_.expires_after(std::chrono::seconds(1));
+  stats_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || closing_) return;
+    StatsSnapshot s = collect();
+    int64_t cpu = cpu_time_us();
+    {
+      std::lock_guard lk(mu_);
+      qps_ = s.totals.ops_total >= last_ops_ ? s.totals.ops_total - last_ops_ : 0;
+      last_ops_ = s.totals.ops_total;
+      cpu_ = last_cpu_us_ ? (cpu - last_cpu_us_) / 1e6 : 0;
+      last_cpu_us_ = cpu;
+    }
+    arm_stats_tick();
+  });
+}
+
+void Proxy::run() {
+  control_.run();
+  for (auto& w : workers_) w->stop();
+  spdlog::info("proxy stopped");
+}
+
+void Proxy::request_shutdown(const std::string& why) {
+  asio::post(control_, [this, why] {
+    if (closing_) return;
+    spdlog::warn("proxy shutting down: {}", why);
+    {
+      std::lock_guard lk(mu_);
+      closing_ = true;
+    }
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    signals_.cancel(ec);
+    stats_timer_.cancel();
+    if (admin_) admin_->stop();
+    for (auto& w : workers_) w->stop();
+    control_.stop();
+  });
+}
+
+StatsSnapshot Proxy::collect() const {
+  std::vector<StatsSnapshot> parts(workers_.size());
+  std::latch done(static_cast<std::ptrdiff_t>(workers_.size()));
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    Worker* w = workers_[i].get();
+    asio::post(w->io(), [w, &parts, &done, i] {
+      w->snapshot(parts[i]);
+      done.count_down();
+    });
+  }
+  done.wait();
+  StatsSnapshot out;
+  out.totals = WorkerStats(all_commands().size());
+  for (auto& p : parts) {
+    out.totals.add(p.totals);
+    for (auto& b : p.backends) {
+      auto it = std::find_if(out.backends.begin(), out.backends.end(),
+                             [&](const BackendState& x) { return x.addr == b.addr && x.db == b.db; });
+      if (it == out.backends.end()) {
+        out.backends.push_back(b);
+      } else {
+        it->connected = it->connected && b.connected;
+        it->pending += b.pending;
+        it->reconnects += b.reconnects;
+        it->errors += b.errors;
+      }
+    }
+  }
+  std::lock_guard lk(mu_);
+  out.totals.subtract(baseline_);
+  return out;
+}
+
+Status Proxy::load_slots(const std::vector<models::Slot>& slots) {
+  for (const auto& s : slots)
+    if (auto st = models::validate_slot(s); !st.ok()) return st;
+  std::shared_ptr<const RoutingTable> next;
+  {
+    std::lock_guard lk(mu_);
+    if (closing_) return Status::Error("proxy is shutting down");
+    next = RoutingTable::apply(*table_, slots);
+    table_ = next;
+  }
+  // Wait until every worker uses the new table: once the caller hears OK, no
+  // worker routes by the old one (the migration protocol depends on it).
+  std::latch done(static_cast<std::ptrdiff_t>(workers_.size()));
+  for (auto& w : workers_) {
+    Worker* wp = w.get();
+    asio::post(wp->io(), [wp, next, &done] {
+      wp->set_table(next);
+      done.count_down();
+    });
+  }
+  done.wait();
+  spdlog::info("routing table v{}: {} slots updated", next->version(), slots.size());
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------------ admin API
+
+nlohmann::json Proxy::model() const {
+  nlohmann::json j = model_;
+  return j;
+}
+
+nlohmann::json Proxy::slots() const {
+  std::shared_ptr<const RoutingTable> t;
+  {
+    std::lock_guard lk(mu_);
+    t = table_;
+  }
+  nlohmann::json j = t->to_models();
+  return j;
+}
+
+nlohmann::json Proxy::stats(bool with_cmds) const {
+  StatsSnapshot s = collect();
+  nlohmann::json j;
+  std::lock_guard lk(mu_);
+  j["online"] = online_;
+  j["closed"] = closing_;
+  nlohmann::json sentinels = nlohmann::json::object();
+  if (!sentinel_.servers.empty()) sentinels["servers"] = sentinel_.servers;
+  j["sentinels"] = sentinels;
+  nlohmann::json ops;
+  ops["total"] = s.totals.ops_total;
+  ops["fails"] = s.totals.ops_fails;
+  ops["redis"] = {{"errors", s.totals.ops_redis_errors}};
+  ops["qps"] = qps_;
+  if (with_cmds) {
+    nlohmann::json cmds = nlohmann::json::array();
+    auto table = all_commands();
+    for (size_t i = 0; i < s.totals.commands.size() && i < table.size(); ++i) {
+      const auto& c = s.totals.commands[i];
+      if (!c.calls) continue;
+      cmds.push_back({{"opstr", std::string(table[i].name)},
+                      {"calls", c.calls},
+                      {"usecs", c.usecs},
+                      {"usecs_percall", c.calls ? c.usecs / c.calls : 0},
+                      {"fails", c.fails},
+                      {"redis_errtype", c.redis_errors}});
+    }
+    ops["cmd"] = cmds;
+  }
+  j["ops"] = ops;
+  j["sessions"] = {{"total", s.totals.sessions_total}, {"alive", s.totals.sessions_alive}};
+  int64_t mem = rss_bytes();
+  j["rusage"] = {{"now", go_time_now()}, {"cpu", cpu_}, {"mem", mem}};
+  j["backend"] = {{"primary_only", ctx_.config.backend_primary_only}};
+  j["runtime"] = {{"general", {{"alloc", mem}, {"sys", mem}, {"lookups", 0}, {"mallocs", 0}, {"frees", 0}}},
+                  {"heap", {{"alloc", mem}, {"sys", mem}, {"idle", 0}, {"inuse", mem}, {"objects", 0}}},
+                  {"gc", {{"num", 0}, {"cpu_fraction", 0}, {"total_pausems", 0}}},
+                  {"num_procs", threads_},
+                  {"num_goroutines", 0},
+                  {"num_cgo_call", 0},
+                  {"mem_offheap", 0}};
+  j["timeout_cmd_number"] = 0;
+  nlohmann::json backends = nlohmann::json::array();
+  for (const auto& b : s.backends)
+    backends.push_back({{"addr", b.addr}, {"db", b.db}, {"connected", b.connected}, {"pending", b.pending},
+                        {"errors", b.errors}});
+  j["backends"] = backends;  // ours, beyond Codis
+  return j;
+}
+
+nlohmann::json Proxy::overview() const {
+  nlohmann::json cfg = nlohmann::json::object();
+  for (const auto& [k, v] : describe(ctx_.config)) cfg[k] = v;
+  return {{"version", ctx_.product_version},
+          {"compile", std::string(__DATE__) + " " + __TIME__},
+          {"config", cfg},
+          {"model", model()},
+          {"stats", stats(false)},
+          {"slots", slots()}};
+}
+
+Status Proxy::start() {
+  std::lock_guard lk(mu_);
+  if (closing_) return Status::Error("proxy is shutting down");
+  if (!online_) spdlog::info("proxy is online");
+  online_ = true;
+  return Status::Ok();
+}
+
+Status Proxy::fill_slots(const nlohmann::json& body) {
+  std::vector<models::Slot> slots;
+  try {
+    if (!body.is_array()) return Status::Error("fillslots: the body must be a JSON array of slots");
+    slots = body.get<std::vector<models::Slot>>();
+  } catch (const std::exception& e) {
+    return Status::Error(std::string("fillslots: bad slot JSON: ") + e.what());
+  }
+  return load_slots(slots);
+}
+
+void Proxy::reset_stats() {
+  StatsSnapshot s = collect();
+  std::lock_guard lk(mu_);
+  // collect() already subtracted the old baseline: add it back to get the raw totals.
+  s.totals.add(baseline_);
+  baseline_ = s.totals;
+  baseline_.sessions_alive = 0;
+  last_ops_ = 0;
+  spdlog::info("stats reset");
+}
+
+Status Proxy::set_log_level(std::string_view level) { return log::set_level(level); }
+
+Status Proxy::shutdown() {
+  request_shutdown("admin API shutdown");
+  return Status::Ok();
+}
+
+Status Proxy::set_sentinels(const nlohmann::json& body) {
+  try {
+    auto s = body.get<models::Sentinel>();
+    std::lock_guard lk(mu_);
+    sentinel_ = s;
+  } catch (const std::exception& e) {
+    return Status::Error(std::string("sentinels: bad JSON: ") + e.what());
+  }
+  spdlog::info("sentinels recorded (following sentinel failover is not implemented in this version)");
+  return Status::Ok();
+}
+
+Status Proxy::rewatch_sentinels() { return Status::Ok(); }
+
+std::string Proxy::metrics() const {
+  StatsSnapshot s = collect();
+  std::lock_guard lk(mu_);
+  return render_prometheus(s, qps_, online_, ctx_.config.product_name);
+}
+
+}  // namespace codis::proxy

@@ -1,1 +1,673 @@
-// placeholder, being written
+#include "session.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <charconv>
+#include <chrono>
+
+#include "codis/slot_hash.h"
+#include "command_table.h"
+#include "backend_conn.h"
+#include "worker.h"
+
+namespace codis::proxy {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kIdleBuffer = 16 * 1024;
+
+resp::Limits limits_from(const ProxyConfig& c) {
+  resp::Limits l;
+  l.max_bulk_len = c.proxy_max_bulk_len;
+  l.max_array_len = c.proxy_max_array_len;
+  l.max_inline_len = c.proxy_max_inline_len;
+  return l;
+}
+
+bool parse_int(std::string_view s, int64_t& out) {
+  if (s.empty()) return false;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::toupper(static_cast<unsigned char>(a[i])) != std::toupper(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+}  // namespace
+
+Session::Session(Worker& worker, asio::ip::tcp::socket socket, uint64_t id)
+    : worker_(worker), socket_(std::move(socket)), id_(id), in_(kIdleBuffer),
+      parser_(limits_from(worker.config())) {
+  authed_ = worker_.config().session_auth.empty();
+}
+
+Session::~Session() {
+  for (auto& r : queue_) r->session = nullptr;
+}
+
+void Session::start() {
+  boost::system::error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  if (worker_.config().session_keepalive_period.count() > 0)
+    socket_.set_option(asio::socket_base::keep_alive(true), ec);
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  last_active_ms_ = worker_.now_ms();
+  start_read();
+}
+
+void Session::start_read() {
+  if (reading_ || closed_ || close_after_write_) return;
+  reading_ = true;
+  char* p = in_.prepare(kReadChunk);
+  socket_.async_read_some(asio::buffer(p, in_.writable()),
+                          [this](const boost::system::error_code& ec, size_t n) {
+                            reading_ = false;
+                            if (closed_) {
+                              maybe_retire();
+                              return;
+                            }
+                            if (ec) {
+                              close(ec == asio::error::eof ? "closed by client" : "read error");
+                              return;
+                            }
+                            on_read(n);
+                          });
+}
+
+void Session::on_read(size_t n) {
+  in_.commit(n);
+  last_active_ms_ = worker_.now_ms();
+  process_input();
+  if (!closed_ && !read_paused_) start_read();
+}
+
+void Session::process_input() {
+  const size_t max_pipeline = worker_.config().session_max_pipeline;
+  while (!closed_ && !close_after_write_ && !in_.empty()) {
+    if (waiting_ >= static_cast<size_t>(max_pipeline)) {
+      read_paused_ = true;  // resumes in on_done() once backends catch up
+      break;
+    }
+    std::string_view data = in_.readable();
+    auto st = parser_.parse(data);
+    if (st == resp::ParseStatus::kIncomplete) break;
+    if (st == resp::ParseStatus::kError) {
+      ++worker_.stats().protocol_errors;
+      spdlog::info("session {} ({}): {}; closing", id_, peer_, parser_.error());
+      RequestPtr req = enqueue(nullptr);
+      error_now(req, "ERR " + parser_.error());
+      close_after_write_ = true;  // as Redis does: the stream cannot be resynchronised
+      in_.consume(in_.size());
+      worker_.mark_dirty(this);
+      break;
+    }
+    size_t used = parser_.consumed();
+    auto args = parser_.args();
+    if (!args.empty()) dispatch(args, data.substr(0, used), parser_.is_inline());
+    in_.consume(used);
+  }
+  if (in_.empty()) in_.shrink_to(kIdleBuffer);
+}
+
+RequestPtr Session::enqueue(const CommandInfo* cmd) {
+  RequestPtr req(new_request());
+  req->cmd = cmd;
+  req->session = this;
+  req->db = static_cast<uint8_t>(db_);
+  req->start_ns = monotonic_ns();
+  queue_.push_back(req);
+  ++waiting_;
+  return req;
+}
+
+void Session::reply_now(const RequestPtr& req, std::string_view resp, bool proxy_error) {
+  worker_.complete(req.get(), resp, proxy_error);
+}
+
+void Session::error_now(const RequestPtr& req, std::string_view message) {
+  worker_.complete_error(req.get(), message);
+}
+
+void Session::dispatch(std::span<const std::string_view> args, std::string_view raw, bool is_inline) {
+  const CommandInfo* cmd = resolve_command(args);
+  RequestPtr req = enqueue(cmd);
+  if (!cmd) {
+    error_now(req, unknown_command_error(args));
+    return;
+  }
+  const CommandInfo& top = cmd->is_subcommand() ? all_commands()[cmd->parent] : *cmd;
+  if (!authed_ && top.name != "AUTH" && top.name != "HELLO" && top.name != "QUIT") {
+    error_now(req, "NOAUTH Authentication required.");
+    return;
+  }
+  if (!arity_ok(*cmd, args.size())) {
+    error_now(req, wrong_arity_error(*cmd));
+    return;
+  }
+  switch (cmd->handling) {
+    case Handling::kRefused:
+      error_now(req, refusal_error(*cmd));
+      return;
+    case Handling::kLocal:
+      handle_local(req, args);
+      return;
+    case Handling::kForward:
+    case Handling::kSplitMGet:
+    case Handling::kSplitMSet:
+    case Handling::kSplitSum:
+      break;
+  }
+  if (request_blocks(*cmd, args)) {
+    error_now(req, "ERR command '" + lower(top.name) +
+                       "' with BLOCK is not supported by the proxy yet (it would stall a shared backend connection)");
+    return;
+  }
+  if (cmd->handling == Handling::kSplitMSet && args.size() % 2 == 0) {
+    error_now(req, wrong_arity_error(*cmd));
+    return;
+  }
+  keys_.clear();
+  std::string err;
+  if (!command_keys(*cmd, args, keys_, err)) {
+    error_now(req, err);
+    return;
+  }
+  if (keys_.empty()) {
+    error_now(req, "ERR command '" + lower(cmd->name) +
+                       "' without keys is not supported by the proxy yet: it cannot be routed to one group");
+    return;
+  }
+  uint32_t slot = slot_of(args[keys_[0]]);
+  bool one_slot = true;
+  for (size_t i = 1; i < keys_.size() && one_slot; ++i) one_slot = slot_of(args[keys_[i]]) == slot;
+  req->slot = static_cast<uint16_t>(slot);
+  if (one_slot) {
+    forward_single(req, args, raw, is_inline, keys_);
+  } else if (cmd->handling == Handling::kForward) {
+    error_now(req, "CROSSSLOT Keys in request don't hash to the same slot");
+  } else {
+    split(req, args, keys_);
+  }
+}
+
+void Session::forward_single(const RequestPtr& req, std::span<const std::string_view> args, std::string_view raw,
+                             bool is_inline, const std::vector<int>& keys) {
+  if (is_inline) {
+    resp::append_command(req->encoded, args);
+    worker_.forward(req, req->encoded, args[keys[0]]);
+  } else {
+    worker_.forward(req, raw, args[keys[0]]);
+  }
+}
+
+void Session::split(const RequestPtr& req, std::span<const std::string_view> args, const std::vector<int>& keys) {
+  auto* s = new SplitState();
+  req->split = s;
+  switch (req->cmd->handling) {
+    case Handling::kSplitMGet:
+      s->merge = SplitState::Merge::kArray;
+      s->values.resize(keys.size());
+      break;
+    case Handling::kSplitMSet:
+      s->merge = SplitState::Merge::kOk;
+      break;
+    default:
+      s->merge = SplitState::Merge::kSum;
+      break;
+  }
+  const bool with_values = req->cmd->handling == Handling::kSplitMSet;
+  const RoutingTable& table = worker_.table();
+  struct Part {
+    std::string_view dest;  // backend address, or empty for a slot that needs its own part
+    uint16_t slot;
+    std::vector<uint32_t> positions;
+  };
+  std::vector<Part> parts;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    uint16_t slot = static_cast<uint16_t>(slot_of(args[keys[i]]));
+    const Route& r = table.route(slot);
+    // A locked or migrating slot goes alone, so its part can wait or be wrapped by itself.
+    bool plain = !r.locked && !r.migrating() && !r.backend.empty();
+    std::string_view dest = plain ? std::string_view(r.backend) : std::string_view();
+    Part* p = nullptr;
+    for (auto& q : parts)
+      if (plain ? q.dest == dest : (q.dest.empty() && q.slot == slot)) {
+        p = &q;
+        break;
+      }
+    if (!p) {
+      parts.push_back(Part{dest, slot, {}});
+      p = &parts.back();
+    }
+    p->positions.push_back(static_cast<uint32_t>(i));
+  }
+  s->parts_pending = static_cast<uint32_t>(parts.size());
+  std::vector<std::string_view> sub;
+  for (auto& p : parts) {
+    RequestPtr child(new_request());
+    child->parent = req.get();
+    ++req->refs;
+    child->cmd = req->cmd;
+    child->db = req->db;
+    child->slot = p.slot;
+    child->start_ns = req->start_ns;
+    sub.clear();
+    sub.push_back(args[0]);
+    for (uint32_t pos : p.positions) {
+      sub.push_back(args[keys[pos]]);
+      if (with_values) sub.push_back(args[keys[pos] + 1]);
+    }
+    resp::append_command(child->encoded, sub);
+    child->positions = std::move(p.positions);
+    worker_.forward(child, child->encoded, args[keys[child->positions[0]]]);
+  }
+}
+
+void Session::on_done(Request* req, std::string_view reply) {
+  --waiting_;
+  if (closed_) return;
+  if (!queue_.empty() && queue_.front().get() == req) {
+    out_.append(reply);
+    queue_.pop_front();
+    while (!queue_.empty() && queue_.front()->done) {
+      out_.append(queue_.front()->reply);
+      queue_.pop_front();
+    }
+    worker_.mark_dirty(this);
+  } else {
+    req->reply.assign(reply);
+  }
+  if (read_paused_ && waiting_ < static_cast<size_t>(worker_.config().session_max_pipeline)) {
+    read_paused_ = false;
+    // Not from inside this call chain: it may be running under process_input().
+    asio::post(worker_.io(), [this] {
+      if (closed_) return;
+      process_input();
+      if (!closed_ && !read_paused_) start_read();
+    });
+  }
+}
+
+void Session::flush() {
+  flush_scheduled = false;
+  if (closed_ || writing_) return;
+  if (out_.empty()) {
+    if (close_after_write_ && queue_.empty()) close("closing after reply");
+    return;
+  }
+  writing_ = true;
+  sending_.swap(out_);
+  out_.clear();
+  asio::async_write(socket_, asio::buffer(sending_), [this](const boost::system::error_code& ec, size_t) {
+    writing_ = false;
+    if (closed_) {
+      maybe_retire();
+      return;
+    }
+    if (ec) {
+      close("write error");
+      return;
+    }
+    sending_.clear();
+    if (sending_.capacity() > 1024 * 1024) std::string().swap(sending_);
+    if (!out_.empty() || close_after_write_) flush();
+  });
+}
+
+void Session::close(const char* why) {
+  if (closed_) return;
+  closed_ = true;
+  spdlog::debug("session {} ({}) closed: {}", id_, peer_, why);
+  for (auto& r : queue_) r->session = nullptr;
+  queue_.clear();
+  boost::system::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  maybe_retire();
+}
+
+void Session::maybe_retire() {
+  if (closed_ && !reading_ && !writing_) worker_.retire(this);
+}
+
+// ---------------------------------------------------------------- local commands
+
+bool Session::check_auth(std::string_view user, std::string_view pass, const RequestPtr& req) {
+  const std::string& want = worker_.config().session_auth;
+  if (want.empty()) {
+    error_now(req,
+              "ERR AUTH <password> called without any password configured for the default user. Are you sure "
+              "your configuration is correct?");
+    return false;
+  }
+  if ((!user.empty() && user != "default") || pass != want) {
+    error_now(req, "WRONGPASS invalid username-password pair or user is disabled.");
+    return false;
+  }
+  authed_ = true;
+  return true;
+}
+
+void Session::handle_local(const RequestPtr& req, std::span<const std::string_view> args) {
+  const CommandInfo* cmd = req->cmd;
+  std::string_view name = cmd->is_subcommand() ? all_commands()[cmd->parent].name : cmd->name;
+  std::string out;
+  if (name == "PING") {
+    if (args.size() > 1)
+      resp::append_bulk(out, args[1]);
+    else
+      out = "+PONG\r\n";
+  } else if (name == "ECHO") {
+    resp::append_bulk(out, args[1]);
+  } else if (name == "QUIT") {
+    out = "+OK\r\n";
+    close_after_write_ = true;
+  } else if (name == "AUTH") {
+    std::string_view user = args.size() == 3 ? args[1] : std::string_view();
+    if (!check_auth(user, args.back(), req)) return;
+    out = "+OK\r\n";
+  } else if (name == "SELECT") {
+    int64_t n = 0;
+    if (!parse_int(args[1], n)) {
+      error_now(req, "ERR value is not an integer or out of range");
+      return;
+    }
+    if (n < 0 || n >= worker_.config().backend_number_databases) {
+      error_now(req, "ERR DB index is out of range");
+      return;
+    }
+    db_ = static_cast<int>(n);
+    out = "+OK\r\n";
+  } else if (name == "READONLY" || name == "READWRITE") {
+    out = "+OK\r\n";
+  } else if (name == "TIME") {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+    resp::append_array_header(out, 2);
+    resp::append_bulk(out, std::to_string(us / 1000000));
+    resp::append_bulk(out, std::to_string(us % 1000000));
+  } else if (name == "COMMAND") {
+    local_command(req, args);
+    return;
+  } else if (name == "INFO") {
+    local_info(req, args);
+    return;
+  } else if (name == "HELLO") {
+    local_hello(req, args);
+    return;
+  } else if (name == "SLOTSMAPPING") {
+    local_slotsmapping(req, args);
+    return;
+  } else if (name == "CLIENT" && cmd->is_subcommand()) {
+    std::string_view sub = cmd->name.substr(cmd->name.find('|') + 1);
+    if (sub == "SETNAME") {
+      name_.assign(args[2]);
+      out = "+OK\r\n";
+    } else if (sub == "GETNAME") {
+      if (name_.empty())
+        resp::append_null_bulk(out);
+      else
+        resp::append_bulk(out, name_);
+    } else if (sub == "ID") {
+      resp::append_integer(out, static_cast<int64_t>(id_));
+    } else if (sub == "SETINFO") {
+      out = "+OK\r\n";
+    } else {
+      error_now(req, refusal_error(*cmd));
+      return;
+    }
+  } else {
+    error_now(req, "ERR command '" + lower(cmd->name) + "' is not supported by the proxy yet");
+    return;
+  }
+  reply_now(req, out, false);
+}
+
+namespace {
+void append_command_entry(std::string& out, const CommandInfo& c) {
+  resp::append_array_header(out, 10);
+  resp::append_bulk(out, lower(c.name));
+  resp::append_integer(out, c.arity);
+  int nflags = 0;
+  std::string flags;
+  auto flag = [&](const char* f) {
+    resp::append_simple(flags, f);
+    ++nflags;
+  };
+  if (c.has(kFlagWrite)) flag("write");
+  if (c.has(kFlagReadOnly)) flag("readonly");
+  if (c.handling == Handling::kLocal) flag("fast");
+  resp::append_array_header(out, static_cast<size_t>(nflags));
+  out += flags;
+  bool range = c.key_spec == KeySpec::kRange;
+  resp::append_integer(out, range ? c.first_key : 0);
+  resp::append_integer(out, range ? c.last_key : 0);
+  resp::append_integer(out, range ? c.key_step : 0);
+  for (int i = 0; i < 4; ++i) resp::append_array_header(out, 0);  // acl categories, tips, key specs, subcommands
+}
+bool listed(const CommandInfo& c) { return !c.is_subcommand() && c.handling != Handling::kRefused; }
+}  // namespace
+
+void Session::local_command(const RequestPtr& req, std::span<const std::string_view> args) {
+  auto cmds = all_commands();
+  std::string out;
+  std::string_view sub = args.size() > 1 ? args[1] : std::string_view();
+  if (sub.empty()) {
+    size_t n = 0;
+    for (const auto& c : cmds) n += listed(c);
+    resp::append_array_header(out, n);
+    for (const auto& c : cmds)
+      if (listed(c)) append_command_entry(out, c);
+  } else if (iequals(sub, "COUNT")) {
+    int64_t n = 0;
+    for (const auto& c : cmds) n += listed(c);
+    resp::append_integer(out, n);
+  } else if (iequals(sub, "LIST")) {
+    size_t n = 0;
+    for (const auto& c : cmds) n += listed(c);
+    resp::append_array_header(out, n);
+    for (const auto& c : cmds)
+      if (listed(c)) resp::append_bulk(out, lower(c.name));
+  } else if (iequals(sub, "INFO")) {
+    resp::append_array_header(out, args.size() - 2);
+    for (size_t i = 2; i < args.size(); ++i) {
+      const CommandInfo* c = find_command(args[i]);
+      if (c && listed(*c))
+        append_command_entry(out, *c);
+      else
+        resp::append_null_array(out);
+    }
+  } else if (iequals(sub, "DOCS")) {
+    resp::append_array_header(out, 0);  // clients fall back to their built-in help
+  } else if (iequals(sub, "GETKEYS")) {
+    if (args.size() < 3) {
+      error_now(req, "ERR wrong number of arguments for 'command|getkeys' command");
+      return;
+    }
+    auto inner = args.subspan(2);
+    const CommandInfo* c = resolve_command(inner);
+    if (!c) {
+      error_now(req, "ERR Invalid command specified");
+      return;
+    }
+    if (!arity_ok(*c, inner.size())) {
+      error_now(req, "ERR Invalid number of arguments specified for command");
+      return;
+    }
+    std::vector<int> keys;
+    std::string err;
+    if (!command_keys(*c, inner, keys, err)) {
+      error_now(req, err);
+      return;
+    }
+    if (keys.empty()) {
+      error_now(req, "ERR The command has no key arguments");
+      return;
+    }
+    resp::append_array_header(out, keys.size());
+    for (int k : keys) resp::append_bulk(out, inner[static_cast<size_t>(k)]);
+  } else {
+    error_now(req, "ERR unknown subcommand '" + std::string(sub) + "'. Try COMMAND HELP.");
+    return;
+  }
+  reply_now(req, out, false);
+}
+
+void Session::local_hello(const RequestPtr& req, std::span<const std::string_view> args) {
+  if (args.size() > 1) {
+    int64_t ver = 0;
+    if (!parse_int(args[1], ver)) {
+      error_now(req, "ERR Protocol version is not an integer or out of range");
+      return;
+    }
+    if (ver != 2) {
+      // As a Redis without RESP3 answers: clients fall back to RESP2.
+      error_now(req, "NOPROTO sorry, this protocol version is not supported.");
+      return;
+    }
+    for (size_t i = 2; i < args.size(); ++i) {
+      if (iequals(args[i], "AUTH") && i + 2 < args.size()) {
+        if (worker_.config().session_auth.empty()) {
+          // Redis accepts HELLO AUTH default <anything> when no password is set.
+          i += 2;
+          continue;
+        }
+        if (!check_auth(args[i + 1], args[i + 2], req)) return;
+        i += 2;
+      } else if (iequals(args[i], "SETNAME") && i + 1 < args.size()) {
+        name_.assign(args[i + 1]);
+        i += 1;
+      } else {
+        error_now(req, "ERR Syntax error in HELLO option '" + std::string(args[i]) + "'");
+        return;
+      }
+    }
+  }
+  if (!authed_) {
+    error_now(req,
+              "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> "
+              "AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol "
+              "version at the same time");
+    return;
+  }
+  std::string out;
+  resp::append_array_header(out, 14);
+  resp::append_bulk(out, "server");
+  resp::append_bulk(out, "redis");
+  resp::append_bulk(out, "version");
+  resp::append_bulk(out, "7.0.15");
+  resp::append_bulk(out, "proto");
+  resp::append_integer(out, 2);
+  resp::append_bulk(out, "id");
+  resp::append_integer(out, static_cast<int64_t>(id_));
+  resp::append_bulk(out, "mode");
+  resp::append_bulk(out, "standalone");
+  resp::append_bulk(out, "role");
+  resp::append_bulk(out, "master");
+  resp::append_bulk(out, "modules");
+  resp::append_array_header(out, 0);
+  reply_now(req, out, false);
+}
+
+void Session::local_slotsmapping(const RequestPtr& req, std::span<const std::string_view> args) {
+  const RoutingTable& t = worker_.table();
+  auto entry = [&](std::string& out, const Route& r) {
+    resp::append_array_header(out, 4);
+    resp::append_simple(out, std::to_string(r.id));
+    resp::append_simple(out, r.backend);
+    resp::append_simple(out, r.migrate_from);
+    resp::append_array_header(out, r.replica_groups.size());
+    for (const auto& g : r.replica_groups) {
+      resp::append_array_header(out, g.size());
+      for (const auto& a : g) resp::append_simple(out, a);
+    }
+  };
+  std::string out;
+  if (args.size() == 1) {
+    resp::append_array_header(out, kSlotCount);
+    for (int i = 0; i < kSlotCount; ++i) entry(out, t.route(i));
+  } else {
+    int64_t id = 0;
+    if (args.size() != 2 || !parse_int(args[1], id) || id < 0 || id >= kSlotCount) {
+      error_now(req, "ERR invalid slot number, expected 0 to 1023");
+      return;
+    }
+    entry(out, t.route(static_cast<uint32_t>(id)));
+  }
+  reply_now(req, out, false);
+}
+
+void Session::local_info(const RequestPtr& req, std::span<const std::string_view> args) {
+  const auto& ctx = worker_.context();
+  const auto& cfg = ctx.config;
+  std::string section = args.size() > 1 ? lower(args[1]) : "default";
+  bool all = section == "default" || section == "all" || section == "everything";
+  std::string text;
+  if (all || section == "server") {
+    text += "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\ncodis_proxy_version:" +
+            ctx.product_version + "\r\nos:Linux\r\nprocess_id:" + std::to_string(::getpid()) +
+            "\r\ntcp_port:" + cfg.proxy_addr.substr(cfg.proxy_addr.rfind(':') + 1) + "\r\n\r\n";
+  }
+  if (all || section == "clients") {
+    text += "# Clients\r\nconnected_clients:" +
+            std::to_string(ctx.clients.load(std::memory_order_relaxed)) + "\r\n\r\n";
+  }
+  if (all || section == "proxy") {
+    int online = 0;
+    for (int i = 0; i < kSlotCount; ++i) online += !worker_.table().route(i).backend.empty();
+    text += "# Proxy\r\nproduct_name:" + cfg.product_name + "\r\nproxy_token:" + ctx.token +
+            "\r\nrouting_table_version:" + std::to_string(worker_.table().version()) +
+            "\r\nslots_online:" + std::to_string(online) + "\r\nsession_db:" + std::to_string(db_) + "\r\n\r\n";
+  }
+  if (!(all || section == "keyspace")) {
+    std::string out;
+    resp::append_bulk(out, text);
+    reply_now(req, out, false);
+    return;
+  }
+  auto masters = worker_.masters();
+  auto* s = new SplitState();
+  s->merge = SplitState::Merge::kInfo;
+  s->prefix = std::move(text);
+  s->values.resize(masters.size());
+  req->split = s;
+  if (masters.empty()) {
+    s->parts_pending = 1;  // complete through the same merge as a fan-out with no answers
+    RequestPtr child(new_request());
+    child->parent = req.get();
+    ++req->refs;
+    child->positions.push_back(0);
+    s->values.resize(1);
+    worker_.complete(child.get(), "$0\r\n\r\n");
+    return;
+  }
+  s->parts_pending = static_cast<uint32_t>(masters.size());
+  static constexpr std::string_view kInfoKeyspace = "*2\r\n$4\r\nINFO\r\n$8\r\nkeyspace\r\n";
+  for (size_t i = 0; i < masters.size(); ++i) {
+    RequestPtr child(new_request());
+    child->parent = req.get();
+    ++req->refs;
+    child->cmd = req->cmd;
+    child->positions.push_back(static_cast<uint32_t>(i));
+    worker_.backend(masters[i], 0)->send(child, ReplyUse::kClient, kInfoKeyspace);
+  }
+}
+
+}  // namespace codis::proxy

@@ -1,1 +1,541 @@
-// placeholder, being written
+#include "worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <charconv>
+#include <map>
+#include <chrono>
+#include <unistd.h>
+
+#include "backend_conn.h"
+#include "command_table.h"
+#include "session.h"
+
+namespace codis::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+int64_t monotonic_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+int64_t monotonic_ms() { return monotonic_ns() / 1000000; }
+
+// ---- Request recycling (per thread) ----
+namespace {
+thread_local std::vector<Request*> t_request_pool;
+constexpr size_t kRequestPoolMax = 4096;
+}  // namespace
+
+Request* new_request() {
+  if (!t_request_pool.empty()) {
+    Request* r = t_request_pool.back();
+    t_request_pool.pop_back();
+    return r;
+  }
+  return new Request();
+}
+
+void free_request(Request* r) {
+  if (Request* p = r->parent) {
+    r->parent = nullptr;
+    if (--p->refs == 0) free_request(p);
+  }
+  if (t_request_pool.size() >= kRequestPoolMax || r->reply.capacity() > 64 * 1024 ||
+      r->encoded.capacity() > 64 * 1024) {
+    delete r;
+    return;
+  }
+  r->done = false;
+  r->counted_fail = false;
+  r->db = 0;
+  r->slot = 0;
+  r->attempts = 0;
+  r->cmd = nullptr;
+  r->session = nullptr;
+  r->positions.clear();
+  r->reply.clear();
+  r->encoded.clear();
+  r->hashkey.clear();
+  delete r->split;
+  r->split = nullptr;
+  r->start_ns = 0;
+  t_request_pool.push_back(r);
+}
+
+// ---- Worker ----
+
+Worker::Worker(int index, const ProxyContext& ctx)
+    : index_(index),
+      ctx_(ctx),
+      io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+      ticker_(io_),
+      table_(std::make_shared<RoutingTable>()),
+      stats_(all_commands().size()) {
+  now_ms_ = monotonic_ms();
+}
+
+Worker::~Worker() {
+  stop();
+  for (Session* s : sessions_) delete s;
+  for (Session* s : retired_) delete s;
+  sessions_.clear();
+  retired_.clear();
+  parked_.clear();
+}
+
+void Worker::start() {
+  arm_tick();
+  thread_ = std::thread([this] {
+    auto guard = asio::make_work_guard(io_);
+    io_.run();
+  });
+}
+
+void Worker::stop() {
+  if (!thread_.joinable()) return;
+  asio::post(io_, [this] {
+    for (Session* s : std::vector<Session*>(sessions_.begin(), sessions_.end())) s->close("proxy shutting down");
+    for (auto& [addr, conns] : backends_)
+      for (auto& c : conns)
+        if (c) c->close();
+    ticker_.cancel();
+    io_.stop();
+  });
+  thread_.join();
+}
+
+void Worker::arm_tick() {
+  ticker_.expires_after(std::chrono::seconds(1));
+  ticker_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    tick();
+    arm_tick();
+  });
+}
+
+void Worker::tick() {
+  now_ms_ = monotonic_ms();
+  for (auto& [addr, conns] : backends_)
+    for (auto& c : conns)
+      if (c) c->tick(now_ms_);
+  auto idle = ctx_.config.session_recv_timeout.count();
+  if (idle > 0) {
+    std::vector<Session*> expired;
+    for (Session* s : sessions_)
+      if (now_ms_ - s->last_active_ms() > idle) expired.push_back(s);
+    for (Session* s : expired) s->close("idle timeout (session_recv_timeout)");
+  }
+}
+
+void Worker::adopt_client(int fd) {
+  boost::system::error_code ec;
+  tcp::socket sock(io_);
+  sock.assign(tcp::v4(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    ctx_.clients.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  now_ms_ = monotonic_ms();
+  auto* s = new Session(*this, std::move(sock), (next_session_id_++ << 8) | static_cast<uint64_t>(index_));
+  sessions_.insert(s);
+  ++stats_.sessions_total;
+  ++stats_.sessions_alive;
+  s->start();
+}
+
+void Worker::retire(Session* s) {
+  if (sessions_.erase(s) == 0) return;
+  --stats_.sessions_alive;
+  ctx_.clients.fetch_sub(1, std::memory_order_relaxed);
+  retired_.push_back(s);
+  schedule_flush();
+}
+
+void Worker::set_table(std::shared_ptr<const RoutingTable> table) {
+  table_ = std::move(table);
+  db0_cache_.fill(nullptr);
+  std::vector<RequestPtr> resume;
+  for (auto it = parked_.begin(); it != parked_.end();) {
+    if (!table_->route(it->first).locked) {
+      for (auto& r : it->second) resume.push_back(std::move(r));
+      it = parked_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& r : resume) forward(r, r->encoded, r->hashkey);
+}
+
+void Worker::snapshot(StatsSnapshot& out) const {
+  out.totals.add(stats_);
+  for (const auto& [addr, conns] : backends_)
+    for (const auto& c : conns)
+      if (c) out.backends.push_back(c->state());
+}
+
+std::vector<std::string> Worker::masters() const {
+  std::vector<std::string> out;
+  for (int i = 0; i < kSlotCount; ++i) {
+    const auto& b = table_->route(i).backend;
+    if (!b.empty() && std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
+  }
+  return out;
+}
+
+BackendConn* Worker::backend(std::string_view addr, int db) {
+  auto it = backends_.find(addr);
+  if (it == backends_.end()) {
+    it = backends_.emplace(std::string(addr), std::vector<std::unique_ptr<BackendConn>>()).first;
+    it->second.resize(static_cast<size_t>(ctx_.config.backend_number_databases));
+  }
+  auto& slot = it->second.at(static_cast<size_t>(db));
+  if (!slot) slot = std::make_unique<BackendConn>(*this, std::string(addr), db);
+  return slot.get();
+}
+
+BackendConn* Worker::pick_backend(const Route& r, const Request& req) {
+  if (!ctx_.config.backend_primary_only && !r.replica_groups.empty() && req.cmd &&
+      (req.cmd->flags & kFlagReadOnly)) {
+    uint64_t sid = req.session ? req.session->id() : 0;
+    for (const auto& group : r.replica_groups) {
+      if (group.empty()) continue;
+      BackendConn* c = backend(group[(sid >> 8) % group.size()], req.db);
+      if (c->usable()) return c;
+    }
+  }
+  if (req.db == 0) {
+    BackendConn*& cached = db0_cache_[req.slot];
+    if (!cached) cached = backend(r.backend, 0);
+    return cached;
+  }
+  return backend(r.backend, req.db);
+}
+
+namespace {
+// "*N\r\n..." -> N and the offset of what follows the header.
+bool array_header(std::string_view enc, size_t& n, size_t& body) {
+  if (enc.size() < 4 || enc[0] != '*') return false;
+  auto crlf = enc.find("\r\n");
+  if (crlf == std::string_view::npos) return false;
+  auto r = std::from_chars(enc.data() + 1, enc.data() + crlf, n);
+  if (r.ec != std::errc() || r.ptr != enc.data() + crlf) return false;
+  body = crlf + 2;
+  return true;
+}
+}  // namespace
+
+void Worker::forward(const RequestPtr& req, std::string_view encoded, std::string_view hashkey) {
+  const Route& r = table_->route(req->slot);
+  if (r.locked) {
+    // Held until a push unlocks the slot; nothing goes to either group meanwhile.
+    if (encoded.data() != req->encoded.data()) req->encoded.assign(encoded);
+    if (hashkey.data() != req->hashkey.data()) req->hashkey.assign(hashkey);
+    parked_[req->slot].push_back(req);
+    return;
+  }
+  if (r.backend.empty()) {
+    complete_error(req.get(), "ERR slot " + std::to_string(req->slot) +
+                                  " is not served by any group (the routing table has no backend for it)");
+    return;
+  }
+  if (!r.migrating()) {
+    pick_backend(r, *req)->send(req, ReplyUse::kClient, encoded);
+    return;
+  }
+  // Migrating: ask the source first (DESIGN section 3/7).
+  if (encoded.data() != req->encoded.data()) req->encoded.assign(encoded);
+  if (hashkey.data() != req->hashkey.data()) req->hashkey.assign(hashkey);
+  BackendConn* src = backend(r.migrate_from, req->db);
+  std::string cmd;
+  if (r.method == ForwardMethod::kSemiAsync) {
+    size_t n = 0, body = 0;
+    if (!array_header(req->encoded, n, body)) {
+      complete_error(req.get(), "ERR internal: cannot wrap request for migration");
+      return;
+    }
+    cmd.reserve(req->encoded.size() + req->hashkey.size() + 64);
+    cmd += '*';
+    cmd += std::to_string(n + 2);
+    cmd += "\r\n$22\r\nSLOTSMGRT-EXEC-WRAPPER\r\n";
+    resp::append_bulk(cmd, req->hashkey);
+    cmd.append(req->encoded, body, std::string::npos);
+    src->send(req, ReplyUse::kWrapper, cmd);
+  } else {
+    auto colon = r.backend.rfind(':');
+    std::string host = r.backend.substr(0, colon);
+    std::string port = colon == std::string::npos ? "6379" : r.backend.substr(colon + 1);
+    std::string_view a[] = {"SLOTSMGRTTAGONE", host, port, "3000", req->hashkey};
+    resp::append_command(cmd, a);
+    src->send(req, ReplyUse::kMigrateOne, cmd);
+  }
+}
+
+void Worker::on_backend_reply(const RequestPtr& req, ReplyUse use, std::string_view reply) {
+  switch (use) {
+    case ReplyUse::kClient:
+    case ReplyUse::kInternal:
+      complete(req.get(), reply);
+      return;
+    case ReplyUse::kWrapper:
+      handle_wrapper_reply(req, reply);
+      return;
+    case ReplyUse::kMigrateOne: {
+      if (!reply.empty() && reply[0] == '-') {
+        complete_error(req.get(), "ERR migrating key of slot " + std::to_string(req->slot) +
+                                      " from the source failed: " +
+                                      std::string(reply.substr(1, reply.size() - 3)));
+        return;
+      }
+      const Route& r = table_->route(req->slot);
+      if (r.locked || r.backend.empty()) {
+        forward(req, req->encoded, req->hashkey);
+        return;
+      }
+      backend(r.backend, req->db)->send(req, ReplyUse::kClient, req->encoded);
+      return;
+    }
+  }
+}
+
+void Worker::handle_wrapper_reply(const RequestPtr& req, std::string_view reply) {
+  const Route& r = table_->route(req->slot);
+  // Expected: "*2\r\n:CODE\r\n<reply or message>".
+  if (!reply.empty() && reply[0] == '-') {
+    complete_error(req.get(), "ERR slot " + std::to_string(req->slot) + " is migrating but its source " +
+                                  r.migrate_from + " rejected SLOTSMGRT-EXEC-WRAPPER: " +
+                                  std::string(reply.substr(1, reply.size() - 3)));
+    return;
+  }
+  int64_t code = -1;
+  size_t rest = 0;
+  if (reply.size() > 8 && reply.substr(0, 5) == "*2\r\n:") {
+    auto crlf = reply.find("\r\n", 5);
+    if (crlf != std::string_view::npos) {
+      auto res = std::from_chars(reply.data() + 5, reply.data() + crlf, code);
+      if (res.ec != std::errc() || res.ptr != reply.data() + crlf) code = -1;
+      rest = crlf + 2;
+    }
+  }
+  switch (code) {
+    case 0: {  // not on the source (any more): the target has it
+      if (r.locked || r.backend.empty()) {
+        forward(req, req->encoded, req->hashkey);
+        return;
+      }
+      backend(r.backend, req->db)->send(req, ReplyUse::kClient, req->encoded);
+      return;
+    }
+    case 1:  // being migrated right now: ask again shortly
+      retry_later(req);
+      return;
+    case 2:  // executed on the source
+      complete(req.get(), reply.substr(rest));
+      return;
+    default:
+      complete_error(req.get(), "ERR unexpected SLOTSMGRT-EXEC-WRAPPER reply from " + r.migrate_from);
+  }
+}
+
+void Worker::retry_later(const RequestPtr& req) {
+  constexpr uint16_t kMaxAttempts = 1000;  // with the back-off below: about 30 s
+  if (++req->attempts > kMaxAttempts) {
+    complete_error(req.get(), "ERR key is still being migrated after 30 s (slot " +
+                                  std::to_string(req->slot) + "), try again");
+    return;
+  }
+  int delay_ms = std::min<int>(30, 1 << std::min<int>(req->attempts - 1, 5));
+  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(delay_ms));
+  timer->async_wait([this, timer, req](const boost::system::error_code& ec) {
+    if (ec) return;
+    Request* owner = req->parent ? req->parent : req.get();
+    if (!owner->session && !owner->parent) return;  // the client is gone
+    now_ms_ = monotonic_ms();
+    forward(req, req->encoded, req->hashkey);
+  });
+}
+
+void Worker::complete_error(Request* req, std::string_view message) {
+  std::string out;
+  resp::append_error(out, message);
+  complete(req, out, true);
+}
+
+namespace {
+
+// Merges one part's reply into its parent (split MGET/MSET/DEL/...).
+bool merge_part(Request* part, std::string_view reply) {
+  Request* parent = part->parent;
+  SplitState& s = *parent->split;
+  if (!reply.empty() && reply[0] == '-') {
+    if (s.merge != SplitState::Merge::kInfo && s.error.empty()) s.error.assign(reply);  // INFO: a down group only loses its keyspace line
+  } else {
+    switch (s.merge) {
+      case SplitState::Merge::kArray: {
+        size_t n = 0, pos = 0;
+        auto crlf = reply.find("\r\n");
+        bool ok = reply.size() > 3 && reply[0] == '*' && crlf != std::string_view::npos &&
+                  std::from_chars(reply.data() + 1, reply.data() + crlf, n).ec == std::errc() &&
+                  n == part->positions.size();
+        if (ok) {
+          pos = crlf + 2;
+          resp::ReplyScanner sc;
+          for (size_t i = 0; i < n && ok; ++i) {
+            sc.reset();
+            if (sc.scan(reply.substr(pos)) != resp::ParseStatus::kOk) {
+              ok = false;
+              break;
+            }
+            s.values[part->positions[i]].assign(reply.substr(pos, sc.consumed()));
+            pos += sc.consumed();
+          }
+        }
+        if (!ok && s.error.empty()) s.error = "-ERR unexpected reply from backend to a split command\r\n";
+        break;
+      }
+      case SplitState::Merge::kInfo:
+        s.values[part->positions[0]].assign(reply);
+        break;
+      case SplitState::Merge::kOk:
+        if (reply != "+OK\r\n" && s.error.empty()) s.error = "-ERR unexpected reply from backend to MSET\r\n";
+        break;
+      case SplitState::Merge::kSum: {
+        int64_t v = 0;
+        auto crlf = reply.find("\r\n");
+        if (reply.size() > 3 && reply[0] == ':' && crlf != std::string_view::npos &&
+            std::from_chars(reply.data() + 1, reply.data() + crlf, v).ec == std::errc()) {
+          s.sum += v;
+        } else if (s.error.empty()) {
+          s.error = "-ERR unexpected reply from backend to a split command\r\n";
+        }
+        break;
+      }
+    }
+  }
+  return --s.parts_pending == 0;
+}
+
+// INFO: the proxy's sections, then the backends' keyspaces summed per db.
+std::string merge_info(const SplitState& s) {
+  std::map<int, std::pair<uint64_t, uint64_t>> dbs;  // db -> keys, expires
+  for (const auto& v : s.values) {
+    resp::Value val;
+    size_t used = 0;
+    if (resp::parse_value(v, val, used) != resp::ParseStatus::kOk || val.type != resp::Value::Type::kBulk)
+      continue;
+    std::string_view text = val.str;
+    while (!text.empty()) {
+      auto eol = text.find('\n');
+      std::string_view line = text.substr(0, eol);
+      text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      int db = 0;
+      uint64_t keys = 0, expires = 0;
+      if (line.substr(0, 2) != "db") continue;
+      auto colon = line.find(':');
+      if (colon == std::string_view::npos ||
+          std::from_chars(line.data() + 2, line.data() + colon, db).ec != std::errc())
+        continue;
+      auto field = [&](std::string_view name, uint64_t& out) {
+        auto p = line.find(name);
+        if (p != std::string_view::npos)
+          std::from_chars(line.data() + p + name.size(), line.data() + line.size(), out);
+      };
+      field("keys=", keys);
+      field("expires=", expires);
+      dbs[db].first += keys;
+      dbs[db].second += expires;
+    }
+  }
+  std::string text = s.prefix;
+  text += "# Keyspace\r\n";
+  for (const auto& [db, ke] : dbs)
+    text += "db" + std::to_string(db) + ":keys=" + std::to_string(ke.first) +
+            ",expires=" + std::to_string(ke.second) + ",avg_ttl=0\r\n";
+  std::string out;
+  resp::append_bulk(out, text);
+  return out;
+}
+
+}  // namespace
+
+void Worker::complete(Request* req, std::string_view reply, bool proxy_error) {
+  if (req->done) return;
+  req->done = true;
+  if (req->parent) {
+    Request* parent = req->parent;
+    if (proxy_error) parent->counted_fail = true;
+    if (!merge_part(req, reply)) return;
+    SplitState& s = *parent->split;
+    std::string out;
+    if (!s.error.empty()) {
+      out = std::move(s.error);
+    } else if (s.merge == SplitState::Merge::kArray) {
+      size_t total = 16;
+      for (const auto& v : s.values) total += v.size();
+      out.reserve(total);
+      resp::append_array_header(out, s.values.size());
+      for (const auto& v : s.values) out += v;
+    } else if (s.merge == SplitState::Merge::kInfo) {
+      out = merge_info(s);
+    } else if (s.merge == SplitState::Merge::kOk) {
+      out = "+OK\r\n";
+    } else {
+      resp::append_integer(out, s.sum);
+    }
+    parent->done = false;  // (never set for parents before this point)
+    complete(parent, out, parent->counted_fail);
+    return;
+  }
+  if (req->cmd) {
+    int64_t now = monotonic_ns();
+    uint64_t us = req->start_ns ? static_cast<uint64_t>((now - req->start_ns) / 1000) : 0;
+    bool redis_err = !proxy_error && !reply.empty() && reply[0] == '-';
+    stats_.record(req->cmd->index, us, proxy_error, redis_err);
+  } else {
+    ++stats_.ops_total;
+    ++stats_.ops_fails;
+  }
+  if (req->session) req->session->on_done(req, reply);
+}
+
+void Worker::mark_dirty(Session* s) {
+  if (s->flush_scheduled) return;
+  s->flush_scheduled = true;
+  dirty_sessions_.push_back(s);
+  schedule_flush();
+}
+
+void Worker::mark_dirty(BackendConn* b) {
+  if (b->flush_scheduled) return;
+  b->flush_scheduled = true;
+  dirty_backends_.push_back(b);
+  schedule_flush();
+}
+
+void Worker::schedule_flush() {
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  // Runs after every handler already queued in this round: one write per
+  // connection for everything those handlers produced.
+  asio::post(io_, [this] { flush_all(); });
+}
+
+void Worker::flush_all() {
+  flush_posted_ = false;
+  for (size_t i = 0; i < dirty_backends_.size(); ++i) dirty_backends_[i]->flush();
+  dirty_backends_.clear();
+  for (size_t i = 0; i < dirty_sessions_.size(); ++i) dirty_sessions_[i]->flush();
+  dirty_sessions_.clear();
+  if (!retired_.empty()) {
+    std::vector<Session*> dead;
+    dead.swap(retired_);
+    for (Session* s : dead) delete s;
+  }
+}
+
+}  // namespace codis::proxy

@@ -1,0 +1,90 @@
+// BackendConn: one pipelined connection from a worker thread to a Redis
+// server (one database of it). Requests of all the worker's sessions are
+// appended to one write buffer and flushed once per event-loop round; replies
+// are matched to requests in FIFO order. On any failure every pending request
+// is answered with an error, the connection backs off (doubling up to a
+// second) and reconnects; a request arriving during the back-off is answered
+// at once. The connection authenticates (product_auth) and selects its
+// database before anything else it sends.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
+#include <deque>
+#include <string>
+
+#include "codis/resp.h"
+#include "io_buffer.h"
+#include "request.h"
+#include "stats.h"
+
+namespace codis::proxy {
+
+class Worker;
+
+class BackendConn {
+ public:
+  BackendConn(Worker& worker, std::string addr, int db);
+  BackendConn(const BackendConn&) = delete;
+  BackendConn& operator=(const BackendConn&) = delete;
+  ~BackendConn();
+
+  const std::string& addr() const { return addr_; }
+  int db() const { return db_; }
+  bool usable() const { return state_ != State::kBackoff; }
+  bool connected() const { return state_ == State::kReady; }
+
+  // Queues `encoded` (one RESP command); the reply goes to Worker::on_backend_reply
+  // with `use`. Never blocks; may answer `req` with an error at once.
+  void send(const RequestPtr& req, ReplyUse use, std::string_view encoded);
+
+  // Called by the worker's flush step: writes what was queued in this round.
+  void flush();
+  // Called every second by the worker: health ping, reply timeout, reconnect.
+  void tick(int64_t now_ms);
+  void close();
+  BackendState state() const;
+
+  bool flush_scheduled = false;  // owned by Worker's dirty list
+
+ private:
+  enum class State : uint8_t { kIdle, kConnecting, kReady, kBackoff };
+  struct Pending {
+    RequestPtr req;  // null for the connection's own commands
+    ReplyUse use;
+    int64_t sent_ms;
+  };
+
+  void connect();
+  void on_connected();
+  void start_read();
+  void on_read(size_t n);
+  void fail(const std::string& why);
+  void queue_internal(std::string_view encoded);
+  void mark_dirty();
+
+  Worker& worker_;
+  std::string addr_;
+  std::string host_;
+  std::string port_;
+  int db_;
+  boost::asio::ip::tcp::socket socket_;
+  State state_ = State::kIdle;
+  std::deque<Pending> pending_;
+  std::string out_;      // queued, not yet handed to the socket
+  std::string sending_;  // being written
+  bool writing_ = false;
+  bool reading_ = false;
+  IoBuffer in_;
+  resp::ReplyScanner scanner_;
+  uint64_t generation_ = 0;  // bumps on every (re)connect; stale handlers compare it
+  int64_t backoff_until_ms_ = 0;
+  int64_t backoff_ms_ = 0;
+  int64_t last_io_ms_ = 0;
+  int64_t connect_started_ms_ = 0;
+  uint64_t reconnects_ = 0;
+  uint64_t errors_ = 0;
+  std::string last_error_;
+};
+
+}  // namespace codis::proxy

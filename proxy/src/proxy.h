@@ -1,0 +1,88 @@
+// Proxy: the codis-proxy process. It owns the worker threads, the client
+// acceptor, the admin HTTP server and the authoritative copy of the routing
+// table, and implements the admin API. The acceptor and the admin server run
+// on the control thread (the caller of run()); workers never wait on it.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "admin_api.h"
+#include "codis/config.h"
+#include "codis/models.h"
+#include "routing_table.h"
+#include "stats.h"
+#include "worker.h"
+
+namespace codis::proxy {
+
+class AdminServer;
+
+class Proxy final : public AdminApi {
+ public:
+  Proxy(ProxyConfig config, int threads);
+  ~Proxy() override;
+
+  // Binds the RESP and admin ports and starts the workers; errors say which address failed.
+  Status open();
+  // Applies a routing table (as a fillslots push would) and marks the proxy online.
+  Status load_slots(const std::vector<models::Slot>& slots);
+  // Runs the control thread until shutdown (API, SIGINT or SIGTERM).
+  void run();
+  void request_shutdown(const std::string& why);
+  uint16_t proxy_port() const { return proxy_port_; }
+  uint16_t admin_port() const;
+
+  // AdminApi
+  std::string xauth() const override { return xauth_; }
+  nlohmann::json overview() const override;
+  nlohmann::json model() const override;
+  nlohmann::json stats(bool with_cmds) const override;
+  nlohmann::json slots() const override;
+  Status start() override;  // the dashboard's online call
+  Status fill_slots(const nlohmann::json& slots) override;
+  void reset_stats() override;
+  Status set_log_level(std::string_view level) override;
+  Status shutdown() override;
+  Status set_sentinels(const nlohmann::json& sentinel) override;
+  Status rewatch_sentinels() override;
+  std::string metrics() const override;
+  bool closed() const override { return closing_; }
+
+ private:
+  StatsSnapshot collect() const;
+  void accept_next();
+  void arm_stats_tick();
+
+  ProxyContext ctx_;
+  int threads_;
+  boost::asio::io_context control_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer stats_timer_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<AdminServer> admin_;
+  models::Proxy model_;
+  std::string xauth_;
+  uint16_t proxy_port_ = 0;
+  size_t next_worker_ = 0;
+
+  mutable std::mutex mu_;  // control plane only: table_, baseline_, sentinel_, online_
+  std::shared_ptr<const RoutingTable> table_;
+  WorkerStats baseline_;
+  models::Sentinel sentinel_;
+  bool online_ = false;
+  bool closing_ = false;
+  uint64_t qps_ = 0;
+  uint64_t last_ops_ = 0;
+  double cpu_ = 0;
+  int64_t last_cpu_us_ = 0;
+};
+
+}  // namespace codis::proxy

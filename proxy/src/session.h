@@ -1,0 +1,84 @@
+// Session: one client connection, pinned to one worker thread. It reads as
+// many requests as arrived, dispatches each (proxy-local, one slot, or split
+// over groups), and writes replies strictly in request order, batched into
+// one write per event-loop round. Replies that are ready while earlier ones
+// are not wait in their Request; a session stops reading while
+// session_max_pipeline requests are waiting on backends, so a fast writer
+// cannot make the proxy buffer without bound.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "codis/resp.h"
+#include "io_buffer.h"
+#include "request.h"
+
+namespace codis::proxy {
+
+class Worker;
+
+class Session {
+ public:
+  Session(Worker& worker, boost::asio::ip::tcp::socket socket, uint64_t id);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session();
+
+  void start();
+  void close(const char* why);
+  // A request of this session got its reply.
+  void on_done(Request* req, std::string_view reply);
+  void flush();  // called by the worker's flush step
+  uint64_t id() const { return id_; }
+  int64_t last_active_ms() const { return last_active_ms_; }
+  bool closed() const { return closed_; }
+  bool flush_scheduled = false;  // owned by Worker's dirty list
+
+ private:
+  void start_read();
+  void on_read(size_t n);
+  void process_input();
+  void dispatch(std::span<const std::string_view> args, std::string_view raw, bool is_inline);
+  RequestPtr enqueue(const struct CommandInfo* cmd);
+  void reply_now(const RequestPtr& req, std::string_view resp, bool proxy_error);
+  void error_now(const RequestPtr& req, std::string_view message);
+  void forward_single(const RequestPtr& req, std::span<const std::string_view> args,
+                      std::string_view raw, bool is_inline, const std::vector<int>& keys);
+  void split(const RequestPtr& req, std::span<const std::string_view> args, const std::vector<int>& keys);
+  void handle_local(const RequestPtr& req, std::span<const std::string_view> args);
+  void local_info(const RequestPtr& req, std::span<const std::string_view> args);
+  void local_command(const RequestPtr& req, std::span<const std::string_view> args);
+  void local_hello(const RequestPtr& req, std::span<const std::string_view> args);
+  void local_slotsmapping(const RequestPtr& req, std::span<const std::string_view> args);
+  bool check_auth(std::string_view user, std::string_view pass, const RequestPtr& req);
+  void start_write();
+  void maybe_retire();
+
+  Worker& worker_;
+  boost::asio::ip::tcp::socket socket_;
+  uint64_t id_;
+  std::deque<RequestPtr> queue_;  // requests not yet written, in arrival order
+  size_t waiting_ = 0;            // of those, still waiting for a reply
+  IoBuffer in_;
+  resp::RequestParser parser_;
+  std::string out_;
+  std::string sending_;
+  std::vector<int> keys_;         // scratch
+  int db_ = 0;
+  bool authed_ = false;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool closed_ = false;
+  bool close_after_write_ = false;  // QUIT or a protocol error: close once replies are out
+  bool read_paused_ = false;
+  int64_t last_active_ms_ = 0;
+  std::string name_;  // CLIENT SETNAME / HELLO SETNAME
+  std::string peer_;
+};
+
+}  // namespace codis::proxy

@@ -1,0 +1,110 @@
+// Worker: one thread, one io_context. It owns its sessions, its backend
+// connections and its copy of the routing table, so nothing on the request
+// path is shared with another thread. Other threads talk to a worker only by
+// posting work to its io_context (a new client socket, a new routing table,
+// a request for its statistics).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <array>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "codis/config.h"
+#include "request.h"
+#include "routing_table.h"
+#include "stats.h"
+
+namespace codis::proxy {
+
+class BackendConn;
+class Session;
+struct CommandInfo;
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// What the admin side needs to know about the whole proxy, shared read-only.
+struct ProxyContext {
+  ProxyConfig config;
+  std::string token;
+  std::string product_version = "0.1.0";
+  mutable std::atomic<int64_t> clients{0};  // open client connections, all workers (proxy_max_clients)
+};
+
+class Worker {
+ public:
+  Worker(int index, const ProxyContext& ctx);
+  ~Worker();
+
+  void start();  // runs the thread
+  void stop();   // closes everything and joins
+  boost::asio::io_context& io() { return io_; }
+  int index() const { return index_; }
+  const ProxyContext& context() const { return ctx_; }
+  const ProxyConfig& config() const { return ctx_.config; }
+  WorkerStats& stats() { return stats_; }
+  int64_t now_ms() const { return now_ms_; }
+
+  // --- called from other threads through post() ---
+  void adopt_client(int fd);  // a socket accepted by the acceptor
+  void set_table(std::shared_ptr<const RoutingTable> table);
+  void snapshot(StatsSnapshot& out) const;  // run on this thread
+
+  // --- request path (this thread only) ---
+  const RoutingTable& table() const { return *table_; }
+  // Sends a command for one slot to wherever the routing table says,
+  // following the slot's lock or migration. `hashkey` is its first key.
+  void forward(const RequestPtr& req, std::string_view encoded, std::string_view hashkey);
+  void complete(Request* req, std::string_view reply, bool proxy_error = false);
+  void complete_error(Request* req, std::string_view message);  // message without '-'
+  void on_backend_reply(const RequestPtr& req, ReplyUse use, std::string_view reply);
+  BackendConn* backend(std::string_view addr, int db);
+  std::vector<std::string> masters() const;  // distinct group masters in the routing table
+
+  void mark_dirty(Session* s);
+  void mark_dirty(BackendConn* b);
+  void retire(Session* s);
+
+ private:
+  void schedule_flush();
+  void flush_all();
+  void tick();
+  void arm_tick();
+  void handle_wrapper_reply(const RequestPtr& req, std::string_view reply);
+  void retry_later(const RequestPtr& req);
+  BackendConn* pick_backend(const Route& r, const Request& req);
+
+  int index_;
+  const ProxyContext& ctx_;
+  boost::asio::io_context io_;
+  boost::asio::steady_timer ticker_;
+  std::thread thread_;
+  std::shared_ptr<const RoutingTable> table_;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<BackendConn>>, StringHash, std::equal_to<>> backends_;
+  std::array<BackendConn*, kSlotCount> db0_cache_{};  // slot -> master conn for db 0, reset with the table
+  std::unordered_map<int, std::vector<RequestPtr>> parked_;  // locked slot -> waiting requests
+  std::unordered_set<Session*> sessions_;
+  std::vector<Session*> dirty_sessions_;
+  std::vector<BackendConn*> dirty_backends_;
+  std::vector<Session*> retired_;
+  bool flush_posted_ = false;
+  int64_t now_ms_ = 0;
+  uint64_t next_session_id_ = 1;
+  WorkerStats stats_;
+};
+
+int64_t monotonic_ms();
+int64_t monotonic_ns();
+
+}  // namespace codis::proxy
