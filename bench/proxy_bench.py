@@ -848,9 +848,15 @@ def main():
     if missing:
         sys.exit("missing tools: %s" % ", ".join(missing))
 
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    RUNDIR = os.path.join(ARGS.out, "run-" + stamp)
-    os.makedirs(RUNDIR, exist_ok=True)
+    os.makedirs(ARGS.out, exist_ok=True)
+    base = stamp = time.strftime("%Y%m%d-%H%M%S")
+    for i in range(2, 1000):
+        RUNDIR = os.path.join(ARGS.out, "run-" + stamp)
+        try:
+            os.makedirs(RUNDIR)
+            break
+        except FileExistsError:
+            stamp = "%s-%d" % (base, i)
     env = Env(ARGS, RUNDIR)
     meta = machine_meta()
     meta["requests"] = {m: mode_requests(p) for m, p in MODES}
