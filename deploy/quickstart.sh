@@ -216,10 +216,13 @@ cmd_start() {
   start_redis 1 "$R1_PORT"
   start_redis 2 "$R2_PORT"
   start_proxy
-  # end-to-end check: a key in each group, through the proxy
-  local k
-  for k in quickstart:check:a quickstart:check:b; do
-    [ "$(redis-cli -p "$PROXY_PORT" SET "$k" ok)" = "OK" ] || die "SET through the proxy failed"
+  # end-to-end check: one key per group (slot 112 -> group 1, slot 963 -> group 2),
+  # written through the proxy and read back from the owning redis-server
+  local k port
+  for k in "quickstart:group1 $R1_PORT" "quickstart:a $R2_PORT"; do
+    port="${k#* }"; k="${k% *}"
+    [ "$(redis-cli -p "$PROXY_PORT" SET "$k" ok)" = "OK" ] || die "SET $k through the proxy failed"
+    [ "$(redis-cli -p "$port" GET "$k")" = "ok" ] || die "$k did not land on redis :$port"
     redis-cli -p "$PROXY_PORT" DEL "$k" >/dev/null
   done
   say "end-to-end check through the proxy: ok"

@@ -53,6 +53,45 @@ ParseStatus scan_number_line(std::string_view data, size_t start, std::string_vi
   return limit == data.size() ? ParseStatus::kIncomplete : ParseStatus::kError;
 }
 
+// The hot path of request parsing: "<digits>\r\n" at data[start + 1] (after
+// the type byte), fused scan and conversion. Same rules as scan_number_line
+// followed by parse_length: no sign, no leading zeros, at most `max`.
+ParseStatus scan_length(std::string_view data, size_t start, uint64_t max, uint64_t& out, size_t& next,
+                        uint64_t& examined) {
+  const char* const base = data.data();
+  const char* p = base + start + 1;
+  const char* const end = base + std::min(data.size(), start + 1 + kMaxNumberChars + 2);
+  uint64_t v = 0;
+  for (; p < end; ++p) {
+    const char c = *p;
+    if (c >= '0' && c <= '9') {
+      const size_t ndigits = static_cast<size_t>(p - (base + start + 1));
+      if ((ndigits == 1 && v == 0) || ndigits >= 19) {  // leading zero / too long to be a length
+        examined += ndigits + 2;
+        return ParseStatus::kError;
+      }
+      v = v * 10 + static_cast<uint64_t>(c - '0');
+      continue;
+    }
+    const size_t ndigits = static_cast<size_t>(p - (base + start + 1));
+    if (c != '\r' || ndigits == 0) {
+      examined += ndigits + 2;
+      return ParseStatus::kError;
+    }
+    if (p + 1 >= base + data.size()) {
+      examined += ndigits + 2;
+      return ParseStatus::kIncomplete;
+    }
+    examined += ndigits + 3;
+    if (p[1] != '\n' || v > max) return ParseStatus::kError;
+    out = v;
+    next = static_cast<size_t>(p + 2 - base);
+    return ParseStatus::kOk;
+  }
+  examined += static_cast<size_t>(p - (base + start));
+  return end == base + data.size() ? ParseStatus::kIncomplete : ParseStatus::kError;
+}
+
 // Unsigned decimal without sign or leading zeros, at most `max`.
 bool parse_length(std::string_view s, uint64_t max, uint64_t& out) {
   if (s.empty() || s.size() > kMaxNumberChars) return false;
@@ -184,23 +223,76 @@ ParseStatus RequestParser::finish(std::string_view data, size_t consumed, bool i
   return ParseStatus::kOk;
 }
 
+namespace {
+// "<digits>\r\n" at p for the fast path: a positive count/length without
+// leading zeros, at most `max`. Returns the position after the LF, or null
+// for anything else (incomplete, malformed, too big: the resumable path then
+// decides and reports).
+inline const char* fast_length(const char* p, const char* end, uint64_t max, uint64_t& out) {
+  if (p >= end || *p < '1' || *p > '9') return (p < end && *p == '0' && end - p >= 3 && p[1] == '\r' && p[2] == '\n')
+                                                   ? (out = 0, p + 3)
+                                                   : nullptr;
+  uint64_t v = static_cast<uint64_t>(*p++ - '0');
+  const char* const digits_end = p + 17;
+  while (p < end && *p >= '0' && *p <= '9' && p < digits_end) v = v * 10 + static_cast<uint64_t>(*p++ - '0');
+  if (end - p < 2 || p[0] != '\r' || p[1] != '\n' || v > max) return nullptr;
+  out = v;
+  return p + 2;
+}
+}  // namespace
+
+bool RequestParser::parse_complete(std::string_view data) {
+  const char* const begin = data.data();
+  const char* const end = begin + data.size();
+  uint64_t n = 0;
+  const char* p = fast_length(begin + 1, end, limits_.max_array_len, n);
+  if (p == nullptr || n == 0) return false;
+  args_.clear();
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t len = 0;
+    if (p >= end || *p != '$') return false;
+    p = fast_length(p + 1, end, limits_.max_bulk_len, len);
+    if (p == nullptr || static_cast<uint64_t>(end - p) < len + 2 || p[len] != '\r' || p[len + 1] != '\n')
+      return false;
+    args_.emplace_back(p, static_cast<size_t>(len));
+    p += len + 2;
+  }
+  examined_ += static_cast<uint64_t>(p - begin);
+  consumed_ = static_cast<size_t>(p - begin);
+  inline_ = false;
+  done_ = true;
+  return true;
+}
+
 ParseStatus RequestParser::parse(std::string_view data) {
   // A new request after a finished one, or a caller that handed us less than
   // we already looked at (misuse, but must not make us read out of bounds).
   if (done_ || data.size() < pos_ || data.size() < scan_) reset();
+  // Fast path: a whole, well-formed request is already buffered (the usual
+  // case). Tried once per request, so a request arriving in pieces still
+  // costs linear time through the resumable path below.
+  if (state_ == State::kStart && !data.empty() && data[0] == '*' && parse_complete(data)) return ParseStatus::kOk;
   if (state_ == State::kStart) {
     if (data.empty()) return ParseStatus::kIncomplete;
     if (data[0] != '*') {
       state_ = State::kInline;
       scan_ = 0;
     } else {
-      std::string_view number;
       size_t next = 0;
-      const ParseStatus st = scan_number_line(data, 0, number, next, examined_);
-      if (st == ParseStatus::kIncomplete) return st;
       int64_t count = 0;
-      if (st == ParseStatus::kError || !parse_nullable_length(number, limits_.max_array_len, count)) {
-        return fail(kErrMultibulkLen);
+      if (data.size() > 1 && data[1] != '-') {  // the usual case: a positive count
+        uint64_t n = 0;
+        const ParseStatus st = scan_length(data, 0, limits_.max_array_len, n, next, examined_);
+        if (st == ParseStatus::kIncomplete) return st;
+        if (st == ParseStatus::kError) return fail(kErrMultibulkLen);
+        count = static_cast<int64_t>(n);
+      } else {
+        std::string_view number;
+        const ParseStatus st = scan_number_line(data, 0, number, next, examined_);
+        if (st == ParseStatus::kIncomplete) return st;
+        if (st == ParseStatus::kError || !parse_nullable_length(number, limits_.max_array_len, count)) {
+          return fail(kErrMultibulkLen);
+        }
       }
       if (count <= 0) return finish(data, next, false);
       remaining_ = static_cast<size_t>(count);
@@ -221,14 +313,11 @@ ParseStatus RequestParser::parse(std::string_view data) {
         msg.push_back('\'');
         return fail(msg);
       }
-      std::string_view number;
       size_t next = 0;
-      const ParseStatus st = scan_number_line(data, pos_, number, next, examined_);
-      if (st == ParseStatus::kIncomplete) return st;
       uint64_t len = 0;
-      if (st == ParseStatus::kError || !parse_length(number, limits_.max_bulk_len, len)) {
-        return fail(kErrBulkLen);
-      }
+      const ParseStatus st = scan_length(data, pos_, limits_.max_bulk_len, len, next, examined_);
+      if (st == ParseStatus::kIncomplete) return st;
+      if (st == ParseStatus::kError) return fail(kErrBulkLen);
       bulk_len_ = static_cast<size_t>(len);
       pos_ = next;
       state_ = State::kBulkPayload;

@@ -113,6 +113,7 @@ void BackendConn::on_connected() {
   boost::system::error_code ec;
   socket_.set_option(tcp::no_delay(true), ec);
   socket_.set_option(asio::socket_base::keep_alive(true), ec);
+  socket_.non_blocking(true, ec);
   state_ = State::kReady;
   ++reconnects_;
   backoff_ms_ = 0;
@@ -127,8 +128,21 @@ void BackendConn::on_connected() {
 void BackendConn::flush() {
   flush_scheduled = false;
   if (state_ != State::kReady || writing_ || out_.empty()) return;
+  boost::system::error_code wec;
+  size_t n = socket_.write_some(asio::buffer(out_), wec);
+  if (wec == asio::error::would_block || wec == asio::error::try_again) {
+    n = 0;
+  } else if (wec) {
+    fail("write: " + wec.message());
+    return;
+  }
+  if (n == out_.size()) {
+    out_.clear();
+    if (out_.capacity() > 1024 * 1024) std::string().swap(out_);
+    return;
+  }
   writing_ = true;
-  sending_.swap(out_);
+  sending_.assign(out_, n);
   out_.clear();
   uint64_t gen = generation_;
   asio::async_write(socket_, asio::buffer(sending_),

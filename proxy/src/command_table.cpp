@@ -1,5 +1,7 @@
 #include "command_table.h"
 
+#include <cstring>
+
 #include <algorithm>
 #include <array>
 #include <limits>
@@ -454,22 +456,28 @@ consteval size_t longest_name(bool subcommands) {
 constexpr size_t kMaxNameLength = longest_name(false);
 constexpr size_t kMaxSubNameLength = longest_name(true);
 
-// [begin, end) of the entries whose name starts with each byte: narrows the binary search
-// to a handful of names.
-struct Bucket {
-  uint16_t begin = 0;
-  uint16_t end = 0;
-};
-consteval std::array<Bucket, 256> make_buckets() {
-  std::array<Bucket, 256> b{};
+// Top-level names in an open-addressing hash table built at compile time:
+// a lookup hashes the upper-cased name once and usually compares one entry.
+constexpr uint16_t kNoEntry = 0xFFFF;
+constexpr size_t kNameIndexSize = 1024;  // a power of two, about 4x the top-level names
+
+constexpr uint32_t name_hash_step(uint32_t h, char c) { return (h ^ static_cast<uint8_t>(c)) * 16777619u; }
+constexpr uint32_t kNameHashSeed = 2166136261u;
+
+consteval std::array<uint16_t, kNameIndexSize> make_name_index() {
+  std::array<uint16_t, kNameIndexSize> t{};
+  for (auto& e : t) e = kNoEntry;
   for (size_t i = 0; i < kCount; ++i) {
-    auto ch = static_cast<unsigned char>(kCommands[i].name[0]);
-    if (b[ch].end == 0) b[ch].begin = static_cast<uint16_t>(i);
-    b[ch].end = static_cast<uint16_t>(i + 1);
+    if (kCommands[i].is_subcommand()) continue;
+    uint32_t h = kNameHashSeed;
+    for (char c : kCommands[i].name) h = name_hash_step(h, c);
+    size_t p = h & (kNameIndexSize - 1);
+    while (t[p] != kNoEntry) p = (p + 1) & (kNameIndexSize - 1);
+    t[p] = static_cast<uint16_t>(i);
   }
-  return b;
+  return t;
 }
-constexpr std::array<Bucket, 256> kBuckets = make_buckets();
+constexpr std::array<uint16_t, kNameIndexSize> kNameIndex = make_name_index();
 
 constexpr char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
 constexpr char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -700,18 +708,19 @@ std::span<const CommandInfo> all_commands() { return kCommands; }
 const CommandInfo* find_command(std::string_view name) {
   if (name.empty() || name.size() > kMaxNameLength) return nullptr;
   std::array<char, kMaxNameLength> buf;
+  uint32_t h = kNameHashSeed;
   for (size_t i = 0; i < name.size(); ++i) {
-    if (name[i] == '|') return nullptr;  // "object|encoding" is not a name a client can send
-    buf[i] = ascii_upper(name[i]);
+    const char c = ascii_upper(name[i]);
+    buf[i] = c;
+    h = name_hash_step(h, c);
   }
-  const std::string_view upper(buf.data(), name.size());
-  const Bucket b = kBuckets[static_cast<unsigned char>(upper[0])];
-  const CommandInfo* first = kCommands + b.begin;
-  const CommandInfo* last = kCommands + b.end;
-  const CommandInfo* it =
-      std::lower_bound(first, last, upper, [](const CommandInfo& c, std::string_view n) { return c.name < n; });
-  if (it == last || it->name != upper) return nullptr;
-  return it;
+  // Subcommands ("OBJECT|ENCODING") are not in the index, so such a name finds nothing.
+  for (size_t p = h & (kNameIndexSize - 1);; p = (p + 1) & (kNameIndexSize - 1)) {
+    const uint16_t i = kNameIndex[p];
+    if (i == kNoEntry) return nullptr;
+    const CommandInfo& c = kCommands[i];
+    if (c.name.size() == name.size() && std::memcmp(c.name.data(), buf.data(), name.size()) == 0) return &c;
+  }
 }
 
 const CommandInfo* find_subcommand(const CommandInfo& container, std::string_view sub) {

@@ -63,6 +63,7 @@ Session::~Session() {
 void Session::start() {
   boost::system::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);
   if (worker_.config().session_keepalive_period.count() > 0)
     socket_.set_option(asio::socket_base::keep_alive(true), ec);
   auto ep = socket_.remote_endpoint(ec);
@@ -311,8 +312,23 @@ void Session::flush() {
     if (close_after_write_ && queue_.empty()) close("closing after reply");
     return;
   }
+  // Write now if the socket takes it all (the usual case): no handler, no second syscall.
+  boost::system::error_code wec;
+  size_t n = socket_.write_some(asio::buffer(out_), wec);
+  if (wec == asio::error::would_block || wec == asio::error::try_again) {
+    n = 0;
+  } else if (wec) {
+    close("write error");
+    return;
+  }
+  if (n == out_.size()) {
+    out_.clear();
+    if (out_.capacity() > 1024 * 1024) std::string().swap(out_);
+    if (close_after_write_ && queue_.empty()) close("closing after reply");
+    return;
+  }
   writing_ = true;
-  sending_.swap(out_);
+  sending_.assign(out_, n);
   out_.clear();
   asio::async_write(socket_, asio::buffer(sending_), [this](const boost::system::error_code& ec, size_t) {
     writing_ = false;

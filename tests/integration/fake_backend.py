@@ -61,7 +61,8 @@ class FakeBackend:
 
     # -- scripting
     def script(self, command: str, replies, default: bytes = b"-ERR fake: no scripted reply\r\n"):
-        """Reply to `command` with `replies` in order, then `default` forever."""
+        """Reply to `command` with `replies` in order, then `default` forever.
+        A reply is raw RESP bytes or a callable(args) -> bytes."""
         with self.lock:
             self.scripts[command.upper().encode()] = _Script(list(replies), default)
 
@@ -76,6 +77,11 @@ class FakeBackend:
 
     def received_non_housekeeping(self) -> list:
         return [a for a in self.received() if a and a[0].upper() not in HOUSEKEEPING]
+
+    def received_with_conn(self) -> list:
+        """(conn_id, args) for everything received, in order."""
+        with self.lock:
+            return [(e[0], e[2]) for e in self.log]
 
     def clear(self):
         with self.lock:
@@ -122,7 +128,8 @@ class FakeBackend:
         with self.lock:
             s = self.scripts.get(name)
             if s is not None:
-                return s.queue.popleft() if s.queue else s.default
+                r = s.queue.popleft() if s.queue else s.default
+                return r(args) if callable(r) else r
         if name in HOUSEKEEPING:
             r = HOUSEKEEPING[name]
             if r is None:

@@ -27,6 +27,27 @@ def test_model(cluster):
     assert m["pid"] == p.proc.pid
     r = p.get("/api/proxy/model")
     assert r.status == 200 and r.json()["token"] == m["token"]
+    r = p.get("/proxy")
+    assert r.status == 200 and isinstance(r.json(), dict), r
+    assert p.get("/no/such/path").status == 404
+
+
+def test_stats_reset_and_loglevel(make_redis, make_proxy):
+    g1, g2 = make_redis(), make_redis()
+    p = make_proxy(two_group_slots(g1.addr, g2.addr))
+    with p.conn() as c:
+        for i in range(10):
+            c.call("SET", f"sr:{i}", i)
+    assert p.get("/proxy/stats").json()["ops"]["total"] >= 10
+    assert p.put(f"/api/proxy/stats/reset/{WRONG}").status >= 400
+    assert p.put(f"/api/proxy/stats/reset/{p.xauth}").status == 200
+    assert p.get("/proxy/stats").json()["ops"]["total"] < 10
+    assert p.put(f"/api/proxy/loglevel/{p.xauth}/debug").status == 200
+    assert p.put(f"/api/proxy/loglevel/{WRONG}/debug").status >= 400
+    assert p.put(f"/api/proxy/loglevel/{p.xauth}/nonsense").status >= 400
+    assert p.put(f"/api/proxy/loglevel/{p.xauth}/info").status == 200
+    with p.conn() as c:
+        assert c.call("PING") == Status("PONG")
 
 
 def test_xping_xauth(cluster):
@@ -120,6 +141,16 @@ def test_fillslots_moves_slot(make_redis, make_proxy):
         assert proxy.fillslots([{"id": slot, "backend_addr": g1.addr,
                                  "backend_addr_group_id": 1}]).status == 200
         assert c.call("GET", key) == b"from-g1"
+        # a slot moved to a backend the proxy never talked to
+        g3 = make_redis()
+        with g3.conn() as c4:
+            c4.call("SET", key, "from-g3")
+        assert proxy.fillslots([{"id": slot, "backend_addr": g3.addr,
+                                 "backend_addr_group_id": 3}]).status == 200
+        assert c.call("GET", key) == b"from-g3"
+        assert proxy.fillslots([{"id": slot, "backend_addr": g1.addr,
+                                 "backend_addr_group_id": 1}]).status == 200
+        assert c.call("GET", key) == b"from-g1"
         # invalid bodies are rejected without changing anything
         for body in (b"not json", json.dumps([{"id": 5000, "backend_addr": g2.addr}]).encode()):
             r = proxy.put(f"/api/proxy/fillslots/{proxy.xauth}", body)
@@ -146,6 +177,8 @@ def test_start_and_shutdown(make_redis, make_proxy):
 def test_default_config_and_cli_flags(tmp_path, make_redis):
     import subprocess
     from harness import Proxy, free_port, proxy_binary
+    if not proxy_binary().exists():
+        pytest.fail(f"codis-proxy not built: {proxy_binary()} missing (run deploy/build.sh)", pytrace=False)
     b = str(proxy_binary())
     r = subprocess.run([b, "--default-config"], capture_output=True, text=True, timeout=10)
     assert r.returncode == 0, r

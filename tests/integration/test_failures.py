@@ -52,9 +52,29 @@ def test_killed_backend_errors_fast_then_recovers(make_redis, make_proxy):
         assert time.monotonic() - t0 < 10
         assert c.call("GET", B) == b"b2"
         assert c.call("MGET", A, B) == [b"a2", b"b2"]
+        # a session in another db keeps its db on the new backend connection
+        with proxy.conn() as c3:
+            assert c3.call("SELECT", 3) == Status("OK")
+            assert c3.call("SET", B, "b-db3") == Status("OK")
     assert proxy.alive()
     with g2.conn() as d:
         assert d.call("GET", B) == b"b2"
+    with g2.conn(3) as d:
+        assert d.call("GET", B) == b"b-db3"
+
+
+@pytest.mark.timeout(60)
+def test_backend_restart_reauths(make_redis, make_proxy):
+    g1, g2 = make_redis(password="pw"), make_redis(password="pw")
+    proxy = make_proxy(two_group_slots(g1.addr, g2.addr), {"product_auth": "pw"})
+    with proxy.conn() as c:
+        assert c.call("SELECT", 2) == Status("OK")
+        assert c.call("SET", B, "before") == Status("OK")
+        g2.restart()
+        wait_until(lambda: c.call("SET", B, "after", timeout=5) == Status("OK"), 10, interval=0.2,
+                   what="proxy to re-AUTH and serve group 2 after a restart")
+    with g2.conn(2) as d:
+        assert d.call("GET", B) == b"after"
 
 
 @pytest.mark.timeout(60)

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from harness import (REDIS_BENCHMARK, REDIS_CLI, ConnClosed, Err, Status,
-                     key_in_slots, keys_in_slots)
+from harness import (REDIS_BENCHMARK, REDIS_CLI, ConnClosed, Err, Status, _set_pdeathsig,
+                     encode, key_in_slots, keys_in_slots)
 
 pytestmark = pytest.mark.real_proxy
 
@@ -53,6 +53,12 @@ def test_info_has_proxy_section_and_merged_keyspace(cluster):
         assert "# Keyspace" in text, text[:500]
         m = re.search(r"^db0:keys=(\d+)", text, re.M)
         assert m and int(m.group(1)) == 30, f"merged keyspace should count 30 keys: {text[-400:]}"
+        assert pc.call("SELECT", 3) == Status("OK")
+        for k in keys[:5]:
+            pc.call("SET", k, "v")
+        text = pc.call("INFO").decode()
+        m3 = re.search(r"^db3:keys=(\d+)", text, re.M)
+        assert m3 and int(m3.group(1)) == 5, f"merged keyspace should count 5 keys in db3: {text[-400:]}"
         assert pc.call("PING") == Status("PONG")
 
 
@@ -92,6 +98,15 @@ def test_quit(cluster):
     with cluster.proxy.conn() as pc:
         assert pc.call("QUIT") == Status("OK")
         assert pc.wait_closed(3), "proxy did not close the connection after QUIT"
+    # pipelined: replies before QUIT are delivered, nothing after it runs
+    a = key_in_slots(512, 1023, "quit")
+    with cluster.proxy.conn() as pc:
+        pc.send_raw(b"".join(encode(*c) for c in [("SET", a, "1"), ("GET", a), ("QUIT",), ("SET", a, "2")]))
+        assert [pc.read_reply() for _ in range(3)] == [Status("OK"), b"1", Status("OK")]
+        assert pc.wait_closed(3)
+        assert pc.pending_bytes() == b""
+    with cluster.backend_for(a).conn() as c:
+        assert c.call("GET", a) == b"1"
 
 
 def test_select_routes_to_backend_db(cluster):
@@ -124,7 +139,8 @@ def test_select_routes_to_backend_db(cluster):
 
 def _cli(port, *args, input=None, timeout=30):
     return subprocess.run([REDIS_CLI, "-h", "127.0.0.1", "-p", str(port), *map(str, args)],
-                          input=input, capture_output=True, text=True, timeout=timeout)
+                          input=input, capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=_set_pdeathsig)
 
 
 def test_redis_cli(cluster):
@@ -158,7 +174,7 @@ def test_redis_cli(cluster):
 def _bench(port, *extra):
     cmd = [REDIS_BENCHMARK, "-h", "127.0.0.1", "-p", str(port), "-t",
            "get,set,incr,lpush,rpop,sadd,hset,mset", "-n", "20000", "-c", "20", "-q", *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, preexec_fn=_set_pdeathsig)
 
 
 @pytest.mark.timeout(150)

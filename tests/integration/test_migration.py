@@ -179,3 +179,67 @@ def test_locked_then_migrating_then_finished(setup):
         assert proxy.fillslots([finished]).status == 200
         assert held.call("GET", KEY) == b"tgt"
         assert len(fake.received("SLOTSMGRT-EXEC-WRAPPER")) == 2   # no more wrappers
+
+
+def _source_executes(args):
+    """Fake source that executes every wrapped command itself:
+    GET -> "src", MGET -> "src" per key, SET/MSET -> OK, DEL/EXISTS/... -> key count."""
+    cmd = args[2].upper()
+    keys = args[3:]
+    if cmd == b"GET":
+        return wrapper_reply(2, b"$3\r\nsrc\r\n")
+    if cmd == b"MGET":
+        return wrapper_reply(2, b"*%d\r\n" % len(keys) + b"$3\r\nsrc\r\n" * len(keys))
+    if cmd in (b"SET", b"MSET"):
+        return wrapper_reply(2, b"+OK\r\n")
+    if cmd in (b"DEL", b"UNLINK", b"EXISTS", b"TOUCH"):
+        return wrapper_reply(2, b":%d\r\n" % len(keys))
+    return wrapper_reply(2, b"-ERR fake source cannot run %s\r\n" % cmd)
+
+
+@pytest.mark.timeout(60)
+def test_split_commands_on_migrating_slot_ask_the_source(setup):
+    """MGET/MSET/DEL spanning a migrating slot and a normal one: the part for
+    the migrating slot goes through the source's wrapper, never straight to
+    the target."""
+    g1, target, fake, proxy = setup(method=1)
+    fake.script("SLOTSMGRT-EXEC-WRAPPER", [], default=_source_executes)
+    with g1.conn() as g:
+        g.call("SET", OTHER, "g1-value")
+    with target.conn() as t:
+        t.call("SET", KEY, "stale-target-value")
+        t.call("CONFIG", "RESETSTAT")
+    with proxy.conn() as c:
+        assert c.call("MGET", OTHER, KEY) == [b"g1-value", b"src"]
+        assert c.call("MSET", KEY, "new", OTHER, "new-other") == Status("OK")
+        assert c.call("EXISTS", KEY, OTHER) == 2
+        assert c.call("DEL", OTHER, KEY) == 2
+    wrapped = [a for a in fake.received("SLOTSMGRT-EXEC-WRAPPER")]
+    assert len(wrapped) >= 4, wrapped
+    assert all(a[1] == KEY.encode() and KEY.encode() in a[3:] and OTHER.encode() not in a
+               for a in wrapped), wrapped
+    stats = _commandstats(target)
+    assert not any(stats.get(n) for n in ("get", "mget", "set", "mset", "del", "exists")), \
+        f"commands for the migrating slot reached the target directly: {stats}"
+    with target.conn() as t:
+        assert t.call("GET", KEY) == b"stale-target-value"
+    with g1.conn() as g:
+        assert g.call("EXISTS", OTHER) == 0
+
+
+@pytest.mark.timeout(60)
+def test_wrapper_runs_in_the_client_db(setup):
+    g1, target, fake, proxy = setup(method=1)
+    fake.script("SLOTSMGRT-EXEC-WRAPPER", [], default=wrapper_reply(0, b"key not found"))
+    with proxy.conn() as c:
+        assert c.call("SELECT", 3) == Status("OK")
+        assert c.call("SET", KEY, "in-db3") == Status("OK")
+    with target.conn(3) as t:
+        assert t.call("GET", KEY) == b"in-db3"
+    log = fake.received_with_conn()
+    wr = [(cid, a) for cid, a in log if a[0].upper() == b"SLOTSMGRT-EXEC-WRAPPER"]
+    assert wr, log
+    cid = wr[0][0]
+    # the last SELECT on that source connection before the wrapper chose db 3
+    before = [a for c2, a in log[:log.index(wr[0])] if c2 == cid and a[0].upper() == b"SELECT"]
+    assert before and before[-1][1] == b"3", f"no SELECT 3 before the wrapper on its connection: {log}"

@@ -58,6 +58,7 @@ class RequestParser {
   };
 
   ParseStatus fail(std::string_view message);
+  bool parse_complete(std::string_view data);
   ParseStatus finish(std::string_view data, size_t consumed, bool in_line);
   ParseStatus parse_inline(std::string_view data);
   ParseStatus split_inline(std::string_view data, size_t line_len);
