@@ -239,6 +239,13 @@ inline const char* fast_length(const char* p, const char* end, uint64_t max, uin
   out = v;
   return p + 2;
 }
+
+// An integer reply's text as Redis writes it: optional '-', digits, no leading zeros.
+inline bool is_integer_text(const char* p, const char* end) {
+  std::string_view s(p, static_cast<size_t>(end - p));
+  int64_t v = 0;
+  return parse_int64(s, v);
+}
 }  // namespace
 
 bool RequestParser::parse_complete(std::string_view data) {
@@ -482,6 +489,36 @@ bool ReplyScanner::element_done() {
 
 ParseStatus ReplyScanner::scan(std::string_view data) {
   if (done_ || data.size() < pos_ || data.size() < line_scan_) reset();
+  // Fast path for the commonest replies, complete in the buffer: a bulk string
+  // or a short status/integer line. Anything else takes the general path.
+  if (pos_ == 0 && !in_bulk_ && stack_.empty() && data.size() >= 4) {
+    const char* const begin = data.data();
+    const char* const end = begin + data.size();
+    if (data[0] == '$') {
+      uint64_t len = 0;
+      const char* p = fast_length(begin + 1, end, limits_.max_bulk_len, len);
+      if (p != nullptr && static_cast<uint64_t>(end - p) >= len + 2 && p[len] == '\r' && p[len + 1] == '\n') {
+        consumed_ = static_cast<size_t>(p - begin) + len + 2;
+        examined_ += consumed_ - len;
+        type_ = '$';
+        done_ = true;
+        return ParseStatus::kOk;
+      }
+    } else if (data[0] == '+' || data[0] == ':') {
+      const size_t n = std::min<size_t>(data.size(), 64);
+      const void* nl = std::memchr(begin + 1, '\n', n - 1);
+      if (nl != nullptr) {
+        const char* q = static_cast<const char*>(nl);
+        if (q[-1] == '\r' && q - 1 > begin + 1 && (data[0] == '+' || is_integer_text(begin + 1, q - 1))) {
+          consumed_ = static_cast<size_t>(q + 1 - begin);
+          examined_ += consumed_;
+          type_ = data[0];
+          done_ = true;
+          return ParseStatus::kOk;
+        }
+      }
+    }
+  }
   for (;;) {
     if (in_bulk_) {
       if (data.size() - pos_ < bulk_len_ + 2) return ParseStatus::kIncomplete;

@@ -158,6 +158,9 @@ def _connect_and_first_reply(port: int):
 def test_max_clients(make_redis, make_proxy):
     g1, g2 = make_redis(), make_redis()
     proxy = make_proxy(two_group_slots(g1.addr, g2.addr), {"proxy_max_clients": 5})
+    # the readiness probe's connection must be released before we count
+    wait_until(lambda: proxy.get("/proxy/stats").json()["sessions"]["alive"] == 0, 5,
+               what="readiness-probe session to be released")
     conns = [proxy.conn() for _ in range(5)]
     try:
         for c in conns:
