@@ -42,7 +42,7 @@ void BackendConn::mark_dirty() { worker_.mark_dirty(this); }
 
 void BackendConn::send(const RequestPtr& req, ReplyUse use, std::string_view encoded) {
   if (state_ == State::kBackoff) {
-    if (worker_.now_ms() < backoff_until_ms_) {
+    if (worker_.now_ms() < backoff_until_ms_ && worker_.refresh_clock() < backoff_until_ms_) {
       worker_.complete_error(req.get(), "ERR backend " + addr_ + " is unavailable: " + last_error_);
       return;
     }
@@ -216,6 +216,7 @@ void BackendConn::on_read(size_t n) {
 }
 
 void BackendConn::fail(const std::string& why) {
+  worker_.refresh_clock();
   bool was_ready = state_ == State::kReady;
   ++generation_;
   boost::system::error_code ec;

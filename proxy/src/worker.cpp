@@ -24,6 +24,10 @@ int64_t monotonic_ns() {
 }
 int64_t monotonic_ms() { return monotonic_ns() / 1000000; }
 
+namespace {
+constexpr int64_t kTickMs = 1000;
+}  // namespace
+
 // ---- Request recycling (per thread) ----
 namespace {
 thread_local std::vector<Request*> t_request_pool;
@@ -109,7 +113,7 @@ void Worker::stop() {
 }
 
 void Worker::arm_tick() {
-  ticker_.expires_after(std::chrono::seconds(1));
+  ticker_.expires_after(std::chrono::milliseconds(kTickMs));
   ticker_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     tick();
@@ -124,9 +128,11 @@ void Worker::tick() {
       if (c) c->tick(now_ms_);
   auto idle = ctx_.config.session_recv_timeout.count();
   if (idle > 0) {
+    // Sessions stamp their activity with the worker's clock, which may lag by
+    // up to one tick; allow that much so no active session is cut.
     std::vector<Session*> expired;
     for (Session* s : sessions_)
-      if (now_ms_ - s->last_active_ms() > idle) expired.push_back(s);
+      if (now_ms_ - s->last_active_ms() > idle + kTickMs) expired.push_back(s);
     for (Session* s : expired) s->close("idle timeout (session_recv_timeout)");
   }
 }

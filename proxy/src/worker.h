@@ -25,6 +25,9 @@
 
 namespace codis::proxy {
 
+int64_t monotonic_ms();
+int64_t monotonic_ns();
+
 class BackendConn;
 class Session;
 struct CommandInfo;
@@ -54,7 +57,8 @@ class Worker {
   const ProxyContext& context() const { return ctx_; }
   const ProxyConfig& config() const { return ctx_.config; }
   WorkerStats& stats() { return stats_; }
-  int64_t now_ms() const { return now_ms_; }
+  int64_t now_ms() const { return now_ms_; }  // coarse: refreshed per tick and on rare events
+  int64_t refresh_clock() { return now_ms_ = monotonic_ms(); }
 
   // --- called from other threads through post() ---
   void adopt_client(int fd);  // a socket accepted by the acceptor
@@ -104,7 +108,5 @@ class Worker {
   WorkerStats stats_;
 };
 
-int64_t monotonic_ms();
-int64_t monotonic_ns();
 
 }  // namespace codis::proxy
