@@ -157,7 +157,7 @@ void Proxy::accept_next() {
       } else {
         Worker& w = *workers_[next_worker_++ % workers_.size()];
         int fd = sock.release();
-        asio::post(w.io(), [&w, fd] { w.adopt_client(fd); });
+        if (!w.post([&w, fd] { w.adopt_client(fd); })) ::close(fd);
       }
     } else {
       spdlog::warn("accept: {}", ec.message());
@@ -212,10 +212,11 @@ StatsSnapshot Proxy::collect() const {
   std::latch done(static_cast<std::ptrdiff_t>(workers_.size()));
   for (size_t i = 0; i < workers_.size(); ++i) {
     Worker* w = workers_[i].get();
-    asio::post(w->io(), [w, &parts, &done, i] {
-      w->snapshot(parts[i]);
+    if (!w->post([w, &parts, &done, i] {
+          w->snapshot(parts[i]);
+          done.count_down();
+        }))
       done.count_down();
-    });
   }
   done.wait();
   StatsSnapshot out;
@@ -255,10 +256,11 @@ Status Proxy::load_slots(const std::vector<models::Slot>& slots) {
   std::latch done(static_cast<std::ptrdiff_t>(workers_.size()));
   for (auto& w : workers_) {
     Worker* wp = w.get();
-    asio::post(wp->io(), [wp, next, &done] {
-      wp->set_table(next);
+    if (!wp->post([wp, next, &done] {
+          wp->set_table(next);
+          done.count_down();
+        }))
       done.count_down();
-    });
   }
   done.wait();
   spdlog::info("routing table v{}: {} slots updated", next->version(), slots.size());

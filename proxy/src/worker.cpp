@@ -6,6 +6,7 @@
 #include <charconv>
 #include <map>
 #include <chrono>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "backend_conn.h"
@@ -75,11 +76,15 @@ void free_request(Request* r) {
 Worker::Worker(int index, const ProxyContext& ctx)
     : index_(index),
       ctx_(ctx),
-      io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+      io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE),
       ticker_(io_),
+      wake_(io_),
       table_(std::make_shared<RoutingTable>()),
       stats_(all_commands().size()) {
   now_ms_ = monotonic_ms();
+  int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("eventfd failed");
+  wake_.assign(fd);
 }
 
 Worker::~Worker() {
@@ -93,23 +98,68 @@ Worker::~Worker() {
 
 void Worker::start() {
   arm_tick();
+  arm_mailbox();
   thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(io_);
     io_.run();
   });
 }
 
+bool Worker::post(std::function<void()> fn) {
+  bool wake = false;
+  {
+    std::lock_guard lk(mailbox_mu_);
+    if (stopped_) return false;
+    wake = mailbox_.empty();
+    mailbox_.push_back(std::move(fn));
+  }
+  if (wake) {
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_.native_handle(), &one, sizeof one);
+  }
+  return true;
+}
+
+void Worker::arm_mailbox() {
+  wake_.async_read_some(asio::buffer(&wake_value_, sizeof wake_value_),
+                        [this](const boost::system::error_code& ec, size_t) {
+                          if (ec == asio::error::operation_aborted) return;
+                          drain_mailbox();
+                          if (wake_.is_open()) arm_mailbox();
+                        });
+}
+
+void Worker::drain_mailbox() {
+  std::vector<std::function<void()>> work;
+  {
+    std::lock_guard lk(mailbox_mu_);
+    work.swap(mailbox_);
+  }
+  for (auto& fn : work) fn();
+}
+
 void Worker::stop() {
   if (!thread_.joinable()) return;
-  asio::post(io_, [this] {
+  post([this] {
     for (Session* s : std::vector<Session*>(sessions_.begin(), sessions_.end())) s->close("proxy shutting down");
     for (auto& [addr, conns] : backends_)
       for (auto& c : conns)
         if (c) c->close();
     ticker_.cancel();
+    boost::system::error_code ec;
+    wake_.close(ec);
     io_.stop();
   });
   thread_.join();
+  // Whatever was posted after the stop closure runs here, on this thread (the
+  // worker's is gone), so callers waiting for it are released.
+  std::vector<std::function<void()>> rest;
+  {
+    std::lock_guard lk(mailbox_mu_);
+    stopped_ = true;
+    rest.swap(mailbox_);
+  }
+  for (auto& fn : rest) fn();
 }
 
 void Worker::arm_tick() {

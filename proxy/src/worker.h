@@ -1,16 +1,21 @@
 // Worker: one thread, one io_context. It owns its sessions, its backend
 // connections and its copy of the routing table, so nothing on the request
-// path is shared with another thread. Other threads talk to a worker only by
-// posting work to its io_context (a new client socket, a new routing table,
-// a request for its statistics).
+// path is shared with another thread. The io_context runs without any
+// internal locking (BOOST_ASIO_CONCURRENCY_HINT_UNSAFE); other threads talk to
+// a worker only through post(), a mutex-protected mailbox that wakes the
+// worker through an eventfd (a new client socket, a new routing table, a
+// request for its statistics, stop). Those are rare; the request path never
+// touches the mailbox.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -60,6 +65,10 @@ class Worker {
   int64_t now_ms() const { return now_ms_; }  // coarse: refreshed per tick and on rare events
   int64_t refresh_clock() { return now_ms_ = monotonic_ms(); }
 
+  // Runs `fn` on the worker's thread; callable from any thread. False (and
+  // `fn` dropped) once the worker has stopped.
+  bool post(std::function<void()> fn);
+
   // --- called from other threads through post() ---
   void adopt_client(int fd);  // a socket accepted by the acceptor
   void set_table(std::shared_ptr<const RoutingTable> table);
@@ -82,6 +91,8 @@ class Worker {
 
  private:
   void schedule_flush();
+  void arm_mailbox();
+  void drain_mailbox();
   void flush_all();
   void tick();
   void arm_tick();
@@ -94,6 +105,11 @@ class Worker {
   boost::asio::io_context io_;
   boost::asio::steady_timer ticker_;
   std::thread thread_;
+  std::mutex mailbox_mu_;
+  std::vector<std::function<void()>> mailbox_;
+  boost::asio::posix::stream_descriptor wake_;
+  uint64_t wake_value_ = 0;
+  bool stopped_ = false;
   std::shared_ptr<const RoutingTable> table_;
   std::unordered_map<std::string, std::vector<std::unique_ptr<BackendConn>>, StringHash, std::equal_to<>> backends_;
   std::array<BackendConn*, kSlotCount> db0_cache_{};  // slot -> master conn for db 0, reset with the table
