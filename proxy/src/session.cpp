@@ -244,14 +244,18 @@ void Session::split(const RequestPtr& req, std::span<const std::string_view> arg
     uint16_t slot = static_cast<uint16_t>(slot_of(args[keys[i]]));
     const Route& r = table.route(slot);
     // A locked or migrating slot goes alone, so its part can wait or be wrapped by itself.
+    // With the sync method each key goes alone: SLOTSMGRTTAGONE moves one key (and its tag).
     bool plain = !r.locked && !r.migrating() && !r.backend.empty();
+    bool alone = r.migrating() && r.method == ForwardMethod::kSync;
     std::string_view dest = plain ? std::string_view(r.backend) : std::string_view();
     Part* p = nullptr;
-    for (auto& q : parts)
+    for (auto& q : parts) {
+      if (alone) break;
       if (plain ? q.dest == dest : (q.dest.empty() && q.slot == slot)) {
         p = &q;
         break;
       }
+    }
     if (!p) {
       parts.push_back(Part{dest, slot, {}});
       p = &parts.back();

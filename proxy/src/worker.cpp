@@ -543,7 +543,6 @@ void Worker::complete(Request* req, std::string_view reply, bool proxy_error) {
     } else {
       resp::append_integer(out, s.sum);
     }
-    parent->done = false;  // (never set for parents before this point)
     complete(parent, out, parent->counted_fail);
     return;
   }

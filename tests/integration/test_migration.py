@@ -243,3 +243,21 @@ def test_wrapper_runs_in_the_client_db(setup):
     # the last SELECT on that source connection before the wrapper chose db 3
     before = [a for c2, a in log[:log.index(wr[0])] if c2 == cid and a[0].upper() == b"SELECT"]
     assert before and before[-1][1] == b"3", f"no SELECT 3 before the wrapper on its connection: {log}"
+
+
+@pytest.mark.timeout(60)
+def test_sync_method_split_migrates_each_key(setup):
+    """MGET over two keys of one sync-migrating slot with different hash keys:
+    SLOTSMGRTTAGONE moves one tag, so each key must be migrated on its own."""
+    g1, target, fake, proxy = setup(method=0)
+    fake.script("SLOTSMGRTTAGONE", [], default=b":1\r\n")
+    k1 = key_in_slot(SLOT, "a")
+    k2 = key_in_slot(SLOT, "b")
+    assert k1 != k2
+    with target.conn() as t:
+        t.call("SET", k1, "v1")
+        t.call("SET", k2, "v2")
+    with proxy.conn() as c:
+        assert c.call("MGET", k1, OTHER, k2) == [b"v1", None, b"v2"]
+    moved = sorted(a[4] for a in fake.received("SLOTSMGRTTAGONE"))
+    assert moved == sorted([k1.encode(), k2.encode()]), moved
