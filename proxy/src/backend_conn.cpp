@@ -7,6 +7,11 @@
 
 #include "worker.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
 namespace codis::proxy {
 
 namespace asio = boost::asio;
@@ -163,18 +168,41 @@ void BackendConn::start_read() {
   if (reading_) return;
   reading_ = true;
   uint64_t gen = generation_;
-  char* p = in_.prepare(kReadChunk);
-  socket_.async_read_some(asio::buffer(p, in_.writable()),
-                          [this, gen](const boost::system::error_code& ec, size_t n) {
-                            if (gen != generation_) return;
-                            reading_ = false;
-                            if (ec) {
-                              fail(ec == asio::error::eof ? std::string("connection closed by server")
-                                                          : "read: " + ec.message());
-                              return;
-                            }
-                            on_read(n);
-                          });
+  socket_.async_wait(asio::socket_base::wait_read, [this, gen](const boost::system::error_code& ec) {
+    if (gen != generation_) return;
+    reading_ = false;
+    if (ec) {
+      fail("read: " + ec.message());
+      return;
+    }
+    read_now();
+  });
+}
+
+// As Session::read_now: read what is there without a speculative extra read.
+void BackendConn::read_now() {
+  const uint64_t gen = generation_;
+  const int fd = socket_.native_handle();
+  for (;;) {
+    char* p = in_.prepare(kReadChunk);
+    const size_t cap = in_.writable();
+    const ssize_t n = ::recv(fd, p, cap, MSG_DONTWAIT);
+    if (n > 0) {
+      on_read(static_cast<size_t>(n));
+      if (gen != generation_ || state_ != State::kReady) return;  // failed or closed meanwhile
+      if (static_cast<size_t>(n) == cap) continue;
+      break;
+    }
+    if (n == 0) {
+      fail("connection closed by server");
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    fail(std::string("read: ") + std::strerror(errno));
+    return;
+  }
+  start_read();
 }
 
 void BackendConn::on_read(size_t n) {
@@ -212,7 +240,6 @@ void BackendConn::on_read(size_t n) {
     if (state_ != State::kReady) return;  // the reply handler may have failed us
   }
   if (in_.empty()) in_.shrink_to(64 * 1024);
-  start_read();
 }
 
 void BackendConn::fail(const std::string& why) {

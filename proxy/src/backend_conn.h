@@ -58,6 +58,7 @@ class BackendConn {
   void connect();
   void on_connected();
   void start_read();
+  void read_now();
   void on_read(size_t n);
   void fail(const std::string& why);
   void queue_internal(std::string_view encoded);

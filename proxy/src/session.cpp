@@ -1,7 +1,10 @@
 #include "session.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -69,33 +72,54 @@ void Session::start() {
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   last_active_ms_ = worker_.now_ms();
-  start_read();
+  read_now();  // a client may have sent before the socket was registered
 }
 
 void Session::start_read() {
   if (reading_ || closed_ || close_after_write_) return;
   reading_ = true;
-  char* p = in_.prepare(kReadChunk);
-  socket_.async_read_some(asio::buffer(p, in_.writable()),
-                          [this](const boost::system::error_code& ec, size_t n) {
-                            reading_ = false;
-                            if (closed_) {
-                              maybe_retire();
-                              return;
-                            }
-                            if (ec) {
-                              close(ec == asio::error::eof ? "closed by client" : "read error");
-                              return;
-                            }
-                            on_read(n);
-                          });
+  socket_.async_wait(asio::socket_base::wait_read, [this](const boost::system::error_code& ec) {
+    reading_ = false;
+    if (closed_) {
+      maybe_retire();
+      return;
+    }
+    if (ec) {
+      close("read error");
+      return;
+    }
+    read_now();
+  });
 }
 
-void Session::on_read(size_t n) {
-  in_.commit(n);
-  last_active_ms_ = worker_.now_ms();
-  process_input();
-  if (!closed_ && !read_paused_) start_read();
+// Reads what the socket holds, then waits for more. (Asio's async_read_some
+// would attempt a second, speculative read after every batch and get EAGAIN:
+// one wasted syscall per batch.) A short read drains the socket; a full one
+// may leave more, so it reads again.
+void Session::read_now() {
+  const int fd = socket_.native_handle();
+  for (;;) {
+    if (closed_ || read_paused_ || close_after_write_) return;
+    char* p = in_.prepare(kReadChunk);
+    const size_t cap = in_.writable();
+    const ssize_t n = ::recv(fd, p, cap, MSG_DONTWAIT);
+    if (n > 0) {
+      in_.commit(static_cast<size_t>(n));
+      last_active_ms_ = worker_.now_ms();
+      process_input();
+      if (static_cast<size_t>(n) == cap) continue;
+      break;
+    }
+    if (n == 0) {
+      close("closed by client");
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    close("read error");
+    return;
+  }
+  start_read();
 }
 
 void Session::process_input() {
@@ -304,7 +328,7 @@ void Session::on_done(Request* req, std::string_view reply) {
     asio::post(worker_.io(), [this] {
       if (closed_) return;
       process_input();
-      if (!closed_ && !read_paused_) start_read();
+      read_now();  // readiness that arrived while paused was not waited for
     });
   }
 }

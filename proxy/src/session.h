@@ -41,7 +41,7 @@ class Session {
 
  private:
   void start_read();
-  void on_read(size_t n);
+  void read_now();
   void process_input();
   void dispatch(std::span<const std::string_view> args, std::string_view raw, bool is_inline);
   RequestPtr enqueue(const struct CommandInfo* cmd);
