@@ -14,10 +14,34 @@ PACKAGES=(
   libboost1.81-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libtomlplusplus-dev libcli11-dev catch2 libzookeeper-mt-dev
   # real parts the tests and the quickstart run
-  redis-server redis-tools
+  redis-server redis-tools zookeeper
+  # the Redis module's build fetches redismodule.h from Debian's redis source package
+  dpkg-dev xz-utils
   # test and benchmark tools
   python3 python3-pytest python3-redis nutcracker valgrind linux-perf procps
 )
+
+# redismodule.h ships only in Debian's redis *source* package: enable deb-src
+# for the configured Debian mirrors (once; a separate file we own).
+SRC_LIST=/etc/apt/sources.list.d/codis-deb-src.sources
+need_update=0
+if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  {
+    for f in /etc/apt/sources.list.d/*.sources; do
+      [ -f "$f" ] || continue
+      sed -e 's/^Types: deb$/Types: deb-src/' "$f"
+      echo
+    done
+    if [ -f /etc/apt/sources.list ]; then
+      grep -E '^deb ' /etc/apt/sources.list | sed -e 's/^deb /deb-src /' | while read -r line; do
+        set -- $line
+        echo "Types: deb-src"; echo "URIs: $2"; echo "Suites: $3"; shift 3; echo "Components: $*"; echo
+      done
+    fi
+  } | $SUDO tee "$SRC_LIST" >/dev/null
+  echo "install-deps: enabled deb-src in $SRC_LIST"
+  need_update=1
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -28,6 +52,7 @@ done
 
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+  if [ "$need_update" = 1 ]; then $SUDO apt-get update -qq; fi
 else
   echo "install-deps: installing ${missing[*]}"
   $SUDO apt-get update -qq
