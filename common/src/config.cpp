@@ -394,6 +394,13 @@ const std::vector<Field<P>>& proxy_fields() {
       {.key = "proxy_max_inline_len", .member = &P::proxy_max_inline_len, .min = 1},
       {.key = "slowlog_log_slower_than", .member = &P::slowlog_log_slower_than,
        .comment = "Log commands that take longer than this, from request to reply (not in Codis; 0: off)."},
+      {.key = "proxy_allow_flush", .member = &P::proxy_allow_flush,
+       .comment = "Let clients run FLUSHDB/FLUSHALL through the proxy; they then flush every group\n"
+                  "(not in Codis; off by default: one typo would empty the whole cluster)."},
+      {.key = "proxy_keys_max_results", .member = &P::proxy_keys_max_results,
+       .comment = "KEYS runs on every group; past this many keys in total it answers an error\n"
+                  "instead (not in Codis). Use SCAN for big keyspaces.",
+       .min = 1, .max = INT_MAX},
   };
   return fields;
 }

@@ -25,6 +25,7 @@ enum class Handling : uint8_t {
   kSplitMGet,  // MGET: split per group, merge arrays in key order
   kSplitMSet,  // MSET: split per group, reply OK when all OK
   kSplitSum,   // DEL, UNLINK, EXISTS, TOUCH: split per group, sum integer replies
+  kCluster,    // cluster-wide: sent to every group's master (or one chosen group) and merged
   kLocal,      // answered by the proxy itself (AUTH, SELECT, PING, ECHO, QUIT, COMMAND, INFO, HELLO, TIME, ...)
   kRefused,    // never forwarded; `note` says why (shown to the client)
 };

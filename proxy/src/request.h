@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,12 +27,13 @@ enum class ReplyUse : uint8_t {
 
 // Only as many as a request needs: most requests use none of the optional parts.
 struct SplitState {
-  enum class Merge : uint8_t { kArray, kOk, kSum, kInfo } merge = Merge::kArray;
+  enum class Merge : uint8_t { kArray, kOk, kSum, kCustom } merge = Merge::kArray;
   uint32_t parts_pending = 0;
   std::vector<std::string> values;  // kArray: one RESP value per key, in key order
   int64_t sum = 0;
   std::string error;                // first error seen in any part
-  std::string prefix;               // kInfo: the proxy's own sections
+  // kCustom: every part's reply (errors too) lands in values[part]; finish builds the answer.
+  std::function<std::string(SplitState&)> finish;
 };
 
 struct Request {

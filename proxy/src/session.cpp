@@ -13,6 +13,7 @@
 
 #include "codis/slot_hash.h"
 #include "command_table.h"
+#include "text_util.h"
 #include "backend_conn.h"
 #include "worker.h"
 
@@ -32,25 +33,6 @@ resp::Limits limits_from(const ProxyConfig& c) {
   return l;
 }
 
-bool parse_int(std::string_view s, int64_t& out) {
-  if (s.empty()) return false;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::toupper(static_cast<unsigned char>(a[i])) != std::toupper(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 }  // namespace
 
 Session::Session(Worker& worker, asio::ip::tcp::socket socket, uint64_t id)
@@ -192,6 +174,9 @@ void Session::dispatch(std::span<const std::string_view> args, std::string_view 
     case Handling::kLocal:
       handle_local(req, args);
       return;
+    case Handling::kCluster:
+      handle_cluster(req, args, raw, is_inline);
+      return;
     case Handling::kForward:
     case Handling::kSplitMGet:
     case Handling::kSplitMSet:
@@ -214,8 +199,7 @@ void Session::dispatch(std::span<const std::string_view> args, std::string_view 
     return;
   }
   if (keys_.empty()) {
-    error_now(req, "ERR command '" + lower(cmd->name) +
-                       "' without keys is not supported by the proxy yet: it cannot be routed to one group");
+    forward_keyless(req, args, raw, is_inline);
     return;
   }
   uint32_t slot = slot_of(args[keys_[0]]);
@@ -459,6 +443,14 @@ void Session::handle_local(const RequestPtr& req, std::span<const std::string_vi
   } else if (name == "SLOTSMAPPING") {
     local_slotsmapping(req, args);
     return;
+  } else if (name == "CONFIG") {
+    local_config_get(req, args);
+    return;
+  } else if (name == "RESET") {
+    db_ = 0;
+    name_.clear();
+    authed_ = worker_.config().session_auth.empty();
+    out = "+RESET\r\n";
   } else if (name == "CLIENT" && cmd->is_subcommand()) {
     std::string_view sub = cmd->name.substr(cmd->name.find('|') + 1);
     if (sub == "SETNAME") {
@@ -471,8 +463,10 @@ void Session::handle_local(const RequestPtr& req, std::span<const std::string_vi
         resp::append_bulk(out, name_);
     } else if (sub == "ID") {
       resp::append_integer(out, static_cast<int64_t>(id_));
-    } else if (sub == "SETINFO") {
-      out = "+OK\r\n";
+    } else if (sub == "INFO") {
+      std::string text = "id=" + std::to_string(id_) + " addr=" + peer_ + " name=" + name_ +
+                         " db=" + std::to_string(db_) + " sub=0 psub=0 multi=-1 cmd=client|info\n";
+      resp::append_bulk(out, text);
     } else {
       error_now(req, refusal_error(*cmd));
       return;
@@ -656,62 +650,6 @@ void Session::local_slotsmapping(const RequestPtr& req, std::span<const std::str
     entry(out, t.route(static_cast<uint32_t>(id)));
   }
   reply_now(req, out, false);
-}
-
-void Session::local_info(const RequestPtr& req, std::span<const std::string_view> args) {
-  const auto& ctx = worker_.context();
-  const auto& cfg = ctx.config;
-  std::string section = args.size() > 1 ? lower(args[1]) : "default";
-  bool all = section == "default" || section == "all" || section == "everything";
-  std::string text;
-  if (all || section == "server") {
-    text += "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\ncodis_proxy_version:" +
-            ctx.product_version + "\r\nos:Linux\r\nprocess_id:" + std::to_string(::getpid()) +
-            "\r\ntcp_port:" + cfg.proxy_addr.substr(cfg.proxy_addr.rfind(':') + 1) + "\r\n\r\n";
-  }
-  if (all || section == "clients") {
-    text += "# Clients\r\nconnected_clients:" +
-            std::to_string(ctx.clients.load(std::memory_order_relaxed)) + "\r\n\r\n";
-  }
-  if (all || section == "proxy") {
-    int online = 0;
-    for (int i = 0; i < kSlotCount; ++i) online += !worker_.table().route(i).backend.empty();
-    text += "# Proxy\r\nproduct_name:" + cfg.product_name + "\r\nproxy_token:" + ctx.token +
-            "\r\nrouting_table_version:" + std::to_string(worker_.table().version()) +
-            "\r\nslots_online:" + std::to_string(online) + "\r\nsession_db:" + std::to_string(db_) + "\r\n\r\n";
-  }
-  if (!(all || section == "keyspace")) {
-    std::string out;
-    resp::append_bulk(out, text);
-    reply_now(req, out, false);
-    return;
-  }
-  auto masters = worker_.masters();
-  auto* s = new SplitState();
-  s->merge = SplitState::Merge::kInfo;
-  s->prefix = std::move(text);
-  s->values.resize(masters.size());
-  req->split = s;
-  if (masters.empty()) {
-    s->parts_pending = 1;  // complete through the same merge as a fan-out with no answers
-    RequestPtr child(new_request());
-    child->parent = req.get();
-    ++req->refs;
-    child->positions.push_back(0);
-    s->values.resize(1);
-    worker_.complete(child.get(), "$0\r\n\r\n");
-    return;
-  }
-  s->parts_pending = static_cast<uint32_t>(masters.size());
-  static constexpr std::string_view kInfoKeyspace = "*2\r\n$4\r\nINFO\r\n$8\r\nkeyspace\r\n";
-  for (size_t i = 0; i < masters.size(); ++i) {
-    RequestPtr child(new_request());
-    child->parent = req.get();
-    ++req->refs;
-    child->cmd = req->cmd;
-    child->positions.push_back(static_cast<uint32_t>(i));
-    worker_.backend(masters[i], 0)->send(child, ReplyUse::kClient, kInfoKeyspace);
-  }
 }
 
 }  // namespace codis::proxy

@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,6 +53,14 @@ class Session {
   void split(const RequestPtr& req, std::span<const std::string_view> args, const std::vector<int>& keys);
   void handle_local(const RequestPtr& req, std::span<const std::string_view> args);
   void local_info(const RequestPtr& req, std::span<const std::string_view> args);
+  void local_config_get(const RequestPtr& req, std::span<const std::string_view> args);
+  void handle_cluster(const RequestPtr& req, std::span<const std::string_view> args, std::string_view raw,
+                      bool is_inline);
+  void forward_keyless(const RequestPtr& req, std::span<const std::string_view> args, std::string_view raw,
+                       bool is_inline);
+  // Sends `encoded` to each address (in the session's db) and answers with finish(parts' replies).
+  void fan_out(const RequestPtr& req, std::string_view encoded, const std::vector<std::string>& targets,
+               std::function<std::string(SplitState&)> finish);
   void local_command(const RequestPtr& req, std::span<const std::string_view> args);
   void local_hello(const RequestPtr& req, std::span<const std::string_view> args);
   void local_slotsmapping(const RequestPtr& req, std::span<const std::string_view> args);

@@ -243,6 +243,21 @@ std::vector<std::string> Worker::masters() const {
   return out;
 }
 
+const std::vector<std::pair<int, std::string>>& Worker::groups() {
+  if (groups_version_ != table_->version()) {
+    groups_.clear();
+    for (int i = 0; i < kSlotCount; ++i) {
+      const Route& r = table_->route(i);
+      if (r.backend.empty()) continue;
+      std::pair<int, std::string> g{r.group_id, r.backend};
+      if (std::find(groups_.begin(), groups_.end(), g) == groups_.end()) groups_.push_back(std::move(g));
+    }
+    std::sort(groups_.begin(), groups_.end());
+    groups_version_ = table_->version();
+  }
+  return groups_;
+}
+
 BackendConn* Worker::backend(std::string_view addr, int db) {
   auto it = backends_.find(addr);
   if (it == backends_.end()) {
@@ -428,7 +443,10 @@ bool merge_part(Request* part, std::string_view reply) {
   Request* parent = part->parent;
   SplitState& s = *parent->split;
   if (!reply.empty() && reply[0] == '-') {
-    if (s.merge != SplitState::Merge::kInfo && s.error.empty()) s.error.assign(reply);  // INFO: a down group only loses its keyspace line
+    if (s.merge == SplitState::Merge::kCustom)
+      s.values[part->positions[0]].assign(reply);
+    else if (s.error.empty())
+      s.error.assign(reply);
   } else {
     switch (s.merge) {
       case SplitState::Merge::kArray: {
@@ -453,7 +471,7 @@ bool merge_part(Request* part, std::string_view reply) {
         if (!ok && s.error.empty()) s.error = "-ERR unexpected reply from backend to a split command\r\n";
         break;
       }
-      case SplitState::Merge::kInfo:
+      case SplitState::Merge::kCustom:
         s.values[part->positions[0]].assign(reply);
         break;
       case SplitState::Merge::kOk:
@@ -475,48 +493,6 @@ bool merge_part(Request* part, std::string_view reply) {
   return --s.parts_pending == 0;
 }
 
-// INFO: the proxy's sections, then the backends' keyspaces summed per db.
-std::string merge_info(const SplitState& s) {
-  std::map<int, std::pair<uint64_t, uint64_t>> dbs;  // db -> keys, expires
-  for (const auto& v : s.values) {
-    resp::Value val;
-    size_t used = 0;
-    if (resp::parse_value(v, val, used) != resp::ParseStatus::kOk || val.type != resp::Value::Type::kBulk)
-      continue;
-    std::string_view text = val.str;
-    while (!text.empty()) {
-      auto eol = text.find('\n');
-      std::string_view line = text.substr(0, eol);
-      text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      int db = 0;
-      uint64_t keys = 0, expires = 0;
-      if (line.substr(0, 2) != "db") continue;
-      auto colon = line.find(':');
-      if (colon == std::string_view::npos ||
-          std::from_chars(line.data() + 2, line.data() + colon, db).ec != std::errc())
-        continue;
-      auto field = [&](std::string_view name, uint64_t& out) {
-        auto p = line.find(name);
-        if (p != std::string_view::npos)
-          std::from_chars(line.data() + p + name.size(), line.data() + line.size(), out);
-      };
-      field("keys=", keys);
-      field("expires=", expires);
-      dbs[db].first += keys;
-      dbs[db].second += expires;
-    }
-  }
-  std::string text = s.prefix;
-  text += "# Keyspace\r\n";
-  for (const auto& [db, ke] : dbs)
-    text += "db" + std::to_string(db) + ":keys=" + std::to_string(ke.first) +
-            ",expires=" + std::to_string(ke.second) + ",avg_ttl=0\r\n";
-  std::string out;
-  resp::append_bulk(out, text);
-  return out;
-}
-
 }  // namespace
 
 void Worker::complete(Request* req, std::string_view reply, bool proxy_error) {
@@ -528,7 +504,9 @@ void Worker::complete(Request* req, std::string_view reply, bool proxy_error) {
     if (!merge_part(req, reply)) return;
     SplitState& s = *parent->split;
     std::string out;
-    if (!s.error.empty()) {
+    if (s.merge == SplitState::Merge::kCustom) {
+      out = s.finish(s);
+    } else if (!s.error.empty()) {
       out = std::move(s.error);
     } else if (s.merge == SplitState::Merge::kArray) {
       size_t total = 16;
@@ -536,8 +514,6 @@ void Worker::complete(Request* req, std::string_view reply, bool proxy_error) {
       out.reserve(total);
       resp::append_array_header(out, s.values.size());
       for (const auto& v : s.values) out += v;
-    } else if (s.merge == SplitState::Merge::kInfo) {
-      out = merge_info(s);
     } else if (s.merge == SplitState::Merge::kOk) {
       out = "+OK\r\n";
     } else {

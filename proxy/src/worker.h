@@ -84,6 +84,8 @@ class Worker {
   void on_backend_reply(const RequestPtr& req, ReplyUse use, std::string_view reply);
   BackendConn* backend(std::string_view addr, int db);
   std::vector<std::string> masters() const;  // distinct group masters in the routing table
+  // (group id, master address) of every group serving a slot, by group id.
+  const std::vector<std::pair<int, std::string>>& groups();
 
   void mark_dirty(Session* s);
   void mark_dirty(BackendConn* b);
@@ -119,6 +121,8 @@ class Worker {
   std::vector<BackendConn*> dirty_backends_;
   std::vector<Session*> retired_;
   bool flush_posted_ = false;
+  std::vector<std::pair<int, std::string>> groups_;  // cache for groups(), per table version
+  uint64_t groups_version_ = ~uint64_t{0};
   int64_t now_ms_ = 0;
   uint64_t next_session_id_ = 1;
   WorkerStats stats_;

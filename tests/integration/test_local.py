@@ -161,7 +161,7 @@ def test_redis_cli(cluster):
     rd = _cli(cluster.direct.port, input=script)
     assert rp.returncode == 0, rp
     assert rp.stdout == rd.stdout and rp.stdout.startswith("OK\npiped\n"), (rp.stdout, rd.stdout)
-    r = _cli(port, "CONFIG", "GET", "save")
+    r = _cli(port, "CONFIG", "SET", "save", "")
     assert "not allowed" in r.stdout, r
     # --pipe mass insertion (raw protocol)
     payload = "".join(f"*3\r\n$3\r\nSET\r\n${len(k)}\r\n{k}\r\n$1\r\n1\r\n"

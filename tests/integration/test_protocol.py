@@ -64,7 +64,7 @@ def test_pipeline_mixed_local_split_and_errors_in_order(cluster):
     cmds, expect = [], []
     for i in range(2000):
         cmds += [("SET", a, i), ("PING",), ("MSET", a, i, b, -i), ("MGET", a, b),
-                 ("NOSUCH",), ("ECHO", i), ("INCR", b), ("CONFIG", "GET", "x")]
+                 ("NOSUCH",), ("ECHO", i), ("INCR", b), ("CONFIG", "SET", "x", "y")]
         expect += [Status("OK"), Status("PONG"), Status("OK"), [str(i).encode(), str(-i).encode()],
                    "unknown", str(i).encode(), -i + 1, "notallowed"]
     with cluster.proxy.conn(timeout=30) as pc:

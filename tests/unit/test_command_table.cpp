@@ -90,7 +90,9 @@ TEST_CASE("subcommands resolve under their container", "[command_table]") {
   std::vector<std::string_view> stats{"MEMORY", "stats"};
   CHECK(resolve_command(stats)->has(kFlagInternal));
   std::vector<std::string_view> cfg{"config", "get", "maxmemory"};
-  CHECK(resolve_command(cfg)->handling == Handling::kRefused);
+  CHECK(resolve_command(cfg)->handling == Handling::kLocal);  // answered by the proxy
+  std::vector<std::string_view> cfg_set{"config", "set", "maxmemory", "1"};
+  CHECK(resolve_command(cfg_set)->handling == Handling::kRefused);
   std::vector<std::string_view> count{"COMMAND", "COUNT"};
   CHECK(resolve_command(count)->handling == Handling::kLocal);
   std::vector<std::string_view> bare{"OBJECT"};
@@ -228,13 +230,17 @@ TEST_CASE("policy: split, local, internal and not-yet commands", "[command_table
     CHECK(find_command(n)->handling == Handling::kLocal);
   }
   for (auto n : {"SYNC", "PSYNC", "REPLCONF", "REPLICAOF", "SLAVEOF", "MONITOR", "DEBUG", "CONFIG", "SHUTDOWN",
-                 "SAVE", "BGSAVE", "FLUSHALL", "FLUSHDB", "CLUSTER", "MIGRATE", "ACL", "MODULE", "SWAPDB"}) {
+                 "SAVE", "BGSAVE", "CLUSTER", "MIGRATE", "ACL", "MODULE", "SWAPDB"}) {
     INFO(n);
     CHECK(find_command(n)->handling == Handling::kRefused);
     CHECK(find_command(n)->has(kFlagInternal));
   }
-  for (auto n : {"MULTI", "EXEC", "WATCH", "SUBSCRIBE", "PUBLISH", "BLPOP", "BZMPOP", "WAIT", "SCAN", "KEYS",
-                 "SCRIPT", "FUNCTION", "CLIENT", "RESET"}) {
+  for (auto n : {"DBSIZE", "KEYS", "RANDOMKEY", "SCAN", "FLUSHDB", "FLUSHALL"}) {
+    INFO(n);
+    CHECK(find_command(n)->handling == Handling::kCluster);
+  }
+  for (auto n : {"MULTI", "EXEC", "WATCH", "SUBSCRIBE", "PUBLISH", "BLPOP", "BZMPOP", "WAIT", "SCRIPT", "FUNCTION",
+                 "CLIENT"}) {
     INFO(n);
     CHECK(find_command(n)->handling == Handling::kRefused);
     CHECK(find_command(n)->has(kFlagNotYet));
@@ -326,6 +332,7 @@ TEST_CASE("docs/compatibility.md lists every command with its handling", "[comma
       case Handling::kSplitMSet:
       case Handling::kSplitSum: handling = "split"; break;
       case Handling::kLocal: handling = "proxy-local"; break;
+      case Handling::kCluster: handling = "cluster-wide"; break;
       case Handling::kRefused: handling = c.has(kFlagInternal) ? "refused: internal" : "refused: not yet"; break;
     }
     const std::string row = "| `" + shown + "` | " + handling + " | " + (c.has(kFlagReadOnly) ? "yes" : "") + " |";

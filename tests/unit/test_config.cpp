@@ -265,7 +265,7 @@ TEST_CASE("describe lists keys and values, not secrets", "[config]") {
   CHECK(value("session_auth") == "<absent>");
   CHECK(value("metrics_report_influxdb_password") == "<absent>");
   CHECK(value("jodis_auth") == "<absent>");
-  CHECK(items.size() == 47 - 4);  // 43 Codis keys + 4 ours, minus 4 secrets
+  CHECK(items.size() == 49 - 4);  // 43 Codis keys + 4 ours, minus 4 secrets
 }
 
 TEST_CASE("load_proxy_config reads a file and names it in errors", "[config]") {

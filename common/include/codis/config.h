@@ -78,6 +78,9 @@ struct ProxyConfig {
   int proxy_max_array_len = 1048576;
   uint64_t proxy_max_inline_len = uint64_t(64) << 10;
   Duration slowlog_log_slower_than = std::chrono::milliseconds(10);
+  // Ours: cluster-wide commands.
+  bool proxy_allow_flush = false;          // FLUSHDB/FLUSHALL through the proxy flush every group
+  int proxy_keys_max_results = 100000;     // KEYS answers an error past this many keys
 
   bool operator==(const ProxyConfig&) const = default;
 };

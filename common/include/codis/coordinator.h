@@ -1,0 +1,116 @@
+// Coordinator: the store that holds the cluster's topology, with Codis 3.2's
+// layout (/codis3/{product}/..., /jodis/{product}/proxy-{token}; see
+// models::path and DESIGN.md section 4). The dashboard writes the topology and
+// holds its lock as an ephemeral node; proxies read slots and groups and
+// register their jodis node. Both watch for changes.
+//
+// Two implementations behind this interface (connect_coordinator):
+//  - "zookeeper": ZooKeeper through the C client (libzookeeper_mt). Sessions
+//    that expire are replaced by new ones; this client's ephemeral nodes are
+//    re-created and its watches re-armed; watchers are told.
+//  - "filesystem": a directory on one machine, Codis's fsclient layout
+//    (<root>/data/<path>), atomic writes by rename, ephemeral nodes tied to
+//    the creating process, watches by polling.
+//
+// Values are stored byte for byte (Codis's JSON text), so Codis's own tools
+// read what we write. Paths are absolute ZooKeeper-style paths: "/" then
+// components separated by single '/', no trailing '/', no "." or "..", no
+// component starting with '.' (reserved by the filesystem store), no control
+// characters.
+//
+// Thread-safety: every method may be called from any thread, concurrently.
+// Watch callbacks run on the coordinator's own thread (one per coordinator,
+// never the ZooKeeper client's threads), one at a time; a callback may call
+// any method of the coordinator, including destroying its own WatchHandle.
+// Errors are Status values whose message names the store, the operation, the
+// path and the cause; nothing here throws.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "codis/status.h"
+
+namespace codis {
+
+// Keeps a watch alive. Destroying it stops the watch: once the destructor
+// returns, the callback is not running and will not be called again (when
+// destroyed from inside its own callback, no later call follows).
+class WatchHandle {
+ public:
+  virtual ~WatchHandle() = default;
+};
+
+class Coordinator {
+ public:
+  virtual ~Coordinator() = default;  // ends the session: this client's ephemeral nodes go away
+
+  // Persistent node; missing parents are created (with empty data). Error if
+  // the node exists.
+  virtual Status create(const std::string& path, const std::string& data) = 0;
+  // Node removed when this coordinator is destroyed, its process dies or (on
+  // ZooKeeper) its session ends; re-created by us after a ZooKeeper session
+  // expiry if nobody else took the path meanwhile. Error if the node exists
+  // (unless it is already this session's own node). Ephemeral nodes cannot
+  // have children.
+  virtual Status create_ephemeral(const std::string& path, const std::string& data) = 0;
+  // Creates the node (persistent, parents created) or replaces its data, in
+  // one atomic step: readers see the old or the new value, never a mix. An
+  // ephemeral node stays ephemeral.
+  virtual Status update(const std::string& path, const std::string& data) = 0;
+  // Ok if absent. Error if the node has children.
+  virtual Status remove(const std::string& path) = 0;
+  // The node's data; nullopt if absent; "" for a directory-like node.
+  virtual Result<std::optional<std::string>> read(const std::string& path) = 0;
+  // Child names (not paths), sorted; empty if `dir` is absent or a leaf.
+  virtual Result<std::vector<std::string>> list(const std::string& dir) = 0;
+
+  // Calls fn when the children of `dir` change (added/removed), or when
+  // `path` is created, changed or removed; also after a reconnect or a new
+  // session, when changes may have been missed. Calls may be spurious or
+  // coalesced: fn should re-read what it cares about. The watch stays armed
+  // until the handle is destroyed; `dir`/`path` need not exist yet. fn may run
+  // before watch_* returns. Never fails for a valid path: when the store is
+  // unreachable the watch is armed once it is back.
+  virtual Result<std::unique_ptr<WatchHandle>> watch_children(const std::string& dir,
+                                                              std::function<void()> fn) = 0;
+  virtual Result<std::unique_ptr<WatchHandle>> watch_data(const std::string& path,
+                                                           std::function<void()> fn) = 0;
+
+  // "zookeeper 127.0.0.1:2181" / "filesystem /var/lib/codis".
+  virtual std::string describe() const = 0;
+};
+
+struct CoordinatorOptions {
+  // ZooKeeper digest credentials "user:password" (Codis's coordinator_auth);
+  // nodes are then created with a digest ACL for that user, as Codis does.
+  // Ignored by the filesystem store.
+  std::string auth;
+  // ZooKeeper: how long connect waits for a session, and the session timeout
+  // asked of the server (which clamps it to [2, 20] x its tickTime).
+  // Filesystem: how long an operation waits for the store's lock file.
+  std::chrono::milliseconds timeout{std::chrono::seconds(20)};
+  // Filesystem watches poll this often.
+  std::chrono::milliseconds poll_interval{200};
+};
+
+// name: "zookeeper" (addr: "host:port[,host:port...]") or "filesystem"
+// (addr: the root directory, created if missing). ZooKeeper fails if no
+// session is established within `timeout`, with a message saying so.
+Result<std::unique_ptr<Coordinator>> connect_coordinator(
+    const std::string& name, const std::string& addr, std::string_view auth = {},
+    std::chrono::milliseconds timeout = std::chrono::seconds(20));
+Result<std::unique_ptr<Coordinator>> connect_coordinator_with(const std::string& name,
+                                                              const std::string& addr,
+                                                              const CoordinatorOptions& options);
+
+// Ok if `path` is a valid node path (see the top of this file); otherwise says
+// why. "/" is valid only for list/watch_children.
+Status check_coordinator_path(std::string_view path);
+
+}  // namespace codis

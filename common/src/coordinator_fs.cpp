@@ -1,0 +1,618 @@
+// The filesystem coordinator: Codis's fsclient layout, plus what Codis's
+// lacked (ephemeral nodes, watches, nodes with both data and children).
+//
+// Layout under the root directory:
+//   data/<path>          a leaf node: a regular file holding the value (exactly
+//                        Codis's fsclient, so a Codis tool pointed at the root
+//                        reads it)
+//   data/<path>/         a node with children: a directory; its own value, if
+//                        any, is in data/<path>/.data (hidden from list())
+//   temp/                temporary files, renamed into data/ when complete
+//   owners/<escaped>     one file per ephemeral node ('%' -> %25, '/' -> %2F):
+//                        "pid starttime"; the creating process holds an
+//                        flock(LOCK_EX) on it for the node's life
+//   data.lck             flock'ed around every operation (shared for reads,
+//                        exclusive for writes), as Codis's fsclient does
+//
+// An ephemeral node is alive while its owner record is locked and its owner
+// process (pid plus start time from /proc, so a recycled pid does not count)
+// runs. A dead one reads as absent and is deleted by the next write. The lock
+// goes away with the process however it ends; the pid check covers a child
+// that inherited the lock through fork().
+//
+// Writes go to temp/, are fsync'ed and renamed over the target, and the
+// directory is fsync'ed. Turning a leaf into a directory (creating a child
+// under it) moves its value into .data while the exclusive lock is held.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <dirent.h>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "coordinator_internal.h"
+
+namespace codis::detail {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr const char* kDirData = ".data";
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+// The start time of a process in clock ticks since boot (field 22 of
+// /proc/<pid>/stat), 0 if the process does not exist.
+unsigned long long process_start_time(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!in || !std::getline(in, line)) return 0;
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  // Fields after the command name start at field 3 (state); 22 is starttime.
+  for (int i = 3; i <= 22; ++i) {
+    if (!(rest >> field)) return 0;
+  }
+  return std::strtoull(field.c_str(), nullptr, 10);
+}
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// Reads a whole file; nullopt with errno set on failure.
+std::optional<std::string> read_whole(const fs::path& file) {
+  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+void fsync_dir(const fs::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd) ::fsync(fd.get());
+}
+
+enum class NodeKind { kAbsent, kLeaf, kDir };
+
+class FsCoordinator final : public Coordinator {
+ public:
+  FsCoordinator(fs::path root, const CoordinatorOptions& options)
+      : root_(std::move(root)),
+        data_dir_(root_ / "data"),
+        temp_dir_(root_ / "temp"),
+        owners_dir_(root_ / "owners"),
+        lock_file_(root_ / "data.lck"),
+        lock_timeout_(options.timeout),
+        poll_interval_(std::max(options.poll_interval, std::chrono::milliseconds(10))),
+        watches_(std::make_shared<WatchRegistry>()) {}
+
+  ~FsCoordinator() override {
+    {
+      std::lock_guard lock(poll_mu_);
+      stop_ = true;
+    }
+    poll_cv_.notify_all();
+    if (poller_.joinable()) poller_.join();
+    release_own_ephemerals();
+  }
+
+  Status init() {
+    std::error_code ec;
+    for (const auto& dir : {data_dir_, temp_dir_, owners_dir_}) {
+      fs::create_directories(dir, ec);
+      if (ec) return error("open", "", "cannot create " + dir.string() + ": " + ec.message());
+    }
+    return Status::Ok();
+  }
+
+  Status create(const std::string& path, const std::string& data) override {
+    if (auto s = check_path(path, false); !s) return s;
+    auto lock = lock_store(true, "create", path);
+    if (!lock) return lock.status();
+    auto kind = probe_and_collect(path);
+    if (kind != NodeKind::kAbsent) return error("create", path, "node already exists");
+    if (auto s = ensure_parents("create", path); !s) return s;
+    return write_atomic("create", path, node_file(path), data);
+  }
+
+  Status create_ephemeral(const std::string& path, const std::string& data) override {
+    if (auto s = check_path(path, false); !s) return s;
+    auto lock = lock_store(true, "create ephemeral", path);
+    if (!lock) return lock.status();
+    auto kind = probe_and_collect(path);
+    if (kind != NodeKind::kAbsent) {
+      std::lock_guard mine(mine_mu_);
+      auto it = mine_.find(path);
+      if (kind == NodeKind::kLeaf && it != mine_.end() && owned_by_me(path, it->second.get())) {
+        return write_atomic("create ephemeral", path, node_file(path), data);
+      }
+      return error("create ephemeral", path, "node already exists");
+    }
+    if (auto s = ensure_parents("create ephemeral", path); !s) return s;
+
+    // The owner record first: a crash before the data is written leaves a
+    // record without a node, which is harmless.
+    fs::path record = owner_file(path);
+    ::unlink(record.c_str());
+    Fd fd(::open(record.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd) {
+      return error("create ephemeral", path,
+                   "cannot create owner record " + record.string() + ": " + errno_text(errno));
+    }
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      ::unlink(record.c_str());
+      return error("create ephemeral", path, "cannot lock owner record: " + errno_text(err));
+    }
+    std::string owner =
+        std::to_string(::getpid()) + " " + std::to_string(process_start_time(::getpid())) + "\n";
+    if (!write_all(fd.get(), owner) || ::fsync(fd.get()) != 0) {
+      int err = errno;
+      ::unlink(record.c_str());
+      return error("create ephemeral", path, "cannot write owner record: " + errno_text(err));
+    }
+    if (auto s = write_atomic("create ephemeral", path, node_file(path), data); !s) {
+      ::unlink(record.c_str());
+      return s;
+    }
+    std::lock_guard mine(mine_mu_);
+    mine_[path] = std::move(fd);
+    return Status::Ok();
+  }
+
+  Status update(const std::string& path, const std::string& data) override {
+    if (auto s = check_path(path, false); !s) return s;
+    auto lock = lock_store(true, "update", path);
+    if (!lock) return lock.status();
+    switch (probe_and_collect(path)) {
+      case NodeKind::kDir:
+        return write_atomic("update", path, node_file(path) / kDirData, data);
+      case NodeKind::kLeaf:
+        return write_atomic("update", path, node_file(path), data);
+      case NodeKind::kAbsent:
+        break;
+    }
+    if (auto s = ensure_parents("update", path); !s) return s;
+    return write_atomic("update", path, node_file(path), data);
+  }
+
+  Status remove(const std::string& path) override {
+    if (auto s = check_path(path, false); !s) return s;
+    auto lock = lock_store(true, "remove", path);
+    if (!lock) return lock.status();
+    fs::path file = node_file(path);
+    switch (probe_and_collect(path)) {
+      case NodeKind::kAbsent:
+        return Status::Ok();
+      case NodeKind::kLeaf:
+        if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
+          return error("remove", path, errno_text(errno));
+        }
+        ::unlink(owner_file(path).c_str());
+        {
+          std::lock_guard mine(mine_mu_);
+          mine_.erase(path);
+        }
+        fsync_dir(file.parent_path());
+        return Status::Ok();
+      case NodeKind::kDir:
+        break;
+    }
+    auto children = list_locked(path, true);
+    if (!children) return error("remove", path, children.message());
+    if (!children->empty()) {
+      return error("remove", path, "node has children (" + children->front() + ", ...)");
+    }
+    ::unlink((file / kDirData).c_str());
+    if (::rmdir(file.c_str()) != 0 && errno != ENOENT) {
+      return error("remove", path, errno_text(errno));
+    }
+    fsync_dir(file.parent_path());
+    return Status::Ok();
+  }
+
+  Result<std::optional<std::string>> read(const std::string& path) override {
+    if (auto s = check_path(path, false); !s) return s;
+    auto lock = lock_store(false, "read", path);
+    if (!lock) return lock.status();
+    return read_locked(path);
+  }
+
+  Result<std::vector<std::string>> list(const std::string& dir) override {
+    if (auto s = check_path(dir, true); !s) return s;
+    auto lock = lock_store(false, "list", dir);
+    if (!lock) return lock.status();
+    auto r = list_locked(dir, false);
+    if (!r) return error("list", dir, r.message());
+    return r;
+  }
+
+  Result<std::unique_ptr<WatchHandle>> watch_children(const std::string& dir,
+                                                      std::function<void()> fn) override {
+    if (auto s = check_path(dir, true); !s) return s;
+    return add_watch(WatchKind::kChildren, dir, std::move(fn));
+  }
+
+  Result<std::unique_ptr<WatchHandle>> watch_data(const std::string& path,
+                                                  std::function<void()> fn) override {
+    if (auto s = check_path(path, false); !s) return s;
+    return add_watch(WatchKind::kData, path, std::move(fn));
+  }
+
+  std::string describe() const override { return "filesystem " + root_.string(); }
+
+ private:
+  // flock on data.lck, released by closing the fd. A fresh open per
+  // operation: flock excludes per open file, so this also excludes threads
+  // and coordinators of this process from each other.
+  class StoreLock {
+   public:
+    explicit StoreLock(Fd fd) : fd_(std::move(fd)) {}
+
+   private:
+    Fd fd_;
+  };
+
+  Result<StoreLock> lock_store(bool exclusive, std::string_view op, const std::string& path) {
+    Fd fd(::open(lock_file_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd) {
+      return error(op, path, "cannot open lock file " + lock_file_.string() + ": " +
+                                 errno_text(errno));
+    }
+    auto deadline = std::chrono::steady_clock::now() + lock_timeout_;
+    auto pause = 1ms;
+    while (::flock(fd.get(), (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK && errno != EINTR) {
+        return error(op, path, "cannot lock " + lock_file_.string() + ": " + errno_text(errno));
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return error(op, path,
+                     "lock file " + lock_file_.string() + " held by another process for over " +
+                         std::to_string(lock_timeout_.count()) + " ms");
+      }
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(20));
+    }
+    return StoreLock(std::move(fd));
+  }
+
+  Status error(std::string_view op, const std::string& path, const std::string& cause) const {
+    std::string m = "filesystem coordinator " + root_.string() + ": " + std::string(op);
+    if (!path.empty()) m += " " + path;
+    return Status::Error(m + ": " + cause);
+  }
+
+  fs::path node_file(const std::string& path) const {
+    return path == "/" ? data_dir_ : data_dir_ / path.substr(1);
+  }
+
+  fs::path owner_file(const std::string& path) const {
+    std::string name;
+    for (char c : path) {
+      if (c == '%') {
+        name += "%25";
+      } else if (c == '/') {
+        name += "%2F";
+      } else {
+        name += c;
+      }
+    }
+    return owners_dir_ / name;
+  }
+
+  // Whether the ephemeral record at `path` belongs to the open file `fd`.
+  bool owned_by_me(const std::string& path, int fd) const {
+    struct stat a {}, b {};
+    return fd >= 0 && ::fstat(fd, &a) == 0 && ::stat(owner_file(path).c_str(), &b) == 0 &&
+           a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+  }
+
+  // For a leaf: is it a live node (persistent, or ephemeral with a live owner)?
+  bool leaf_alive(const std::string& path) const {
+    fs::path record = owner_file(path);
+    Fd fd(::open(record.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return true;  // no record: a persistent node
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return false;  // nobody holds it
+    auto text = read_whole(record);
+    if (!text) return true;
+    std::istringstream in(*text);
+    long pid = 0;
+    unsigned long long start = 0;
+    if (!(in >> pid >> start) || pid <= 0) return true;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return false;
+    unsigned long long now = process_start_time(static_cast<pid_t>(pid));
+    return now == 0 || start == 0 || now == start;  // 0: cannot tell, trust the lock
+  }
+
+  NodeKind probe(const std::string& path, bool* stale = nullptr) const {
+    if (stale) *stale = false;
+    struct stat st {};
+    if (::lstat(node_file(path).c_str(), &st) != 0) return NodeKind::kAbsent;
+    if (S_ISDIR(st.st_mode)) return NodeKind::kDir;
+    if (path == "/" || leaf_alive(path)) return NodeKind::kLeaf;
+    if (stale) *stale = true;
+    return NodeKind::kAbsent;
+  }
+
+  // probe() under the exclusive lock, deleting a dead ephemeral node.
+  NodeKind probe_and_collect(const std::string& path) {
+    bool stale = false;
+    auto kind = probe(path, &stale);
+    if (stale) {
+      spdlog::info("coordinator: {}: removing ephemeral node {} of a process that is gone",
+                   describe(), path);
+      ::unlink(node_file(path).c_str());
+      ::unlink(owner_file(path).c_str());
+    }
+    return kind;
+  }
+
+  Status ensure_parents(std::string_view op, const std::string& path) {
+    for (const auto& parent : ancestors(path)) {
+      fs::path dir = node_file(parent);
+      struct stat st {};
+      if (::lstat(dir.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) continue;
+        if (fs::exists(owner_file(parent))) {
+          if (leaf_alive(parent)) {
+            return error(op, path, "parent " + parent + " is an ephemeral node: it cannot have children");
+          }
+          probe_and_collect(parent);
+        } else if (auto s = leaf_to_dir(op, path, parent); !s) {
+          return s;
+        }
+      }
+      if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+        return error(op, path, "cannot create directory " + dir.string() + ": " + errno_text(errno));
+      }
+    }
+    return Status::Ok();
+  }
+
+  // A leaf that gets a child becomes a directory; its value moves to .data.
+  Status leaf_to_dir(std::string_view op, const std::string& path, const std::string& leaf) {
+    fs::path file = node_file(leaf);
+    fs::path held = temp_dir_ / ("node." + std::to_string(::getpid()) + "." +
+                                 std::to_string(counter_.fetch_add(1)));
+    if (::rename(file.c_str(), held.c_str()) != 0) {
+      return error(op, path, "cannot move " + file.string() + " aside: " + errno_text(errno));
+    }
+    if (::mkdir(file.c_str(), 0755) != 0 || ::rename(held.c_str(), (file / kDirData).c_str()) != 0) {
+      int err = errno;
+      ::rmdir(file.c_str());
+      ::rename(held.c_str(), file.c_str());
+      return error(op, path, "cannot turn " + leaf + " into a directory: " + errno_text(err));
+    }
+    fsync_dir(file);
+    fsync_dir(file.parent_path());
+    return Status::Ok();
+  }
+
+  Status write_atomic(std::string_view op, const std::string& path, const fs::path& target,
+                      std::string_view data) {
+    fs::path tmp = temp_dir_ / (std::to_string(::getpid()) + "." +
+                                std::to_string(counter_.fetch_add(1)) + ".tmp");
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd) {
+      return error(op, path, "cannot create " + tmp.string() + ": " + errno_text(errno));
+    }
+    if (!write_all(fd.get(), data) || ::fsync(fd.get()) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return error(op, path, "cannot write " + tmp.string() + ": " + errno_text(err));
+    }
+    fd.reset();
+    if (::rename(tmp.c_str(), target.c_str()) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return error(op, path, "cannot rename into " + target.string() + ": " + errno_text(err));
+    }
+    fsync_dir(target.parent_path());
+    return Status::Ok();
+  }
+
+  Result<std::optional<std::string>> read_locked(const std::string& path) const {
+    fs::path file = node_file(path);
+    switch (probe(path)) {
+      case NodeKind::kAbsent:
+        return std::optional<std::string>();
+      case NodeKind::kDir:
+        file /= kDirData;
+        if (::access(file.c_str(), F_OK) != 0) return std::optional<std::string>(std::string());
+        break;
+      case NodeKind::kLeaf:
+        break;
+    }
+    auto data = read_whole(file);
+    if (!data) {
+      if (errno == ENOENT) return std::optional<std::string>();
+      return error("read", path, "cannot read " + file.string() + ": " + errno_text(errno));
+    }
+    return std::optional<std::string>(std::move(*data));
+  }
+
+  // Child names of `dir`; dead ephemeral children are skipped (and deleted
+  // when `collect`, which needs the exclusive lock).
+  Result<std::vector<std::string>> list_locked(const std::string& dir, bool collect) {
+    std::vector<std::string> names;
+    fs::path d = node_file(dir);
+    DIR* h = ::opendir(d.c_str());
+    if (!h) {
+      if (errno == ENOENT || errno == ENOTDIR) return names;
+      return Result<std::vector<std::string>>::Error("cannot open " + d.string() + ": " +
+                                                     errno_text(errno));
+    }
+    while (auto* ent = ::readdir(h)) {
+      std::string name = ent->d_name;
+      if (name.empty() || name.front() == '.') continue;
+      std::string child = dir == "/" ? "/" + name : dir + "/" + name;
+      bool stale = false;
+      if (collect) {
+        if (probe_and_collect(child) == NodeKind::kAbsent) continue;
+      } else if (probe(child, &stale) == NodeKind::kAbsent) {
+        continue;
+      }
+      names.push_back(std::move(name));
+    }
+    ::closedir(h);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  // What a watch compares between polls; nullopt when the store cannot be
+  // read (the watch then waits for the next poll).
+  std::optional<std::string> fingerprint(const WatchEntry& e) {
+    auto lock = lock_store(false, "watch", e.path);
+    if (!lock) return std::nullopt;
+    if (e.kind == WatchKind::kData) {
+      auto r = read_locked(e.path);
+      if (!r) return std::nullopt;
+      return r->has_value() ? "+" + **r : std::string("-");
+    }
+    auto r = list_locked(e.path, false);
+    if (!r) return std::nullopt;
+    std::string fp;
+    for (const auto& n : *r) fp += n + '/';
+    return fp;
+  }
+
+  Result<std::unique_ptr<WatchHandle>> add_watch(WatchKind kind, const std::string& path,
+                                                 std::function<void()> fn) {
+    auto entry = watches_->make(kind, path, std::move(fn));
+    entry->fingerprint = fingerprint(*entry).value_or(std::string("?"));
+    auto handle = watches_->add(std::move(entry));
+    std::lock_guard lock(poll_mu_);
+    if (!poller_.joinable()) poller_ = std::thread([this] { poll_loop(); });
+    return handle;
+  }
+
+  void poll_loop() {
+    std::unique_lock lock(poll_mu_);
+    while (!stop_) {
+      poll_cv_.wait_for(lock, poll_interval_, [this] { return stop_; });
+      if (stop_) break;
+      lock.unlock();
+      for (const auto& e : watches_->all()) {
+        auto fp = fingerprint(*e);
+        if (fp && *fp != e->fingerprint) {
+          e->fingerprint = std::move(*fp);
+          WatchRegistry::fire(*e);
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  void release_own_ephemerals() {
+    std::map<std::string, Fd> mine;
+    {
+      std::lock_guard lock(mine_mu_);
+      mine.swap(mine_);
+    }
+    if (mine.empty()) return;
+    auto lock = lock_store(true, "close", "");
+    for (auto& [path, fd] : mine) {
+      // Only if the record is still ours: someone may have removed our node
+      // and created another one at the path.
+      if (lock && owned_by_me(path, fd.get())) {
+        ::unlink(node_file(path).c_str());
+        ::unlink(owner_file(path).c_str());
+      }
+    }
+  }
+
+  const fs::path root_, data_dir_, temp_dir_, owners_dir_, lock_file_;
+  const std::chrono::milliseconds lock_timeout_, poll_interval_;
+  std::atomic<uint64_t> counter_{0};
+
+  std::mutex mine_mu_;
+  std::map<std::string, Fd> mine_;  // this coordinator's ephemeral nodes -> locked owner record
+
+  std::shared_ptr<WatchRegistry> watches_;
+  std::mutex poll_mu_;
+  std::condition_variable poll_cv_;
+  bool stop_ = false;
+  std::thread poller_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Coordinator>> open_filesystem_coordinator(const std::string& root,
+                                                                 const CoordinatorOptions& options) {
+  if (root.empty()) {
+    return Result<std::unique_ptr<Coordinator>>::Error(
+        "filesystem coordinator: no root directory given");
+  }
+  std::error_code ec;
+  fs::path abs = fs::absolute(root, ec);
+  if (ec) {
+    return Result<std::unique_ptr<Coordinator>>::Error("filesystem coordinator " + root + ": " +
+                                                       ec.message());
+  }
+  fs::path normal = abs.lexically_normal();
+  if (!normal.has_filename() && normal != normal.root_path()) normal = normal.parent_path();
+  auto c = std::make_unique<FsCoordinator>(normal, options);
+  if (auto s = c->init(); !s) return s;
+  return std::unique_ptr<Coordinator>(std::move(c));
+}
+
+}  // namespace codis::detail
