@@ -328,6 +328,7 @@ class ZkCoordinator final : public Coordinator {
       case Event::kConnecting:
         if (!was_disconnected_) {
           spdlog::warn("zookeeper {}: connection lost, reconnecting", addr_);
+          disconnected_since_ = std::chrono::steady_clock::now();
         }
         was_disconnected_ = true;
         break;
@@ -335,6 +336,7 @@ class ZkCoordinator final : public Coordinator {
         spdlog::warn("zookeeper {}: session {} expired; starting a new session", addr_,
                      hex_session(session_id_));
         was_disconnected_ = true;
+        disconnected_since_ = std::chrono::steady_clock::now();
         renew_session();
         break;
       case Event::kAuthFailed:
@@ -366,11 +368,30 @@ class ZkCoordinator final : public Coordinator {
       renew_session();
       return;
     }
-    if (!is_connected()) return;
+    if (!is_connected()) {
+      // Away for longer than the session timeout: the server has expired the
+      // session, or cannot resume it (a server that lost its data refuses a
+      // client that has seen a newer zxid, forever). Start afresh.
+      auto away = std::chrono::steady_clock::now() - disconnected_since_;
+      if (was_disconnected_ && away > session_timeout()) {
+        spdlog::warn("zookeeper {}: no connection for {} ms, over the session timeout; "
+                     "starting a new session",
+                     addr_, std::chrono::duration_cast<std::chrono::milliseconds>(away).count());
+        disconnected_since_ = std::chrono::steady_clock::now();
+        renew_session();
+      }
+      return;
+    }
     if (ephemerals_dirty_) recreate_ephemerals();
     for (const auto& e : watches_->all()) {
       if (!e->armed && arm(*e)) WatchRegistry::fire(*e);
     }
+  }
+
+  std::chrono::milliseconds session_timeout() {
+    std::shared_lock lock(zh_mu_);
+    int negotiated = zh_ ? zoo_recv_timeout(zh_) : 0;
+    return negotiated > 0 ? std::chrono::milliseconds(negotiated) : timeout_;
   }
 
   bool is_connected() {
@@ -561,6 +582,7 @@ class ZkCoordinator final : public Coordinator {
   // Worker thread only:
   int64_t session_id_ = 0;
   bool was_disconnected_ = false;
+  std::chrono::steady_clock::time_point disconnected_since_;
   std::atomic<bool> ephemerals_dirty_{false};
 
   std::mutex eph_mu_;

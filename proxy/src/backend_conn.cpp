@@ -63,6 +63,18 @@ void BackendConn::send(const RequestPtr& req, ReplyUse use, std::string_view enc
   if (state_ == State::kReady) mark_dirty();
 }
 
+void BackendConn::send_untracked(std::string_view encoded) {
+  if (state_ == State::kBackoff) {
+    // Still backing off: drop it; the tracked request that follows gets the error.
+    if (worker_.now_ms() < backoff_until_ms_ && worker_.refresh_clock() < backoff_until_ms_) return;
+    state_ = State::kIdle;
+  }
+  if (state_ == State::kIdle) connect();
+  out_.append(encoded);
+  pending_.push_back(Pending{RequestPtr(), ReplyUse::kDiscard, worker_.now_ms()});
+  if (state_ == State::kReady) mark_dirty();
+}
+
 void BackendConn::queue_internal(std::string_view encoded) {
   out_.append(encoded);
   pending_.push_back(Pending{RequestPtr(), ReplyUse::kInternal, worker_.now_ms()});
@@ -104,7 +116,9 @@ void BackendConn::connect() {
   }
   uint16_t port = static_cast<uint16_t>(std::strtoul(port_.c_str(), nullptr, 10));
   socket_ = tcp::socket(worker_.io());
+  ++pending_ops_;
   socket_.async_connect(tcp::endpoint(ip, port), [this, gen](const boost::system::error_code& ec) {
+    --pending_ops_;
     if (gen != generation_) return;
     if (ec) {
       fail("connect: " + ec.message());
@@ -150,8 +164,10 @@ void BackendConn::flush() {
   sending_.assign(out_, n);
   out_.clear();
   uint64_t gen = generation_;
+  ++pending_ops_;
   asio::async_write(socket_, asio::buffer(sending_),
                     [this, gen](const boost::system::error_code& ec, size_t) {
+                      --pending_ops_;
                       if (gen != generation_) return;
                       writing_ = false;
                       if (ec) {
@@ -168,7 +184,9 @@ void BackendConn::start_read() {
   if (reading_) return;
   reading_ = true;
   uint64_t gen = generation_;
+  ++pending_ops_;
   socket_.async_wait(asio::socket_base::wait_read, [this, gen](const boost::system::error_code& ec) {
+    --pending_ops_;
     if (gen != generation_) return;
     reading_ = false;
     if (ec) {
@@ -224,7 +242,9 @@ void BackendConn::on_read(size_t n) {
     Pending p = std::move(pending_.front());
     pending_.pop_front();
     std::string_view reply = data.substr(0, len);
-    if (p.use == ReplyUse::kInternal) {
+    if (p.use == ReplyUse::kDiscard) {
+      // nothing waits for it
+    } else if (p.use == ReplyUse::kInternal) {
       if (!reply.empty() && reply[0] == '-') {
         std::string msg(reply.substr(1, reply.size() - 3));
         spdlog::error("backend {} db {}: connection setup failed: {}", addr_, db_, msg);
@@ -273,12 +293,14 @@ void BackendConn::tick(int64_t now_ms) {
   const auto& cfg = worker_.config();
   switch (state_) {
     case State::kBackoff:
-      if (now_ms >= backoff_until_ms_) connect();  // keep trying, so health shows in metrics
+      // Shared connections keep trying, so health shows in metrics; a session's own waits for its next use.
+      if (!dedicated_ && now_ms >= backoff_until_ms_) connect();
       break;
     case State::kConnecting:
       if (now_ms - connect_started_ms_ > kConnectTimeoutMs) fail("connect: timed out");
       break;
     case State::kReady: {
+      if (dedicated_) break;
       auto recv_timeout = cfg.backend_recv_timeout.count();
       if (!pending_.empty() && recv_timeout > 0 && now_ms - pending_.front().sent_ms > recv_timeout) {
         fail("no reply within backend_recv_timeout");
@@ -298,7 +320,7 @@ void BackendConn::tick(int64_t now_ms) {
   }
 }
 
-void BackendConn::close() {
+void BackendConn::close(const char* why) {
   ++generation_;
   boost::system::error_code ec;
   socket_.close(ec);
@@ -306,7 +328,7 @@ void BackendConn::close() {
   std::deque<Pending> failed;
   failed.swap(pending_);
   for (auto& p : failed)
-    if (p.req) worker_.complete_error(p.req.get(), "ERR proxy is shutting down");
+    if (p.req) worker_.complete_error(p.req.get(), std::string("ERR ") + why);
 }
 
 BackendState BackendConn::state() const {

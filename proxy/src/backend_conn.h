@@ -38,14 +38,26 @@ class BackendConn {
   // with `use`. Never blocks; may answer `req` with an error at once.
   void send(const RequestPtr& req, ReplyUse use, std::string_view encoded);
 
+  // Queues a command whose reply nobody waits for (ReplyUse::kDiscard).
+  void send_untracked(std::string_view encoded);
+
   // Called by the worker's flush step: writes what was queued in this round.
   void flush();
   // Called every second by the worker: health ping, reply timeout, reconnect.
   void tick(int64_t now_ms);
-  void close();
+  void close(const char* why = "proxy is shutting down");
   BackendState state() const;
 
   bool flush_scheduled = false;  // owned by Worker's dirty list
+
+  // A connection owned by one session (blocking commands, WATCH/MULTI/EXEC):
+  // no health pings and no reply timeout, since a blocked command may
+  // legitimately wait for minutes.
+  void set_dedicated() { dedicated_ = true; }
+  // Connections made so far; a change means server-side state (WATCH) was lost.
+  uint64_t connections() const { return reconnects_; }
+  // For deferred deletion: closed, and no Asio handler refers to it any more.
+  bool can_delete() const { return state_ == State::kIdle && pending_ops_ == 0; }
 
  private:
   enum class State : uint8_t { kIdle, kConnecting, kReady, kBackoff };
@@ -78,6 +90,8 @@ class BackendConn {
   bool reading_ = false;
   IoBuffer in_;
   resp::ReplyScanner scanner_;
+  uint32_t pending_ops_ = 0;   // Asio operations whose handlers have not run yet
+  bool dedicated_ = false;
   uint64_t generation_ = 0;  // bumps on every (re)connect; stale handlers compare it
   int64_t backoff_until_ms_ = 0;
   int64_t backoff_ms_ = 0;

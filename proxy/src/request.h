@@ -23,6 +23,7 @@ enum class ReplyUse : uint8_t {
   kWrapper,       // reply of SLOTSMGRT-EXEC-WRAPPER: [code, reply]
   kMigrateOne,    // reply of SLOTSMGRTTAGONE: then send the command to the target
   kInternal,      // AUTH / SELECT / PING of the connection itself
+  kDiscard,       // a reply nobody waits for (MULTI's +OK and +QUEUED inside a transaction)
 };
 
 // Only as many as a request needs: most requests use none of the optional parts.

@@ -155,6 +155,7 @@ void Session::dispatch(std::span<const std::string_view> args, std::string_view 
   const CommandInfo* cmd = resolve_command(args);
   RequestPtr req = enqueue(cmd);
   if (!cmd) {
+    abort_transaction_on_error();
     error_now(req, unknown_command_error(args));
     return;
   }
@@ -164,7 +165,13 @@ void Session::dispatch(std::span<const std::string_view> args, std::string_view 
     return;
   }
   if (!arity_ok(*cmd, args.size())) {
+    abort_transaction_on_error();
     error_now(req, wrong_arity_error(*cmd));
+    return;
+  }
+  if (tx_.active && top.name != "EXEC" && top.name != "DISCARD" && top.name != "MULTI" && top.name != "WATCH" &&
+      top.name != "QUIT" && top.name != "RESET") {
+    queue_in_multi(req, args, raw, is_inline);
     return;
   }
   switch (cmd->handling) {
@@ -182,11 +189,6 @@ void Session::dispatch(std::span<const std::string_view> args, std::string_view 
     case Handling::kSplitMSet:
     case Handling::kSplitSum:
       break;
-  }
-  if (request_blocks(*cmd, args)) {
-    error_now(req, "ERR command '" + lower(top.name) +
-                       "' with BLOCK is not supported by the proxy yet (it would stall a shared backend connection)");
-    return;
   }
   if (cmd->handling == Handling::kSplitMSet && args.size() % 2 == 0) {
     error_now(req, wrong_arity_error(*cmd));
@@ -206,7 +208,10 @@ void Session::dispatch(std::span<const std::string_view> args, std::string_view 
   bool one_slot = true;
   for (size_t i = 1; i < keys_.size() && one_slot; ++i) one_slot = slot_of(args[keys_[i]]) == slot;
   req->slot = static_cast<uint16_t>(slot);
-  if (one_slot) {
+  if (one_slot && request_blocks(*cmd, args)) {
+    if (is_inline) resp::append_command(req->encoded, args);
+    forward_blocking(req, is_inline ? std::string_view(req->encoded) : raw, slot);
+  } else if (one_slot) {
     forward_single(req, args, raw, is_inline, keys_);
   } else if (cmd->handling == Handling::kForward) {
     error_now(req, "CROSSSLOT Keys in request don't hash to the same slot");
@@ -362,6 +367,7 @@ void Session::close(const char* why) {
   if (closed_) return;
   closed_ = true;
   spdlog::debug("session {} ({}) closed: {}", id_, peer_, why);
+  release_dedicated();
   for (auto& r : queue_) r->session = nullptr;
   queue_.clear();
   boost::system::error_code ec;
@@ -443,10 +449,15 @@ void Session::handle_local(const RequestPtr& req, std::span<const std::string_vi
   } else if (name == "SLOTSMAPPING") {
     local_slotsmapping(req, args);
     return;
+  } else if (name == "MULTI" || name == "EXEC" || name == "DISCARD" || name == "WATCH" || name == "UNWATCH") {
+    handle_transaction(req, args, std::string_view(), false);
+    return;
   } else if (name == "CONFIG") {
     local_config_get(req, args);
     return;
   } else if (name == "RESET") {
+    tx_ = Transaction{};
+    release_dedicated();
     db_ = 0;
     name_.clear();
     authed_ = worker_.config().session_auth.empty();

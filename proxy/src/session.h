@@ -22,6 +22,7 @@
 namespace codis::proxy {
 
 class Worker;
+class BackendConn;
 
 class Session {
  public:
@@ -65,6 +66,18 @@ class Session {
   void local_hello(const RequestPtr& req, std::span<const std::string_view> args);
   void local_slotsmapping(const RequestPtr& req, std::span<const std::string_view> args);
   bool check_auth(std::string_view user, std::string_view pass, const RequestPtr& req);
+  // Blocking commands and transactions (transaction.cpp).
+  void forward_blocking(const RequestPtr& req, std::string_view encoded, uint32_t slot);
+  bool in_transaction() const { return tx_.active; }
+  void queue_in_multi(const RequestPtr& req, std::span<const std::string_view> args, std::string_view raw,
+                      bool is_inline);
+  void handle_transaction(const RequestPtr& req, std::span<const std::string_view> args, std::string_view raw,
+                          bool is_inline);
+  void abort_transaction_on_error() {
+    if (tx_.active) tx_.aborted = true;
+  }
+  BackendConn* dedicated_for(const std::string& addr);
+  void release_dedicated();
   void start_write();
   void maybe_retire();
 
@@ -87,6 +100,20 @@ class Session {
   bool read_paused_ = false;
   int64_t last_active_ms_ = 0;
   std::string name_;  // CLIENT SETNAME / HELLO SETNAME
+  // Connections of this session alone, per (group master, db): blocking
+  // commands wait on them and WATCH/MULTI/EXEC run on them.
+  std::vector<BackendConn*> dedicated_;
+  struct Transaction {
+    bool active = false;   // between MULTI and EXEC/DISCARD
+    bool aborted = false;  // a command was rejected while queueing: EXEC answers EXECABORT
+    int slot = -1;         // the one slot of every key queued so far
+    size_t count = 0;
+    std::string queued;    // the queued commands, encoded
+    std::vector<size_t> ends;  // where each queued command ends in `queued`
+  } tx_;
+  BackendConn* watch_conn_ = nullptr;  // where WATCH ran; its keys' slot is watch_slot_
+  int watch_slot_ = -1;
+  uint64_t watch_connection_ = 0;      // which connection of watch_conn_ carries the WATCH
   std::string peer_;
 };
 

@@ -145,6 +145,7 @@ void Worker::stop() {
     for (auto& [addr, conns] : backends_)
       for (auto& c : conns)
         if (c) c->close();
+    for (auto& [raw, conn] : dedicated_) conn->close();
     ticker_.cancel();
     boost::system::error_code ec;
     wake_.close(ec);
@@ -176,6 +177,7 @@ void Worker::tick() {
   for (auto& [addr, conns] : backends_)
     for (auto& c : conns)
       if (c) c->tick(now_ms_);
+  for (auto& [raw, conn] : dedicated_) conn->tick(now_ms_);
   auto idle = ctx_.config.session_recv_timeout.count();
   if (idle > 0) {
     // Sessions stamp their activity with the worker's clock, which may lag by
@@ -241,6 +243,23 @@ std::vector<std::string> Worker::masters() const {
     if (!b.empty() && std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
   }
   return out;
+}
+
+BackendConn* Worker::new_dedicated(const std::string& addr, int db) {
+  auto conn = std::make_unique<BackendConn>(*this, addr, db);
+  conn->set_dedicated();
+  BackendConn* raw = conn.get();
+  dedicated_.emplace(raw, std::move(conn));
+  return raw;
+}
+
+void Worker::release_dedicated(BackendConn* conn) {
+  auto it = dedicated_.find(conn);
+  if (it == dedicated_.end()) return;
+  it->second->close();  // the server sees the client go: a blocked command is released there
+  graveyard_.push_back(std::move(it->second));
+  dedicated_.erase(it);
+  schedule_flush();
 }
 
 const std::vector<std::pair<int, std::string>>& Worker::groups() {
@@ -566,6 +585,10 @@ void Worker::flush_all() {
     std::vector<Session*> dead;
     dead.swap(retired_);
     for (Session* s : dead) delete s;
+  }
+  if (!graveyard_.empty()) {
+    std::erase_if(graveyard_, [](const std::unique_ptr<BackendConn>& c) { return c->can_delete(); });
+    if (!graveyard_.empty()) schedule_flush();  // handlers still to run: look again next round
   }
 }
 

@@ -83,6 +83,10 @@ class Worker {
   void complete_error(Request* req, std::string_view message);  // message without '-'
   void on_backend_reply(const RequestPtr& req, ReplyUse use, std::string_view reply);
   BackendConn* backend(std::string_view addr, int db);
+  // A connection for one session only (blocking commands, transactions).
+  // The worker owns it; the session gives it back with release_dedicated().
+  BackendConn* new_dedicated(const std::string& addr, int db);
+  void release_dedicated(BackendConn* conn);
   std::vector<std::string> masters() const;  // distinct group masters in the routing table
   // (group id, master address) of every group serving a slot, by group id.
   const std::vector<std::pair<int, std::string>>& groups();
@@ -120,6 +124,8 @@ class Worker {
   std::vector<Session*> dirty_sessions_;
   std::vector<BackendConn*> dirty_backends_;
   std::vector<Session*> retired_;
+  std::unordered_map<BackendConn*, std::unique_ptr<BackendConn>> dedicated_;
+  std::vector<std::unique_ptr<BackendConn>> graveyard_;  // closed, deleted once no handler refers to them
   bool flush_posted_ = false;
   std::vector<std::pair<int, std::string>> groups_;  // cache for groups(), per table version
   uint64_t groups_version_ = ~uint64_t{0};

@@ -239,8 +239,16 @@ TEST_CASE("policy: split, local, internal and not-yet commands", "[command_table
     INFO(n);
     CHECK(find_command(n)->handling == Handling::kCluster);
   }
-  for (auto n : {"MULTI", "EXEC", "WATCH", "SUBSCRIBE", "PUBLISH", "BLPOP", "BZMPOP", "WAIT", "SCRIPT", "FUNCTION",
-                 "CLIENT"}) {
+  for (auto n : {"MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"}) {
+    INFO(n);
+    CHECK(find_command(n)->handling == Handling::kLocal);
+  }
+  for (auto n : {"BLPOP", "BZMPOP", "BLMOVE", "XREAD"}) {
+    INFO(n);
+    CHECK(find_command(n)->handling == Handling::kForward);
+    CHECK(find_command(n)->has(kFlagBlocking));
+  }
+  for (auto n : {"SUBSCRIBE", "PUBLISH", "WAIT", "SCRIPT", "FUNCTION", "CLIENT"}) {
     INFO(n);
     CHECK(find_command(n)->handling == Handling::kRefused);
     CHECK(find_command(n)->has(kFlagNotYet));
@@ -249,7 +257,7 @@ TEST_CASE("policy: split, local, internal and not-yet commands", "[command_table
   // Not-yet commands keep their real key specs so enabling them is a one-line change.
   CHECK(ok_keys({"WATCH", "a", "b"}) == std::vector<int>{1, 2});
   CHECK(find_command("MSETNX")->handling == Handling::kForward);
-  CHECK(refusal_error(*find_command("MULTI")).starts_with("ERR command 'MULTI' is not supported by the proxy yet"));
+  CHECK(refusal_error(*find_command("SUBSCRIBE")).starts_with("ERR command 'SUBSCRIBE' is not supported by the proxy yet"));
   std::vector<std::string_view> cfg{"CONFIG", "SET", "x", "y"};
   CHECK(refusal_error(*resolve_command(cfg)).starts_with("ERR command 'CONFIG SET' is not allowed"));
 }

@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""Benchmark of the codis_slots module's per-slot index.
+
+1. Index memory per key: the same N keys (17-byte names, 1-byte values) are
+   loaded into a redis-server without and with the module; the difference in
+   INFO used_memory (and the module's own INFO codis_slots_index) over N.
+2. Throughput cost on pipelined creation of new keys: redis-benchmark
+   `SET key:__rand_int__` with -P 16 against a fresh server without and with
+   the module, alternating, reported as a ratio (wall-clock throughput on a
+   2-core machine varies too much run to run to quote alone).
+
+Usage: bench/module_bench.py [--keys 1000000] [--requests 2000000] [--rounds 3]
+Environment: CODIS_BUILD_DIR (default <repo>/build) holds
+server-patches/codis_slots.so. Results go to bench/out/module-<stamp>.json.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+REPO = Path(__file__).resolve().parents[1]
+MODULE = Path(os.environ.get("CODIS_BUILD_DIR", REPO / "build")) / "server-patches" / "codis_slots.so"
+
+
+def free_port():
+    for port in range(24000, 32000):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port")
+
+
+class Server:
+    def __init__(self, module):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="module-bench-")
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", self.dir, "--logfile", os.path.join(self.dir, "log")]
+        if module:
+            cmd += ["--loadmodule", str(MODULE)]
+        self.proc = subprocess.Popen(cmd)
+        self.c = redis.Redis(port=self.port)
+        for _ in range(200):
+            try:
+                self.c.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.02)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def resp(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def load_keys(server, path):
+    with open(path, "rb") as f:
+        subprocess.run(["redis-cli", "-p", str(server.port), "--pipe"], stdin=f, check=True,
+                       stdout=subprocess.DEVNULL)
+
+
+def memory(n, path):
+    out = {}
+    for module in (False, True):
+        s = Server(module)
+        try:
+            before = s.c.info("memory")["used_memory"]
+            load_keys(s, path)
+            assert s.c.dbsize() == n
+            after = s.c.info("memory")["used_memory"]
+            out["with" if module else "without"] = after - before
+            if module:
+                info = s.c.info("everything")
+                out["index_bytes"] = info.get("codis_slots_index_bytes")
+                assert sum(x[1] for x in s.c.execute_command("SLOTSINFO")) == n
+        finally:
+            s.stop()
+    out["per_key_used_memory"] = (out["with"] - out["without"]) / n
+    out["per_key_index_bytes"] = out["index_bytes"] / n if out.get("index_bytes") else None
+    return out
+
+
+def bench_set(server, requests):
+    r = subprocess.run(
+        ["redis-benchmark", "-p", str(server.port), "-t", "set", "-P", "16", "-c", "50",
+         "-n", str(requests), "-r", "100000000", "-q"],
+        check=True, capture_output=True, text=True)
+    m = re.findall(r"([\d.]+) requests per second", r.stdout.replace("\r", "\n"))
+    return float(m[-1])
+
+
+def throughput(requests, rounds):
+    res = {"without": [], "with": []}
+    for _ in range(rounds):
+        for module in (False, True):
+            s = Server(module)
+            try:
+                res["with" if module else "without"].append(bench_set(s, requests))
+                if module:
+                    res.setdefault("keys_created", s.c.dbsize())
+            finally:
+                s.stop()
+    res["ratio_median"] = sorted(w / wo for w, wo in zip(res["with"], res["without"]))[rounds // 2]
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--keys", type=int, default=1_000_000)
+    ap.add_argument("--requests", type=int, default=2_000_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    if not MODULE.exists():
+        raise SystemExit(f"{MODULE} not found: build first or set CODIS_BUILD_DIR")
+    tmp = tempfile.mkdtemp(prefix="module-bench-data-")
+    path = os.path.join(tmp, "keys.resp")
+    with open(path, "wb") as f:
+        for i in range(a.keys):
+            f.write(resp(b"SET", b"k:%015d" % i, b"v"))  # 17-byte names
+    result = {"keys": a.keys, "name_bytes": 17, "memory": memory(a.keys, path),
+              "pipelined_set": throughput(a.requests, a.rounds)}
+    shutil.rmtree(tmp, ignore_errors=True)
+    outdir = REPO / "bench" / "out"
+    outdir.mkdir(parents=True, exist_ok=True)
+    out = outdir / f"module-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

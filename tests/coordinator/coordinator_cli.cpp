@@ -1,0 +1,218 @@
+// coordinator_cli: drives a Coordinator from the command line, for the
+// coordinator's integration tests (tests/coordinator/*.py) and for anyone
+// who wants to look into a ZooKeeper or filesystem store as Codis lays it out.
+//
+//   coordinator_cli --coordinator zookeeper --addr 127.0.0.1:2181 read /codis3/demo/topom
+//   coordinator_cli --coordinator filesystem --addr /tmp/codis shell
+//
+// One-shot commands print the result and exit: 0 ok, 1 error (message on
+// stderr), 2 usage, 3 `read` of an absent node. `shell` keeps one client (one
+// ZooKeeper session) and reads commands from stdin, one per line, answering
+// each with one line on stdout ("OK [...]", "NONE" or "ERR message"); watch
+// callbacks print "EVENT <id>" lines in between. Values travel escaped on one
+// line (backslash, \n, \r). EOF or `quit` ends the session.
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "codis/coordinator.h"
+#include "codis/logging.h"
+
+namespace {
+
+std::mutex out_mu;
+
+void say(const std::string& line) {
+  std::lock_guard lock(out_mu);
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      char n = s[++i];
+      out += n == 'n' ? '\n' : n == 'r' ? '\r' : n;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+int usage(const std::string& why) {
+  std::cerr << "coordinator_cli: " << why << "\n"
+            << "usage: coordinator_cli --coordinator zookeeper|filesystem --addr ADDR\n"
+            << "         [--auth USER:PASSWORD] [--timeout MS] [--poll MS] [--log-level L]\n"
+            << "         create PATH DATA | ephemeral PATH DATA | update PATH DATA |\n"
+            << "         read PATH | list DIR | remove PATH | shell\n";
+  return 2;
+}
+
+struct Shell {
+  codis::Coordinator& c;
+  std::map<int, std::unique_ptr<codis::WatchHandle>> watches;
+  int next_watch = 1;
+
+  // Runs one command line; returns the reply line. `quit` sets done.
+  std::string run(const std::string& line, bool& done) {
+    std::istringstream in(line);
+    std::string cmd, path;
+    in >> cmd >> path;
+    std::string rest;
+    if (in.peek() == ' ') in.get();
+    std::getline(in, rest);
+    std::string data = unescape(rest);
+    auto status_line = [](const codis::Status& s) {
+      return s ? std::string("OK") : "ERR " + escape(s.message());
+    };
+    if (cmd == "quit") {
+      done = true;
+      return "OK";
+    }
+    if (cmd == "ping") return "OK";
+    if (cmd == "describe") return "OK " + c.describe();
+    if (cmd == "create") return status_line(c.create(path, data));
+    if (cmd == "ephemeral") return status_line(c.create_ephemeral(path, data));
+    if (cmd == "update") return status_line(c.update(path, data));
+    if (cmd == "remove") return status_line(c.remove(path));
+    if (cmd == "read") {
+      auto r = c.read(path);
+      if (!r) return "ERR " + escape(r.message());
+      return r->has_value() ? "OK " + escape(**r) : std::string("NONE");
+    }
+    if (cmd == "list") {
+      auto r = c.list(path);
+      if (!r) return "ERR " + escape(r.message());
+      std::string out = "OK";
+      for (const auto& n : *r) out += " " + n;
+      return out;
+    }
+    if (cmd == "watch-children" || cmd == "watch-data") {
+      int id = next_watch++;
+      auto fn = [id] { say("EVENT " + std::to_string(id)); };
+      auto r = cmd == "watch-data" ? c.watch_data(path, fn) : c.watch_children(path, fn);
+      if (!r) return "ERR " + escape(r.message());
+      watches[id] = std::move(*r);
+      return "OK " + std::to_string(id);
+    }
+    if (cmd == "unwatch") {
+      watches.erase(std::atoi(path.c_str()));
+      return "OK";
+    }
+    return "ERR unknown command \"" + escape(cmd) + "\"";
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string name, addr, log_level = "warn";
+  codis::CoordinatorOptions options;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* flag) -> std::optional<std::string> {
+      std::string f = flag;
+      if (a.rfind(f + "=", 0) == 0) return a.substr(f.size() + 1);
+      if (a == f && i + 1 < argc) return std::string(argv[++i]);
+      return std::nullopt;
+    };
+    if (auto v = value("--coordinator")) {
+      name = *v;
+    } else if (auto v2 = value("--addr")) {
+      addr = *v2;
+    } else if (auto v3 = value("--auth")) {
+      options.auth = *v3;
+    } else if (auto v4 = value("--timeout")) {
+      options.timeout = std::chrono::milliseconds(std::atoll(v4->c_str()));
+    } else if (auto v5 = value("--poll")) {
+      options.poll_interval = std::chrono::milliseconds(std::atoll(v5->c_str()));
+    } else if (auto v6 = value("--log-level")) {
+      log_level = *v6;
+    } else if (a.rfind("--", 0) == 0) {
+      return usage("unknown flag " + a);
+    } else {
+      args.push_back(a);
+    }
+  }
+  if (name.empty() || addr.empty() || args.empty()) return usage("missing arguments");
+  if (auto s = codis::log::init("", log_level); !s) return usage(s.message());
+
+  const std::string& cmd = args[0];
+  auto arity = std::map<std::string, size_t>{{"create", 3}, {"ephemeral", 3}, {"update", 3},
+                                             {"read", 2},   {"list", 2},      {"remove", 2},
+                                             {"shell", 1}};
+  auto it = arity.find(cmd);
+  if (it == arity.end()) return usage("unknown command " + cmd);
+  if (args.size() != it->second) return usage("wrong number of arguments for " + cmd);
+
+  auto c = codis::connect_coordinator_with(name, addr, options);
+  if (!c) {
+    std::cerr << "coordinator_cli: " << c.message() << "\n";
+    return 1;
+  }
+  Shell shell{**c};
+  if (cmd == "shell") {
+    say("OK ready " + (*c)->describe());
+    std::string line;
+    bool done = false;
+    while (!done && std::getline(std::cin, line)) {
+      if (line.empty()) continue;
+      say(shell.run(line, done));
+    }
+    shell.watches.clear();
+    return 0;
+  }
+  if (cmd == "ephemeral") {
+    // Holds the node until stdin closes (so a test can kill us or close it).
+    bool done = false;
+    std::string reply = shell.run("ephemeral " + args[1] + " " + escape(args[2]), done);
+    say(reply);
+    if (reply != "OK") return 1;
+    std::string line;
+    while (std::getline(std::cin, line)) {
+    }
+    return 0;
+  }
+  std::string line = cmd + " " + args[1];
+  if (args.size() == 3) line += " " + escape(args[2]);
+  bool done = false;
+  std::string reply = shell.run(line, done);
+  if (reply == "NONE") return 3;
+  if (reply.rfind("ERR ", 0) == 0) {
+    std::cerr << "coordinator_cli: " << unescape(reply.substr(4)) << "\n";
+    return 1;
+  }
+  if (cmd == "read") {
+    std::string data = unescape(reply.substr(3));
+    std::fwrite(data.data(), 1, data.size(), stdout);
+  } else if (cmd == "list") {
+    std::istringstream names(reply.substr(2));
+    for (std::string n; names >> n;) std::cout << n << "\n";
+  }
+  return 0;
+}
