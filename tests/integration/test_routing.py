@@ -134,8 +134,7 @@ REFUSED_EITHER_WAY = [
 ]
 
 UNSUPPORTED = [
-    ("MULTI",), ("multi",), ("EXEC",), ("WATCH", "k"), ("SUBSCRIBE", "ch"), ("psubscribe", "c*"),
-    ("BLPOP", "k", 0), ("brpop", "k", 1), ("BLMOVE", "a", "b", "LEFT", "LEFT", 0), ("BZPOPMIN", "z", 0),
+    ("SUBSCRIBE", "ch"), ("psubscribe", "c*"),
     ("PUBLISH", "ch", "m"),
 ]
 
