@@ -4,10 +4,11 @@
 1. Index memory per key: the same N keys (17-byte names, 1-byte values) are
    loaded into a redis-server without and with the module; the difference in
    INFO used_memory (and the module's own INFO codis_slots_index) over N.
-2. Throughput cost on pipelined creation of new keys: redis-benchmark
+2. Cost on pipelined creation of new keys: redis-benchmark
    `SET key:__rand_int__` with -P 16 against a fresh server without and with
-   the module, alternating, reported as a ratio (wall-clock throughput on a
-   2-core machine varies too much run to run to quote alone).
+   the module, alternating; reported as the server's CPU time per request
+   (from /proc, stable) and the throughput ratio (wall-clock throughput on a
+   2-core machine shared with redis-benchmark varies run to run).
 
 Usage: bench/module_bench.py [--keys 1000000] [--requests 2000000] [--rounds 3]
 Environment: CODIS_BUILD_DIR (default <repo>/build) holds
@@ -99,27 +100,40 @@ def memory(n, path):
     return out
 
 
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
 def bench_set(server, requests):
+    t0 = cpu_ticks(server.proc.pid)
     r = subprocess.run(
         ["redis-benchmark", "-p", str(server.port), "-t", "set", "-P", "16", "-c", "50",
          "-n", str(requests), "-r", "100000000", "-q"],
         check=True, capture_output=True, text=True)
+    ticks = cpu_ticks(server.proc.pid) - t0
     m = re.findall(r"([\d.]+) requests per second", r.stdout.replace("\r", "\n"))
-    return float(m[-1])
+    ns_per_req = ticks * 1e9 / os.sysconf("SC_CLK_TCK") / requests
+    return float(m[-1]), ns_per_req
 
 
 def throughput(requests, rounds):
-    res = {"without": [], "with": []}
+    res = {"without": [], "with": [], "server_cpu_ns_without": [], "server_cpu_ns_with": []}
     for _ in range(rounds):
         for module in (False, True):
             s = Server(module)
             try:
-                res["with" if module else "without"].append(bench_set(s, requests))
+                rps, ns = bench_set(s, requests)
+                res["with" if module else "without"].append(rps)
+                res["server_cpu_ns_with" if module else "server_cpu_ns_without"].append(round(ns))
                 if module:
                     res.setdefault("keys_created", s.c.dbsize())
             finally:
                 s.stop()
     res["ratio_median"] = sorted(w / wo for w, wo in zip(res["with"], res["without"]))[rounds // 2]
+    res["cpu_ratio_median"] = sorted(
+        w / wo for w, wo in zip(res["server_cpu_ns_with"], res["server_cpu_ns_without"]))[rounds // 2]
     return res
 
 

@@ -63,6 +63,17 @@ void BackendConn::send(const RequestPtr& req, ReplyUse use, std::string_view enc
   if (state_ == State::kReady) mark_dirty();
 }
 
+bool BackendConn::send_push(std::string_view encoded) {
+  if (state_ == State::kBackoff) {
+    if (worker_.now_ms() < backoff_until_ms_ && worker_.refresh_clock() < backoff_until_ms_) return false;
+    state_ = State::kIdle;
+  }
+  if (state_ == State::kIdle) connect();
+  out_.append(encoded);
+  if (state_ == State::kReady) mark_dirty();
+  return true;
+}
+
 void BackendConn::send_untracked(std::string_view encoded) {
   if (state_ == State::kBackoff) {
     // Still backing off: drop it; the tracked request that follows gets the error.
@@ -235,6 +246,14 @@ void BackendConn::on_read(size_t n) {
       return;
     }
     size_t len = scanner_.consumed();
+    if (push_ && (pending_.empty() || pending_.front().use != ReplyUse::kInternal)) {
+      std::string_view reply = data.substr(0, len);
+      push_(reply);
+      if (state_ != State::kReady) return;  // the handler closed us
+      in_.consume(len);
+      scanner_.reset();
+      continue;
+    }
     if (pending_.empty()) {
       fail("unexpected reply from server");
       return;
@@ -287,6 +306,7 @@ void BackendConn::fail(const std::string& why) {
   std::string msg = "ERR backend " + addr_ + " failed: " + why;
   for (auto& p : failed)
     if (p.req) worker_.complete_error(p.req.get(), msg);
+  if (push_fail_) push_fail_();  // last: it may close this connection
 }
 
 void BackendConn::tick(int64_t now_ms) {

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 
 #include "codis/resp.h"
@@ -37,6 +38,15 @@ class BackendConn {
   // Queues `encoded` (one RESP command); the reply goes to Worker::on_backend_reply
   // with `use`. Never blocks; may answer `req` with an error at once.
   void send(const RequestPtr& req, ReplyUse use, std::string_view encoded);
+
+  // Pub/sub: every reply (confirmations and messages alike) goes to `on_push`
+  // instead of being matched with a request; `on_fail` runs when the
+  // connection is lost. Commands are then sent with send_push().
+  void set_push_handlers(std::function<void(std::string_view)> on_push, std::function<void()> on_fail) {
+    push_ = std::move(on_push);
+    push_fail_ = std::move(on_fail);
+  }
+  bool send_push(std::string_view encoded);  // false: the connection is backing off
 
   // Queues a command whose reply nobody waits for (ReplyUse::kDiscard).
   void send_untracked(std::string_view encoded);
@@ -90,6 +100,8 @@ class BackendConn {
   bool reading_ = false;
   IoBuffer in_;
   resp::ReplyScanner scanner_;
+  std::function<void(std::string_view)> push_;
+  std::function<void()> push_fail_;
   uint32_t pending_ops_ = 0;   // Asio operations whose handlers have not run yet
   bool dedicated_ = false;
   uint64_t generation_ = 0;  // bumps on every (re)connect; stale handlers compare it

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <set>
 
 #include "backend_conn.h"
 #include "command_table.h"
@@ -192,22 +193,24 @@ void Session::handle_cluster(const RequestPtr& req, std::span<const std::string_
       return *keys[rng() % keys.size()];
     });
   } else if (name == "SCAN") {
-    // cursor = backend cursor << 10 | group index; 0 starts at group 0 and is
-    // returned after the last group's last page.
+    // cursor = backend cursor << 14 | (group id + 1), groups visited by id;
+    // 0 starts at the first group and comes back after the last group's last
+    // page. The group id (not a position) keeps a cursor valid when groups
+    // come and go between calls.
     uint64_t cursor = 0;
     if (!parse_uint(args[1], cursor)) {
       error_now(req, "ERR invalid cursor");
       return;
     }
     const auto& groups = worker_.groups();
-    const size_t index = cursor & 1023;
-    const uint64_t inner = cursor >> 10;
-    if (groups.empty()) {
-      reply_now(req, "*2\r\n$1\r\n0\r\n*0\r\n", false);
-      return;
-    }
+    const int64_t gid = static_cast<int64_t>(cursor & 0x3FFF) - 1;  // -1: not started
+    uint64_t inner = cursor >> 14;
+    size_t index = 0;
+    while (index < groups.size() && groups[index].first < gid) ++index;
+    if (index < groups.size() && groups[index].first != gid) inner = 0;  // that group is gone: next one from 0
+    if (gid < 0) inner = 0;
     if (index >= groups.size()) {
-      error_now(req, "ERR invalid cursor (the routing table changed or the cursor is not from this proxy)");
+      reply_now(req, "*2\r\n$1\r\n0\r\n*0\r\n", false);
       return;
     }
     std::vector<std::string_view> sub(args.begin(), args.end());
@@ -215,19 +218,17 @@ void Session::handle_cluster(const RequestPtr& req, std::span<const std::string_
     sub[1] = inner_text;
     std::string cmd;
     resp::append_command(cmd, sub);
-    const size_t ngroups = groups.size();
-    fan_out(req, cmd, {groups[index].second}, [index, ngroups](SplitState& s) {
+    const uint64_t this_gid = static_cast<uint64_t>(groups[index].first);
+    const uint64_t next_gid =
+        index + 1 < groups.size() ? static_cast<uint64_t>(groups[index + 1].first) + 1 : 0;
+    fan_out(req, cmd, {groups[index].second}, [this_gid, next_gid](SplitState& s) {
       if (auto* e = first_error(s.values)) return *e;
       resp::Value v;
       uint64_t next = 0;
       if (!parse(s.values[0], v) || v.type != resp::Value::Type::kArray || v.elements.size() != 2 ||
           !parse_uint(v.elements[0].str, next))
         return error_reply("ERR unexpected SCAN reply from a group");
-      uint64_t out_cursor = 0;
-      if (next != 0)
-        out_cursor = (next << 10) | index;
-      else if (index + 1 < ngroups)
-        out_cursor = index + 1;
+      const uint64_t out_cursor = next != 0 ? (next << 14) | (this_gid + 1) : next_gid;
       std::string out;
       resp::append_array_header(out, 2);
       resp::append_bulk(out, std::to_string(out_cursor));
@@ -241,6 +242,44 @@ void Session::handle_cluster(const RequestPtr& req, std::span<const std::string_
   } else if (name == "SCRIPT|FLUSH" || name == "FUNCTION|DELETE" || name == "FUNCTION|FLUSH") {
     fan_out(req, encoded, masters, all_ok);
   } else if (name == "FUNCTION|LIST") {
+    fan_out(req, encoded, masters, first_reply);
+  } else if (name == "PUBSUB|CHANNELS" || name == "PUBSUB|SHARDCHANNELS") {
+    fan_out(req, encoded, masters, [](SplitState& s) {
+      if (auto* e = first_error(s.values)) return *e;
+      std::set<std::string> all;
+      for (const auto& r : s.values) {
+        resp::Value v;
+        if (!parse(r, v) || v.type != resp::Value::Type::kArray) return error_reply("ERR unexpected reply from a group");
+        for (auto& e : v.elements) all.insert(std::move(e.str));
+      }
+      std::string out;
+      resp::append_array_header(out, all.size());
+      for (const auto& c : all) resp::append_bulk(out, c);
+      return out;
+    });
+  } else if (name == "PUBSUB|NUMSUB" || name == "PUBSUB|SHARDNUMSUB") {
+    // [ch1, n1, ch2, n2, ...] from every group, summed per channel.
+    fan_out(req, encoded, masters, [](SplitState& s) {
+      if (auto* e = first_error(s.values)) return *e;
+      std::vector<std::pair<std::string, int64_t>> sums;
+      for (const auto& r : s.values) {
+        resp::Value v;
+        if (!parse(r, v) || v.type != resp::Value::Type::kArray || v.elements.size() % 2)
+          return error_reply("ERR unexpected reply from a group");
+        if (sums.empty())
+          for (size_t i = 0; i < v.elements.size(); i += 2) sums.emplace_back(v.elements[i].str, 0);
+        if (sums.size() * 2 != v.elements.size()) return error_reply("ERR unexpected reply from a group");
+        for (size_t i = 0; i < sums.size(); ++i) sums[i].second += v.elements[2 * i + 1].integer;
+      }
+      std::string out;
+      resp::append_array_header(out, sums.size() * 2);
+      for (const auto& [c, n] : sums) {
+        resp::append_bulk(out, c);
+        resp::append_integer(out, n);
+      }
+      return out;
+    });
+  } else if (name == "PUBSUB|NUMPAT") {
     fan_out(req, encoded, masters, first_reply);
   } else {
     error_now(req, "ERR command '" + lower(name) + "' is not supported by the proxy yet");

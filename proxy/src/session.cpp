@@ -169,6 +169,13 @@ void Session::dispatch(std::span<const std::string_view> args, std::string_view 
     error_now(req, wrong_arity_error(*cmd));
     return;
   }
+  if (pubsub_ && !(top.name == "SUBSCRIBE" || top.name == "PSUBSCRIBE" || top.name == "SSUBSCRIBE" ||
+                   top.name == "UNSUBSCRIBE" || top.name == "PUNSUBSCRIBE" || top.name == "SUNSUBSCRIBE" ||
+                   top.name == "PING" || top.name == "QUIT" || top.name == "RESET")) {
+    error_now(req, "ERR Can't execute '" + lower(cmd->name) +
+                       "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+    return;
+  }
   if (tx_.active && top.name != "EXEC" && top.name != "DISCARD" && top.name != "MULTI" && top.name != "WATCH" &&
       top.name != "QUIT" && top.name != "RESET") {
     queue_in_multi(req, args, raw, is_inline);
@@ -307,6 +314,10 @@ void Session::on_done(Request* req, std::string_view reply) {
       out_.append(queue_.front()->reply);
       queue_.pop_front();
     }
+    if (queue_.empty() && pubsub_ && !pubsub_->held.empty()) {
+      out_.append(pubsub_->held);
+      pubsub_->held.clear();
+    }
     worker_.mark_dirty(this);
   } else {
     req->reply.assign(reply);
@@ -367,6 +378,7 @@ void Session::close(const char* why) {
   if (closed_) return;
   closed_ = true;
   spdlog::debug("session {} ({}) closed: {}", id_, peer_, why);
+  release_pubsub();
   release_dedicated();
   for (auto& r : queue_) r->session = nullptr;
   queue_.clear();
@@ -402,7 +414,14 @@ void Session::handle_local(const RequestPtr& req, std::span<const std::string_vi
   const CommandInfo* cmd = req->cmd;
   std::string_view name = cmd->is_subcommand() ? all_commands()[cmd->parent].name : cmd->name;
   std::string out;
-  if (name == "PING") {
+  if (name == "PING" && pubsub_) {
+    resp::append_array_header(out, 2);  // what Redis answers in subscribed mode
+    resp::append_bulk(out, "pong");
+    resp::append_bulk(out, args.size() > 1 ? args[1] : std::string_view());
+  } else if (name.find("SUBSCRIBE") != std::string_view::npos) {
+    handle_pubsub(req, args);
+    return;
+  } else if (name == "PING") {
     if (args.size() > 1)
       resp::append_bulk(out, args[1]);
     else
@@ -456,6 +475,7 @@ void Session::handle_local(const RequestPtr& req, std::span<const std::string_vi
     local_config_get(req, args);
     return;
   } else if (name == "RESET") {
+    release_pubsub();
     tx_ = Transaction{};
     release_dedicated();
     db_ = 0;

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -76,6 +78,11 @@ class Session {
   void abort_transaction_on_error() {
     if (tx_.active) tx_.aborted = true;
   }
+  // Pub/sub (pubsub.cpp).
+  void handle_pubsub(const RequestPtr& req, std::span<const std::string_view> args);
+  bool subscribed() const { return pubsub_ != nullptr; }
+  void on_push(BackendConn* from, std::string_view msg);
+  void release_pubsub();
   BackendConn* dedicated_for(const std::string& addr);
   void release_dedicated();
   void start_write();
@@ -111,6 +118,21 @@ class Session {
     std::string queued;    // the queued commands, encoded
     std::vector<size_t> ends;  // where each queued command ends in `queued`
   } tx_;
+  struct PubSubOp {              // a (P|S)(UN)SUBSCRIBE waiting for the backends to confirm
+    RequestPtr req;
+    std::string reply;           // the confirmations the client gets, computed when sent
+    uint32_t remaining = 0;      // backend confirmations still to come
+  };
+  struct SubConn {
+    BackendConn* conn;
+    std::deque<std::shared_ptr<PubSubOp>> expect;  // one entry per confirmation this connection owes
+  };
+  struct PubSub {
+    std::set<std::string> channels, patterns, shard_channels;
+    std::vector<SubConn> conns;  // one per group master
+    std::string held;            // messages that must wait behind earlier replies
+  };
+  std::unique_ptr<PubSub> pubsub_;
   BackendConn* watch_conn_ = nullptr;  // where WATCH ran; its keys' slot is watch_slot_
   int watch_slot_ = -1;
   uint64_t watch_connection_ = 0;      // which connection of watch_conn_ carries the WATCH

@@ -270,6 +270,10 @@ const std::vector<std::pair<int, std::string>>& Worker::groups() {
       if (r.backend.empty()) continue;
       std::pair<int, std::string> g{r.group_id, r.backend};
       if (std::find(groups_.begin(), groups_.end(), g) == groups_.end()) groups_.push_back(std::move(g));
+      // A migration source still holds keys of the slot, even if it owns no slot any more.
+      std::pair<int, std::string> src{r.migrate_from_group_id, r.migrate_from};
+      if (r.migrating() && std::find(groups_.begin(), groups_.end(), src) == groups_.end())
+        groups_.push_back(std::move(src));
     }
     std::sort(groups_.begin(), groups_.end());
     groups_version_ = table_->version();

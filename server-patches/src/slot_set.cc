@@ -92,14 +92,21 @@ uint32_t SlotSet::find(std::string_view key, uint64_t h) const {
   for (uint32_t i = bucket(h, cap_), n = 0; n < cap_; ++n, i = (i + 1 == cap_ ? 0 : i + 1)) {
     uint32_t e = table_[i];
     if (e == kEmpty) return UINT32_MAX;
-    if (e == kTomb) continue;
-    Record r = record_at(e - kBias);
-    if (r.name == key) return i;
+    if (e == kTomb || !fingerprint_matches(e, h)) continue;
+    if (record_at(entry_offset(e)).name == key) return i;
   }
   return UINT32_MAX;
 }
 
 bool SlotSet::contains(std::string_view key) const { return find(key, hash_bytes(key)) != UINT32_MAX; }
+
+// A table size that puts `live` keys at about 60% load; tables grow at 85%.
+// Linear probing stays cheap that full because a probe compares fingerprints
+// and reads the arena only on a match.
+uint32_t SlotSet::grown_capacity(uint32_t live) {
+  uint64_t want = (static_cast<uint64_t>(live) + 1) * 5 / 3 + 1;
+  return static_cast<uint32_t>(want < 8 ? 8 : want);
+}
 
 bool SlotSet::reserve_arena(size_t extra) {
   size_t need = static_cast<size_t>(arena_len_) + extra;
@@ -113,6 +120,12 @@ bool SlotSet::reserve_arena(size_t extra) {
   if (p == nullptr) return false;
   arena_ = p;
   arena_cap_ = static_cast<uint32_t>(cap);
+  if (!wide_ && cap > kNarrowLimit) {
+    // Offsets now need all 32 bits: rebuild the tables without fingerprints.
+    wide_ = true;
+    if (cap_ != 0) rehash(cap_);
+    if (tag_cap_ != 0) rehash_tags(tag_cap_);
+  }
   return true;
 }
 
@@ -122,11 +135,8 @@ bool SlotSet::insert(std::string_view key) {
   uint64_t header = static_cast<uint64_t>(key.size()) << 1;
   size_t rec = varint_size(header) + key.size();
   if (!reserve_arena(rec)) return false;
-  // Keep live + tombstones at most 3/4 of the table; grow by 1.5x.
-  if (cap_ == 0 || static_cast<uint64_t>(live_ + tombs_ + 1) * 4 > static_cast<uint64_t>(cap_) * 3) {
-    uint32_t want = cap_ < 8 ? 8 : cap_;
-    while (static_cast<uint64_t>(live_ + 1) * 4 > static_cast<uint64_t>(want) * 2) want += want / 2;
-    rehash(want);
+  if (cap_ == 0 || static_cast<uint64_t>(live_ + tombs_ + 1) * 20 > static_cast<uint64_t>(cap_) * 17) {
+    rehash(grown_capacity(live_));
   }
   uint32_t off = arena_len_;
   char* p = put_varint(arena_ + off, header);
@@ -136,13 +146,13 @@ bool SlotSet::insert(std::string_view key) {
   for (uint32_t i = bucket(h, cap_);; i = (i + 1 == cap_ ? 0 : i + 1)) {
     if (table_[i] == kEmpty || table_[i] == kTomb) {
       if (table_[i] == kTomb) --tombs_;
-      table_[i] = off + kBias;
+      table_[i] = make_entry(off, h);
       break;
     }
   }
   ++live_;
   std::string_view tag = tag_of(key);
-  if (tag.data() != nullptr) tag_insert(tag, off + kBias);
+  if (tag.data() != nullptr) tag_insert(tag, off);
   return true;
 }
 
@@ -150,8 +160,7 @@ bool SlotSet::erase(std::string_view key) {
   uint64_t h = hash_bytes(key);
   uint32_t i = find(key, h);
   if (i == UINT32_MAX) return false;
-  uint32_t entry = table_[i];
-  uint32_t off = entry - kBias;
+  uint32_t off = entry_offset(table_[i]);
   Record r = record_at(off);
   table_[i] = kTomb;
   ++tombs_;
@@ -159,7 +168,7 @@ bool SlotSet::erase(std::string_view key) {
   arena_[off] = static_cast<char>(arena_[off] | 1);  // the varint's lowest bit is the dead flag
   dead_bytes_ += r.next - off;
   std::string_view tag = tag_of(r.name);
-  if (tag.data() != nullptr) tag_erase(tag, entry);
+  if (tag.data() != nullptr) tag_erase(tag, off);
   if (live_ == 0) {
     clear();
   } else if (dead_bytes_ > 4096 && dead_bytes_ * 2 > arena_len_) {
@@ -168,71 +177,79 @@ bool SlotSet::erase(std::string_view key) {
   return true;
 }
 
+// Both rehashes walk the arena in order (sequential reads) rather than the
+// old table (a random arena read per entry).
 void SlotSet::rehash(uint32_t new_cap) {
   uint32_t* t = static_cast<uint32_t*>(g_alloc.alloc(sizeof(uint32_t) * new_cap));
   std::memset(t, 0, sizeof(uint32_t) * new_cap);
-  for (uint32_t j = 0; j < cap_; ++j) {
-    uint32_t e = table_[j];
-    if (e == kEmpty || e == kTomb) continue;
-    Record r = record_at(e - kBias);
-    for (uint32_t i = bucket(hash_bytes(r.name), new_cap);; i = (i + 1 == new_cap ? 0 : i + 1)) {
-      if (t[i] == kEmpty) {
-        t[i] = e;
-        break;
-      }
-    }
-  }
   slot_free(table_);
   table_ = t;
   cap_ = new_cap;
   tombs_ = 0;
+  for (uint32_t off = 0; off < arena_len_;) {
+    Record r = record_at(off);
+    if (!r.dead) {
+      uint64_t h = hash_bytes(r.name);
+      for (uint32_t i = bucket(h, cap_);; i = (i + 1 == cap_ ? 0 : i + 1)) {
+        if (t[i] == kEmpty) {
+          t[i] = make_entry(off, h);
+          break;
+        }
+      }
+    }
+    off = r.next;
+  }
 }
 
 void SlotSet::rehash_tags(uint32_t new_cap) {
   uint32_t* t = static_cast<uint32_t*>(g_alloc.alloc(sizeof(uint32_t) * new_cap));
   std::memset(t, 0, sizeof(uint32_t) * new_cap);
-  for (uint32_t j = 0; j < tag_cap_; ++j) {
-    uint32_t e = tag_table_[j];
-    if (e == kEmpty || e == kTomb) continue;
-    Record r = record_at(e - kBias);
-    for (uint32_t i = bucket(hash_bytes(tag_of(r.name)), new_cap);; i = (i + 1 == new_cap ? 0 : i + 1)) {
-      if (t[i] == kEmpty) {
-        t[i] = e;
-        break;
-      }
-    }
-  }
   slot_free(tag_table_);
   tag_table_ = t;
   tag_cap_ = new_cap;
   tag_used_ = tag_live_;
+  for (uint32_t off = 0; off < arena_len_;) {
+    Record r = record_at(off);
+    std::string_view tag = r.dead ? std::string_view() : tag_of(r.name);
+    if (tag.data() != nullptr) {
+      uint64_t h = hash_bytes(tag);
+      for (uint32_t i = bucket(h, tag_cap_);; i = (i + 1 == tag_cap_ ? 0 : i + 1)) {
+        if (t[i] == kEmpty) {
+          t[i] = make_entry(off, h);
+          break;
+        }
+      }
+    }
+    off = r.next;
+  }
 }
 
-void SlotSet::tag_insert(std::string_view tag, uint32_t entry) {
-  if (tag_cap_ == 0 || static_cast<uint64_t>(tag_used_ + 1) * 4 > static_cast<uint64_t>(tag_cap_) * 3) {
-    uint32_t want = tag_cap_ < 8 ? 8 : tag_cap_;
-    while (static_cast<uint64_t>(tag_live_ + 1) * 4 > static_cast<uint64_t>(want) * 2) want += want / 2;
-    rehash_tags(want);
+void SlotSet::tag_insert(std::string_view tag, uint32_t off) {
+  if (tag_cap_ == 0 || static_cast<uint64_t>(tag_used_ + 1) * 20 > static_cast<uint64_t>(tag_cap_) * 17) {
+    // The new key is already in the arena, so the rebuild indexes it too.
+    rehash_tags(grown_capacity(tag_live_ + 1));
+    ++tag_live_;
+    tag_used_ = tag_live_;
+    return;
   }
-  for (uint32_t i = bucket(hash_bytes(tag), tag_cap_);; i = (i + 1 == tag_cap_ ? 0 : i + 1)) {
-    if (tag_table_[i] == kEmpty) {
-      tag_table_[i] = entry;
-      ++tag_used_;
-      break;
-    }
-    if (tag_table_[i] == kTomb) {
-      tag_table_[i] = entry;
+  uint64_t h = hash_bytes(tag);
+  for (uint32_t i = bucket(h, tag_cap_);; i = (i + 1 == tag_cap_ ? 0 : i + 1)) {
+    if (tag_table_[i] == kEmpty || tag_table_[i] == kTomb) {
+      if (tag_table_[i] == kEmpty) ++tag_used_;
+      tag_table_[i] = make_entry(off, h);
       break;
     }
   }
   ++tag_live_;
 }
 
-void SlotSet::tag_erase(std::string_view tag, uint32_t entry) {
+void SlotSet::tag_erase(std::string_view tag, uint32_t off) {
   if (tag_cap_ == 0) return;
-  for (uint32_t i = bucket(hash_bytes(tag), tag_cap_), n = 0; n < tag_cap_; ++n, i = (i + 1 == tag_cap_ ? 0 : i + 1)) {
-    if (tag_table_[i] == kEmpty) return;
-    if (tag_table_[i] == entry) {
+  uint64_t h = hash_bytes(tag);
+  for (uint32_t i = bucket(h, tag_cap_), n = 0; n < tag_cap_; ++n, i = (i + 1 == tag_cap_ ? 0 : i + 1)) {
+    uint32_t e = tag_table_[i];
+    if (e == kEmpty) return;
+    if (e != kTomb && entry_offset(e) == off) {
       tag_table_[i] = kTomb;
       --tag_live_;
       return;
@@ -246,11 +263,13 @@ void SlotSet::compact() {
   size_t cap = live_bytes + live_bytes / 8 + 16;
   char* a = static_cast<char*>(g_alloc.alloc(cap));
   uint32_t len = 0;
+  uint32_t tagged = 0;
   for (uint32_t off = 0; off < arena_len_;) {
     Record r = record_at(off);
     if (!r.dead) {
       std::memcpy(a + len, arena_ + off, r.next - off);
       len += r.next - off;
+      if (tag_of(r.name).data() != nullptr) ++tagged;
     }
     off = r.next;
   }
@@ -258,31 +277,18 @@ void SlotSet::compact() {
   arena_ = a;
   arena_len_ = len;
   arena_cap_ = static_cast<uint32_t>(cap);
+  wide_ = cap > kNarrowLimit;
   dead_bytes_ = 0;
   first_hint_ = 0;
   ++generation_;
-
-  uint32_t want = 8;
-  while (static_cast<uint64_t>(live_ + 1) * 4 > static_cast<uint64_t>(want) * 2) want += want / 2;
-  slot_free(table_);
-  table_ = static_cast<uint32_t*>(g_alloc.alloc(sizeof(uint32_t) * want));
-  std::memset(table_, 0, sizeof(uint32_t) * want);
-  cap_ = want;
-  tombs_ = 0;
-  slot_free(tag_table_);
-  tag_table_ = nullptr;
-  tag_cap_ = tag_used_ = tag_live_ = 0;
-  for (uint32_t off = 0; off < arena_len_;) {
-    Record r = record_at(off);
-    for (uint32_t i = bucket(hash_bytes(r.name), cap_);; i = (i + 1 == cap_ ? 0 : i + 1)) {
-      if (table_[i] == kEmpty) {
-        table_[i] = off + kBias;
-        break;
-      }
-    }
-    std::string_view tag = tag_of(r.name);
-    if (tag.data() != nullptr) tag_insert(tag, off + kBias);
-    off = r.next;
+  rehash(grown_capacity(live_));
+  if (tagged == 0) {
+    slot_free(tag_table_);
+    tag_table_ = nullptr;
+    tag_cap_ = tag_used_ = tag_live_ = 0;
+  } else {
+    tag_live_ = tagged;
+    rehash_tags(grown_capacity(tagged));
   }
 }
 
@@ -295,6 +301,7 @@ void SlotSet::clear() {
   arena_len_ = arena_cap_ = cap_ = live_ = tombs_ = 0;
   tag_cap_ = tag_used_ = tag_live_ = 0;
   dead_bytes_ = first_hint_ = 0;
+  wide_ = false;
   ++generation_;
 }
 

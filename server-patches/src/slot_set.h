@@ -6,8 +6,10 @@
 //  - an arena of records `varint(len << 1 | dead) name`, appended in insertion
 //    order (a removal sets the dead bit; compaction drops dead records once
 //    they are half the arena);
-//  - an open-addressing table of uint32 arena offsets (linear probing,
-//    tombstones), hashed on the whole name;
+//  - an open-addressing table of uint32 entries (linear probing, tombstones),
+//    hashed on the whole name; an entry is the record's arena offset plus, while
+//    the arena is under 16 MB, an 8-bit fingerprint of the name's hash in its
+//    top byte, so a probe touches the arena only on a likely match;
 //  - for keys with a hash tag only, a second multi-valued table hashed on the
 //    tag, so all keys of one tag are found without walking the slot.
 // Memory comes from the allocator installed with set_slot_set_allocator()
@@ -91,8 +93,8 @@ class SlotSet {
     for (uint32_t i = bucket(h, tag_cap_), n = 0; n < tag_cap_; ++n, i = (i + 1 == tag_cap_ ? 0 : i + 1)) {
       uint32_t e = tag_table_[i];
       if (e == kEmpty) break;
-      if (e == kTomb) continue;
-      Record r = record_at(e - kBias);
+      if (e == kTomb || !fingerprint_matches(e, h)) continue;
+      Record r = record_at(entry_offset(e));
       if (tag_of(r.name) == tag && !r.dead) fn(r.name);
     }
   }
@@ -104,7 +106,17 @@ class SlotSet {
  private:
   static constexpr uint32_t kEmpty = 0;
   static constexpr uint32_t kTomb = 1;
-  static constexpr uint32_t kBias = 2;  // table entries hold arena offset + kBias
+  static constexpr uint32_t kBias = 2;  // entries hold arena offset + kBias
+  // Arenas below this size leave the entries' top byte for a fingerprint.
+  static constexpr uint32_t kNarrowLimit = (1u << 24) - kBias - 1;
+
+  uint32_t make_entry(uint32_t off, uint64_t h) const {
+    return wide_ ? off + kBias : ((static_cast<uint32_t>(h) & 0xffu) << 24) | (off + kBias);
+  }
+  uint32_t entry_offset(uint32_t e) const { return (wide_ ? e : (e & 0xffffffu)) - kBias; }
+  bool fingerprint_matches(uint32_t e, uint64_t h) const {
+    return wide_ || (e >> 24) == (static_cast<uint32_t>(h) & 0xffu);
+  }
 
   struct Record {
     std::string_view name;
@@ -119,8 +131,9 @@ class SlotSet {
   uint32_t find(std::string_view key, uint64_t h) const;
   void rehash(uint32_t new_cap);
   void rehash_tags(uint32_t new_cap);
-  void tag_insert(std::string_view tag, uint32_t entry);
-  void tag_erase(std::string_view tag, uint32_t entry);
+  void tag_insert(std::string_view tag, uint32_t off);
+  void tag_erase(std::string_view tag, uint32_t off);
+  static uint32_t grown_capacity(uint32_t live);
   void compact();
   bool reserve_arena(size_t extra);
 
@@ -138,6 +151,7 @@ class SlotSet {
   uint32_t dead_bytes_ = 0;
   uint32_t first_hint_ = 0;  // every record before this offset is dead
   uint32_t generation_ = 0;  // bumped by compaction (invalidates scan cursors)
+  bool wide_ = false;        // arena too big for fingerprints: entries are bare offsets
 };
 
 }  // namespace codis::slots

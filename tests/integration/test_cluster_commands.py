@@ -77,7 +77,7 @@ def test_scan_visits_every_group_once(cluster):
                 break
         assert seen == [b"chash{x}"]
         assert isinstance(c.call("SCAN", "notanumber"), Err)
-        assert isinstance(c.call("SCAN", 1023), Err)       # group 1023 does not exist
+        assert c.call("SCAN", 5000) == [b"0", []]         # past the last group: done
         assert c.call("PING") == Status("PONG")
 
 
@@ -169,3 +169,37 @@ def test_handshakes(cluster):
         c.call("SET", A[0], "db0")
         with cluster.g1.conn() as g1:
             assert g1.call("GET", A[0]) == b"db0"          # RESET went back to db 0
+
+
+def test_scan_while_a_slot_migrates(make_redis, make_proxy):
+    """Keys of a slot moving from group 1 to group 2 in the middle of a SCAN
+    are all returned (at least once); the cursor stays valid across the
+    routing change."""
+    g1, g2 = make_redis(), make_redis()
+    slots = two_group_slots(g1.addr, g2.addr)
+    proxy = make_proxy(slots)
+    from harness import key_in_slot as kis
+    moving = [kis(77, f"mv{i}-") for i in range(20)]
+    moving = sorted(set(moving))
+    with proxy.conn() as c:
+        _fill(c, A + B + moving)
+        cursor, seen = b"0", []
+        cursor, keys = c.call("SCAN", cursor, "COUNT", 5)
+        seen += keys
+        assert cursor != b"0"
+        # migrate slot 77: copy to group 2, delete from group 1, route with migrate_from
+        with g1.conn() as s1, g2.conn() as s2:
+            for k in moving:
+                dump = s1.call("DUMP", k)
+                assert s2.call("RESTORE", k, 0, dump) == Status("OK")
+                s1.call("DEL", k)
+        slots[77] = {"id": 77, "backend_addr": g2.addr, "backend_addr_group_id": 2,
+                     "migrate_from": g1.addr, "migrate_from_group_id": 1, "forward_method": 1}
+        proxy.fillslots([slots[77]])
+        rounds = 0
+        while cursor != b"0":
+            cursor, keys = c.call("SCAN", cursor, "COUNT", 5)
+            seen += keys
+            rounds += 1
+            assert rounds < 1000
+        assert set(seen) >= {k.encode() for k in A + B + moving}

@@ -134,8 +134,7 @@ REFUSED_EITHER_WAY = [
 ]
 
 UNSUPPORTED = [
-    ("SUBSCRIBE", "ch"), ("psubscribe", "c*"),
-    ("PUBLISH", "ch", "m"),
+    ("WAIT", 1, 0), ("client", "list"),
 ]
 
 

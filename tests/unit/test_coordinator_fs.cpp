@@ -120,7 +120,7 @@ TEST_CASE("filesystem coordinator: a node with data and children", "[coordinator
 TEST_CASE("filesystem coordinator: bad paths are rejected", "[coordinator]") {
   TempRoot root;
   auto c = open_fs(root.path);
-  for (std::string bad : {"", "codis3", "/", "/a/", "/a//b", "/a/./b", "/a/../b", "/../etc",
+  for (const std::string& bad : std::vector<std::string>{"", "codis3", "/", "/a/", "/a//b", "/a/./b", "/a/../b", "/../etc",
                           "/a/.data", std::string("/a\nb"), std::string("/a\0b", 4)}) {
     INFO("path: " << bad);
     auto s = c->create(bad, "x");
