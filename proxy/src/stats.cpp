@@ -118,6 +118,10 @@ std::string render_prometheus(const StatsSnapshot& s, uint64_t qps, bool online,
          "# TYPE codis_proxy_protocol_errors_total counter\n";
   line(out, "codis_proxy_protocol_errors_total %llu\n", (unsigned long long)t.protocol_errors);
 
+  out += "# HELP codis_proxy_slow_commands_total Commands slower than slowlog_log_slower_than (each is logged).\n"
+         "# TYPE codis_proxy_slow_commands_total counter\n";
+  line(out, "codis_proxy_slow_commands_total %llu\n", (unsigned long long)t.slow_requests);
+
   auto cmds = all_commands();
   out += "# HELP codis_proxy_command_calls_total Calls per command.\n# TYPE codis_proxy_command_calls_total counter\n";
   for (size_t i = 0; i < t.commands.size() && i < cmds.size(); ++i)

@@ -82,6 +82,7 @@ Worker::Worker(int index, const ProxyContext& ctx)
       table_(std::make_shared<RoutingTable>()),
       stats_(all_commands().size()) {
   now_ms_ = monotonic_ms();
+  slow_us_ = static_cast<uint64_t>(ctx.config.slowlog_log_slower_than.count()) * 1000;
   int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd < 0) throw std::runtime_error("eventfd failed");
   wake_.assign(fd);
@@ -550,6 +551,11 @@ void Worker::complete(Request* req, std::string_view reply, bool proxy_error) {
     uint64_t us = req->start_ns ? static_cast<uint64_t>((now - req->start_ns) / 1000) : 0;
     bool redis_err = !proxy_error && !reply.empty() && reply[0] == '-';
     stats_.record(req->cmd->index, us, proxy_error, redis_err);
+    if (slow_us_ > 0 && us >= slow_us_ && !(req->cmd->flags & kFlagBlocking)) {
+      ++stats_.slow_requests;
+      spdlog::warn("slow command: {} took {} us (db {}, slot {}, session {})", req->cmd->name, us, req->db,
+                   req->slot, req->session ? req->session->id() : 0);
+    }
   } else {
     ++stats_.ops_total;
     ++stats_.ops_fails;
