@@ -78,30 +78,28 @@ void Session::handle_pubsub(const RequestPtr& req, std::span<const std::string_v
 
   auto op = std::make_shared<PubSubOp>();
   op->req = req;
+  const char kind_tag = shard ? 's' : 'c';
   std::map<std::string, std::vector<std::string>> per_group;  // master -> names to send there
-  const auto& groups = worker_.groups();
-  auto route_of = [&](const std::string& n, std::vector<std::string>& out_addrs) {
-    out_addrs.clear();
-    if (pattern) {
-      for (const auto& g : groups) out_addrs.push_back(g.second);
-    } else {
-      const Route& r = worker_.table().route(slot_of(n));
-      if (!r.backend.empty()) out_addrs.push_back(r.backend);
-    }
-  };
-  std::vector<std::string> addrs;
   if (!unsub) {
     for (size_t i = 1; i < args.size(); ++i) {
       std::string n(args[i]);
       if (names.insert(n).second) {
-        route_of(n, addrs);
-        if (addrs.empty()) {
-          names.erase(n);
-          if (count() == 0) release_pubsub();
-          error_now(req, "ERR the slot of channel '" + n + "' is not served by any group");
-          return;
+        if (pattern) {
+          for (const auto& g : worker_.groups()) {
+            per_group[g.second].push_back(n);
+            ps.pattern_groups.insert(g.second);
+          }
+        } else {
+          const Route& r = worker_.table().route(slot_of(n));
+          if (r.backend.empty()) {
+            names.erase(n);
+            if (ps.channels.empty() && ps.patterns.empty() && ps.shard_channels.empty()) release_pubsub();
+            error_now(req, "ERR the slot of channel '" + n + "' is not served by any group");
+            return;
+          }
+          ps.where[std::string(1, kind_tag) + ":" + n] = r.backend;
+          per_group[r.backend].push_back(n);
         }
-        for (const auto& a : addrs) per_group[a].push_back(n);
       }
       confirmation(op->reply, kind, &n, count());
     }
@@ -114,41 +112,86 @@ void Session::handle_pubsub(const RequestPtr& req, std::span<const std::string_v
     if (targets.empty()) confirmation(op->reply, kind, nullptr, count());
     for (const auto& n : targets) {
       if (names.erase(n)) {
-        route_of(n, addrs);
-        for (const auto& a : addrs) per_group[a].push_back(n);
+        if (pattern) {
+          for (const auto& addr : ps.pattern_groups) per_group[addr].push_back(n);
+        } else {
+          auto it = ps.where.find(std::string(1, kind_tag) + ":" + n);
+          if (it != ps.where.end()) {
+            per_group[it->second].push_back(n);
+            ps.where.erase(it);
+          }
+        }
       }
       confirmation(op->reply, kind, &n, count());
     }
   }
-
-  for (auto& [addr, list] : per_group) {
-    SubConn* sc = nullptr;
-    for (auto& c : ps.conns)
-      if (c.conn->addr() == addr) sc = &c;
-    if (!sc) {
-      if (unsub) continue;  // never subscribed there: nothing to undo
-      BackendConn* conn = worker_.new_dedicated(addr, 0);  // channels span databases
-      conn->set_push_handlers([this, conn](std::string_view msg) { on_push(conn, msg); },
-                              [this] { close("a backend of this subscriber's channels failed"); });
-      ps.conns.push_back(SubConn{conn, {}});
-      sc = &ps.conns.back();
-    }
-    std::vector<std::string_view> cmd;
-    cmd.push_back(name);
-    for (const auto& n : list) cmd.push_back(n);
-    std::string encoded;
-    resp::append_command(encoded, cmd);
-    if (!sc->conn->send_push(encoded)) {
-      close("a backend of this subscriber's channels is unavailable");
-      return;
-    }
-    for (size_t i = 0; i < list.size(); ++i) sc->expect.push_back(op);
-    op->remaining += static_cast<uint32_t>(list.size());
-  }
+  for (auto& [addr, list] : per_group)
+    if (!pubsub_send(addr, name, list, op)) return;
   if (op->remaining == 0) {
     reply_now(req, op->reply, false);
-    if (count() == 0 && ps.channels.empty() && ps.patterns.empty() && ps.shard_channels.empty()) release_pubsub();
+    if (ps.channels.empty() && ps.patterns.empty() && ps.shard_channels.empty()) release_pubsub();
   }
+}
+
+bool Session::pubsub_send(const std::string& addr, std::string_view command, const std::vector<std::string>& names,
+                          const std::shared_ptr<PubSubOp>& op) {
+  PubSub& ps = *pubsub_;
+  SubConn* sc = nullptr;
+  for (auto& c : ps.conns)
+    if (c.conn->addr() == addr) sc = &c;
+  if (!sc) {
+    if (command.find("UNSUB") != std::string_view::npos) return true;  // never subscribed there
+    BackendConn* conn = worker_.new_dedicated(addr, 0);  // channels span databases
+    conn->set_push_handlers([this, conn](std::string_view msg) { on_push(conn, msg); },
+                            [this] { close("a backend of this subscriber's channels failed"); });
+    ps.conns.push_back(SubConn{conn, {}});
+    sc = &ps.conns.back();
+  }
+  std::vector<std::string_view> cmd;
+  cmd.push_back(command);
+  for (const auto& n : names) cmd.push_back(n);
+  std::string encoded;
+  resp::append_command(encoded, cmd);
+  if (!sc->conn->send_push(encoded)) {
+    close("a backend of this subscriber's channels is unavailable");
+    return false;
+  }
+  for (size_t i = 0; i < names.size(); ++i) sc->expect.push_back(op);
+  op->remaining += static_cast<uint32_t>(names.size());
+  return true;
+}
+
+void Session::resubscribe() {
+  if (!pubsub_ || closed_) return;
+  PubSub& ps = *pubsub_;
+  auto op = std::make_shared<PubSubOp>();  // no request: the client hears nothing of this
+  std::map<std::string, std::vector<std::string>> sub, unsub, ssub, sunsub;
+  for (auto& [key, addr] : ps.where) {
+    const std::string name = key.substr(2);
+    const Route& r = worker_.table().route(slot_of(name));
+    if (r.backend.empty() || r.backend == addr) continue;
+    (key[0] == 's' ? sunsub : unsub)[addr].push_back(name);
+    (key[0] == 's' ? ssub : sub)[r.backend].push_back(name);
+    addr = r.backend;
+  }
+  std::map<std::string, std::vector<std::string>> psub;
+  if (!ps.patterns.empty())
+    for (const auto& g : worker_.groups())
+      if (ps.pattern_groups.insert(g.second).second)
+        psub[g.second].assign(ps.patterns.begin(), ps.patterns.end());
+  // Subscribe on the new group before leaving the old one: no gap for messages.
+  for (auto& [a, l] : sub)
+    if (!pubsub_send(a, "SUBSCRIBE", l, op)) return;
+  for (auto& [a, l] : ssub)
+    if (!pubsub_send(a, "SSUBSCRIBE", l, op)) return;
+  for (auto& [a, l] : psub)
+    if (!pubsub_send(a, "PSUBSCRIBE", l, op)) return;
+  for (auto& [a, l] : unsub)
+    if (!pubsub_send(a, "UNSUBSCRIBE", l, op)) return;
+  for (auto& [a, l] : sunsub)
+    if (!pubsub_send(a, "SUNSUBSCRIBE", l, op)) return;
+  if (op->remaining)
+    spdlog::info("session {}: subscriptions follow a routing change ({} confirmations)", id_, op->remaining);
 }
 
 void Session::on_push(BackendConn* from, std::string_view msg) {
@@ -176,7 +219,7 @@ void Session::on_push(BackendConn* from, std::string_view msg) {
   sc->expect.pop_front();
   if (!msg.empty() && msg[0] == '-') op->reply.assign(msg);  // the backend refused: pass its error on
   if (--op->remaining > 0) return;
-  worker_.complete(op->req.get(), op->reply);
+  if (op->req) worker_.complete(op->req.get(), op->reply);
   if (pubsub_ && pubsub_->channels.empty() && pubsub_->patterns.empty() && pubsub_->shard_channels.empty()) {
     bool owed = false;
     for (auto& c : pubsub_->conns) owed = owed || !c.expect.empty();
@@ -197,7 +240,7 @@ void Session::release_pubsub() {
     for (auto& op : c.expect)
       if (op->remaining > 0) {
         op->remaining = 0;
-        worker_.complete(op->req.get(), op->reply);
+        if (op->req) worker_.complete(op->req.get(), op->reply);
       }
   }
 }

@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <map>
 #include <set>
 #include <span>
 #include <string>
@@ -39,6 +40,8 @@ class Session {
   void on_done(Request* req, std::string_view reply);
   void flush();  // called by the worker's flush step
   uint64_t id() const { return id_; }
+  bool subscribed() const { return pubsub_ != nullptr; }
+  void resubscribe();  // after a routing change: follow channels whose slot moved
   int64_t last_active_ms() const { return last_active_ms_; }
   bool closed() const { return closed_; }
   bool flush_scheduled = false;  // owned by Worker's dirty list
@@ -80,7 +83,6 @@ class Session {
   }
   // Pub/sub (pubsub.cpp).
   void handle_pubsub(const RequestPtr& req, std::span<const std::string_view> args);
-  bool subscribed() const { return pubsub_ != nullptr; }
   void on_push(BackendConn* from, std::string_view msg);
   void release_pubsub();
   BackendConn* dedicated_for(const std::string& addr);
@@ -129,10 +131,15 @@ class Session {
   };
   struct PubSub {
     std::set<std::string> channels, patterns, shard_channels;
+    std::map<std::string, std::string> where;  // "c:"/"s:" + channel -> master it is subscribed on
+    std::set<std::string> pattern_groups;       // masters the patterns are subscribed on
     std::vector<SubConn> conns;  // one per group master
     std::string held;            // messages that must wait behind earlier replies
   };
   std::unique_ptr<PubSub> pubsub_;
+  bool pubsub_send(const std::string& addr, std::string_view command, const std::vector<std::string>& names,
+                   const std::shared_ptr<PubSubOp>& op);
+
   BackendConn* watch_conn_ = nullptr;  // where WATCH ran; its keys' slot is watch_slot_
   int watch_slot_ = -1;
   uint64_t watch_connection_ = 0;      // which connection of watch_conn_ carries the WATCH

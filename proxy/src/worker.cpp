@@ -228,6 +228,8 @@ void Worker::set_table(std::shared_ptr<const RoutingTable> table) {
     }
   }
   for (auto& r : resume) forward(r, r->encoded, r->hashkey);
+  for (Session* s : sessions_)
+    if (s->subscribed()) s->resubscribe();
 }
 
 void Worker::snapshot(StatsSnapshot& out) const {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "redismodule.h"
+#include "async_migration.h"
 #include "slot_index.h"
 #include "target_link.h"
 
@@ -479,7 +480,7 @@ int cmd_slotsmgrttagone(RedisModuleCtx* c, RedisModuleString** v, int n) {
 // ---------------------------------------------------------------------------
 // SLOTSMGRT-EXEC-WRAPPER hashkey command [arg ...]
 //   [-1, error] bad call, [0, error] key not here, [2, reply] executed.
-//   (Phase 2 adds [1, error] for keys under async migration.)
+//   [1, error] a write to a key under async migration.
 
 int cmd_exec_wrapper(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
   RedisModule_ReplyWithArray(ctx, 2);
@@ -492,7 +493,20 @@ int cmd_exec_wrapper(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
     return reply_error(ctx, "ERR the specified key doesn't exist");
   }
   std::string cmd(view(argv[2]));
-  RedisModuleCallReply* r = RedisModule_Call(ctx, cmd.c_str(), "!CEv", argv + 3, static_cast<size_t>(argc - 3));
+  // A key of a batch under async migration stays readable; "W" makes
+  // RM_Call refuse a write command before running it.
+  bool locked = async_key_locked(RedisModule_GetSelectedDb(ctx), view(argv[1]));
+  RedisModuleCallReply* r =
+      RedisModule_Call(ctx, cmd.c_str(), locked ? "!CEWv" : "!CEv", argv + 3, static_cast<size_t>(argc - 3));
+  if (locked && r != nullptr && RedisModule_CallReplyType(r) == REDISMODULE_REPLY_ERROR) {
+    size_t len = 0;
+    const char* p = RedisModule_CallReplyStringPtr(r, &len);
+    if (std::string_view(p, len).find("Write command") != std::string_view::npos) {
+      RedisModule_FreeCallReply(r);
+      RedisModule_ReplyWithLongLong(ctx, 1);
+      return reply_error(ctx, "ERR the specified key is being migrated");
+    }
+  }
   if (r == nullptr) {
     RedisModule_ReplyWithLongLong(ctx, -1);
     if (errno == ENOENT) return reply_error(ctx, "ERR invalid command specified (" + cmd + ")");
@@ -572,6 +586,7 @@ extern "C" __attribute__((visibility("default"))) int RedisModule_OnLoad(RedisMo
       return REDISMODULE_ERR;
     }
   }
+  if (register_async_commands(ctx, g_index) != REDISMODULE_OK) return REDISMODULE_ERR;
   RedisModule_RegisterInfoFunc(ctx, on_info);
   target_link_start();
   // Keys already in memory (MODULE LOAD at run time) are indexed by SLOTSCHECK.

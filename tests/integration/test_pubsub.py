@@ -104,3 +104,22 @@ def test_sharded_pubsub(cluster):
         assert pub.call("SPUBLISH", C2, "s") == 1
         assert sub.read_reply() == [b"smessage", C2.encode(), b"s"]
         assert pub.call("PUBSUB", "SHARDNUMSUB", C2) == [C2.encode(), 1]
+
+
+def test_subscriber_follows_its_channel_to_another_group(make_redis, make_proxy):
+    from harness import slot_of, two_group_slots
+    g1, g2 = make_redis(), make_redis()
+    slots = two_group_slots(g1.addr, g2.addr)
+    proxy = make_proxy(slots)
+    with proxy.conn(timeout=5) as sub, proxy.conn() as pub:
+        sub.send("SUBSCRIBE", C1)
+        assert sub.read_reply() == [b"subscribe", C1.encode(), 1]
+        assert _numsub(g1, C1) == 1
+        s = slot_of(C1)
+        slots[s] = {"id": s, "backend_addr": g2.addr, "backend_addr_group_id": 2}
+        proxy.fillslots([slots[s]])
+        wait_until(lambda: _numsub(g2, C1) == 1 and _numsub(g1, C1) == 0, 5, what="subscription moved")
+        assert pub.call("PUBLISH", C1, "after-move") == 1
+        assert sub.read_reply() == [b"message", C1.encode(), b"after-move"]
+        sub.send("PING")
+        assert sub.read_reply() == [b"pong", b""]          # and nothing else arrived meanwhile
