@@ -279,10 +279,67 @@ void Session::handle_cluster(const RequestPtr& req, std::span<const std::string_
       }
       return out;
     });
+  } else if (name == "WAIT") {
+    int64_t n = 0, timeout = 0;
+    if (!parse_int(args[1], n) || !parse_int(args[2], timeout)) {
+      error_now(req, "ERR value is not an integer or out of range");
+      return;
+    }
+    if (timeout < 0) {
+      error_now(req, "ERR timeout is negative");
+      return;
+    }
+    req->encoded.clear();
+    resp::append_command(req->encoded, args);
+    // Only once the client's earlier writes are done (they run on shared connections).
+    if (queue_.size() > 1)
+      deferred_wait_ = req;
+    else
+      issue_wait(req);
   } else if (name == "PUBSUB|NUMPAT") {
     fan_out(req, encoded, masters, first_reply);
   } else {
     error_now(req, "ERR command '" + lower(name) + "' is not supported by the proxy yet");
+  }
+}
+
+void Session::issue_wait(const RequestPtr& req) {
+  std::vector<std::string> masters;
+  for (const auto& g : worker_.groups()) masters.push_back(g.second);
+  auto* s = new SplitState();
+  s->merge = SplitState::Merge::kCustom;
+  s->finish = [](SplitState& st) {
+    if (auto* e = first_error(st.values)) return *e;
+    int64_t least = -1;
+    for (const auto& r : st.values) {
+      resp::Value v;
+      if (!parse(r, v) || v.type != resp::Value::Type::kInteger) return error_reply("ERR unexpected reply from a group");
+      least = least < 0 ? v.integer : std::min(least, v.integer);
+    }
+    std::string out;
+    resp::append_integer(out, least < 0 ? 0 : least);
+    return out;
+  };
+  req->split = s;
+  if (masters.empty()) {
+    reply_now(req, ":0\r\n", false);
+    return;
+  }
+  s->values.resize(masters.size());
+  s->parts_pending = static_cast<uint32_t>(masters.size());
+  // A replicated write on the session's own connection, after all its earlier
+  // writes, gives that connection a replication offset to wait for.
+  static constexpr std::string_view kMark = "*3\r\n$7\r\nPUBLISH\r\n$14\r\n__codis_wait__\r\n$0\r\n\r\n";
+  for (size_t i = 0; i < masters.size(); ++i) {
+    RequestPtr child(new_request());
+    child->parent = req.get();
+    ++req->refs;
+    child->cmd = req->cmd;
+    child->db = req->db;
+    child->positions.push_back(static_cast<uint32_t>(i));
+    BackendConn* c = dedicated_for(masters[i]);
+    c->send_untracked(kMark);
+    c->send(child, ReplyUse::kClient, req->encoded);
   }
 }
 

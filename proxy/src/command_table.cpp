@@ -361,7 +361,7 @@ constexpr CommandInfo kCommands[] = {
     {"UNLINK", -2, W, SU, K::kRange, 1, -1, 1, "split by group, integer replies summed", 327, kNoParent, 0, 0, NK::kNone},
     {"UNSUBSCRIBE", -1, 0, L, K::kNone, 0, 0, 0, "pub/sub: the proxy subscribes on the group each channel hashes to (patterns: on every group)", 328, kNoParent, 0, 0, NK::kNone},
     {"UNWATCH", 1, 0, L, K::kNone, 0, 0, 0, "releases the WATCH connection", 329, kNoParent, 0, 0, NK::kNone},
-    {"WAIT", 3, B | NY, R, K::kNone, 0, 0, 0, "replication acknowledgement: planned per group", 330, kNoParent, 0, 0, NK::kNone},
+    {"WAIT", 3, B, C, K::kNone, 0, 0, 0, "every group: the session's earlier writes acknowledged by N replicas of each group (the minimum is returned)", 330, kNoParent, 0, 0, NK::kNone},
     {"WATCH", -2, 0, L, K::kRange, 1, -1, 1, "on a connection of its own to the keys' group; all watched keys in one slot", 331, kNoParent, 0, 0, NK::kNone},
     {"XACK", -4, W, F, K::kRange, 1, 1, 1, "", 332, kNoParent, 0, 0, NK::kNone},
     {"XADD", -5, W, F, K::kRange, 1, 1, 1, "", 333, kNoParent, 0, 0, NK::kNone},

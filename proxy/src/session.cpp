@@ -314,6 +314,10 @@ void Session::on_done(Request* req, std::string_view reply) {
       out_.append(queue_.front()->reply);
       queue_.pop_front();
     }
+    if (deferred_wait_ && !queue_.empty() && queue_.front().get() == deferred_wait_.get()) {
+      RequestPtr w = std::move(deferred_wait_);
+      issue_wait(w);
+    }
     if (queue_.empty() && pubsub_ && !pubsub_->held.empty()) {
       out_.append(pubsub_->held);
       pubsub_->held.clear();

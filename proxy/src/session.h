@@ -85,6 +85,7 @@ class Session {
   void handle_pubsub(const RequestPtr& req, std::span<const std::string_view> args);
   void on_push(BackendConn* from, std::string_view msg);
   void release_pubsub();
+  void issue_wait(const RequestPtr& req);
   BackendConn* dedicated_for(const std::string& addr);
   void release_dedicated();
   void start_write();
@@ -140,6 +141,7 @@ class Session {
   bool pubsub_send(const std::string& addr, std::string_view command, const std::vector<std::string>& names,
                    const std::shared_ptr<PubSubOp>& op);
 
+  RequestPtr deferred_wait_;  // WAIT, sent once every earlier request is answered
   BackendConn* watch_conn_ = nullptr;  // where WATCH ran; its keys' slot is watch_slot_
   int watch_slot_ = -1;
   uint64_t watch_connection_ = 0;      // which connection of watch_conn_ carries the WATCH

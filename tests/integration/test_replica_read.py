@@ -22,7 +22,7 @@ def _calls(server, name: str) -> int:
 
 
 def test_reads_go_to_replica_writes_to_master(make_redis, make_proxy):
-    master, other = make_redis(), make_redis()
+    master, other = make_redis(extra=("--repl-diskless-sync-delay", "0")), make_redis()
     replica = make_redis(extra=("--replicaof", "127.0.0.1", str(master.port)))
     slots = two_group_slots(master.addr, other.addr)
     for s in slots:
@@ -50,7 +50,7 @@ def test_reads_go_to_replica_writes_to_master(make_redis, make_proxy):
 
 
 def test_replica_reads_off_when_primary_only(make_redis, make_proxy):
-    master, other = make_redis(), make_redis()
+    master, other = make_redis(extra=("--repl-diskless-sync-delay", "0")), make_redis()
     replica = make_redis(extra=("--replicaof", "127.0.0.1", str(master.port)))
     slots = two_group_slots(master.addr, other.addr)
     for s in slots:

@@ -134,7 +134,7 @@ REFUSED_EITHER_WAY = [
 ]
 
 UNSUPPORTED = [
-    ("WAIT", 1, 0), ("client", "list"),
+    ("client", "list"),
 ]
 
 

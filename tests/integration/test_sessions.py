@@ -180,3 +180,34 @@ def test_transaction_on_migrating_slot_is_retryable(make_redis, make_proxy, fake
         assert d.call("EXISTS", k) == 0
     with g2.conn() as d:
         assert d.call("EXISTS", k) == 0
+
+
+def _link_up(replica) -> bool:
+    with replica.conn() as c:
+        return b"master_link_status:up" in c.call("INFO", "replication")
+
+
+def test_wait_counts_replicas_of_every_group(make_redis, make_proxy):
+    fast_sync = ("--repl-diskless-sync-delay", "0")
+    g1, g2 = make_redis(extra=fast_sync), make_redis(extra=fast_sync)
+    r1 = make_redis(extra=("--replicaof", "127.0.0.1", str(g1.port)))
+    proxy = make_proxy(two_group_slots(g1.addr, g2.addr))
+    with proxy.conn(timeout=10) as c:
+        wait_until(lambda: _link_up(r1), 10, what="replica attached")
+        # pipelined: WAIT goes out only after the SETs were answered
+        c.send_raw(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n" % (len(k), k.encode())
+                            for k in (Q1, Q2)) + b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$3\r\n500\r\n")
+        assert c.read_reply() == Status("OK") and c.read_reply() == Status("OK")
+        t0 = time.monotonic()
+        assert c.read_reply() == 0            # group 2 has no replica: the minimum is 0
+        assert time.monotonic() - t0 >= 0.3  # it did wait (for group 2) up to the timeout
+        with r1.conn() as r:
+            assert r.call("GET", Q1) == b"v"
+    r2 = make_redis(extra=("--replicaof", "127.0.0.1", str(g2.port)))
+    wait_until(lambda: _link_up(r2), 10, what="replica attached")
+    with proxy.conn(timeout=10) as c:
+        assert c.call("SET", Q2, "w") == Status("OK")
+        assert c.call("WAIT", 1, 2000) == 1
+        with r2.conn() as r:
+            assert r.call("GET", Q2) == b"w"
+        assert isinstance(c.call("WAIT", "x", 1), Err)

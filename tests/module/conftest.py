@@ -122,6 +122,12 @@ class RedisServer:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def kill(self) -> None:
+        """SIGKILL on purpose (the fixture then does not report a crash)."""
+        self.killed = True
+        self.proc.kill()
+        self.proc.wait()
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -168,7 +174,7 @@ def make_redis(request):
     yield factory
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
     for s in started:
-        crashed = not s.alive()
+        crashed = not s.alive() and not getattr(s, "killed", False)
         if failed or crashed:
             print(f"--- redis {s.port} log tail ---\n{s.log_tail()}")
         s.stop()

@@ -152,7 +152,7 @@ def test_async_one_and_tagone(make_redis):
 def test_wrapper_writers_lose_nothing(make_redis):
     src, dst = make_redis(), make_redis()
     s = src.client()
-    counters = [f"{{{TAG}}}:counter{i}" for i in range(20)] + [f"cnt:{k}" for k in keys_in_slot(SLOT, 20)]
+    counters = [f"{{{TAG}}}:counter{i}" for i in range(20)] + keys_in_slot(SLOT, 20, prefix="cnt")
     s.mset({k: 0 for k in counters})
     fill_big(s, "hash", f"{{{TAG}}}:bighash", 300000)
     acked = {k: 0 for k in counters}
@@ -219,14 +219,12 @@ def test_target_killed_mid_migration(make_redis):
     while time.time() < deadline and dst.client().hlen(key) < 10000:
         time.sleep(0.01)
     partial_ttl = dst.client().pttl(key)
-    dst.proc.kill()
-    dst.proc.wait()
+    dst.kill()
     t.join(20)
     assert "IOERR" in result.get("e", ""), result
     assert 0 < partial_ttl <= 15000  # the half copy expires by itself (3 x timeout)
     assert digests(s, [key]) == before
     assert s.execute_command("SLOTSMGRT-ASYNC-STATUS") is None
-    dst.proc = type("P", (), {"poll": lambda self: None, "send_signal": lambda *a: None, "wait": lambda *a: 0})()
 
 
 def test_wrong_password_and_timeout(make_redis):
@@ -298,7 +296,8 @@ def test_cancel_and_fence(make_redis):
 
 
 def test_restore_async_target_side(make_redis):
-    t = make_redis().client()
+    server = make_redis()
+    t = server.client()
     ack = lambda *a: t.execute_command("SLOTSRESTORE-ASYNC", *a)  # noqa: E731
     assert ack("select", 3) == [b"SLOTSRESTORE-ASYNC-ACK", b"0", b"3"]
     assert ack("hash", "h", 5000, 4, "a", 1, "b", 2) == [b"SLOTSRESTORE-ASYNC-ACK", b"0", b"2"]
@@ -314,12 +313,20 @@ def test_restore_async_target_side(make_redis):
     assert ack("object", "o", 0, b"garbage")[1] == b"-1"
     assert ack("list", "h", 0, 0, "x")[1] == b"-1"  # WRONGTYPE
     assert ack("hash", "h", -5, 0)[1] == b"-1"
-    assert ack()[1] == b"-1" if False else True
-    t0 = make_redis().client()
-    t0.set("x", 1)
+    assert t.execute_command("SLOTSRESTORE-ASYNC")[1] == b"-1"
     assert t.execute_command("SLOTSRESTORE-ASYNC-SELECT", 0)[1] == b"0"
-    assert t.execute_command("SLOTSRESTORE-ASYNC-AUTH", "pw")[1] == b"-1"
-    c = t.connection_pool.get_connection("x")
-    t.connection_pool.release(c)
-    s = make_redis().client(3)
-    assert s.hgetall("h") == {} and t.ttl("h") == -2  # db 0 on t after SELECT 0
+    assert t.execute_command("SLOTSRESTORE-ASYNC-AUTH", "pw")[1] == b"-1"  # no password set
+    t3 = server.client(3)  # "select 3" switched the connection's db
+    assert t3.hgetall("h") == {b"a": b"1", b"b": b"2", b"c": b"3"} and t3.ttl("h") == -1
+    assert t3.zscore("z", "m") == 1.5 and t.dbsize() == 0
+
+
+def test_restore_async_auth(make_redis):
+    t = make_redis(args=["--requirepass", "pw"])
+    raw = redis.Redis(port=t.port)  # not authenticated
+    with pytest.raises(redis.AuthenticationError):
+        raw.execute_command("SLOTSRESTORE-ASYNC", "delete", "k")
+    assert raw.execute_command("SLOTSRESTORE-ASYNC-AUTH", "bad")[1] == b"-1"
+    assert raw.execute_command("SLOTSRESTORE-ASYNC-AUTH", "pw") == [b"SLOTSRESTORE-ASYNC-ACK", b"0", b"OK"]
+    assert raw.execute_command("SLOTSRESTORE-ASYNC", "dict", "s", 0, 0, "x")[1] == b"0"
+    assert t.client().smembers("s") == {b"x"}
