@@ -1,0 +1,305 @@
+#include "clients.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace codis::dashboard {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool split_host_port(const std::string& addr, std::string& host, std::string& port) {
+  const auto colon = addr.rfind(':');
+  if (colon == std::string::npos || colon + 1 == addr.size()) return false;
+  host = addr.substr(0, colon);
+  port = addr.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "127.0.0.1";
+  return true;
+}
+
+int remaining_ms(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return left < 0 ? 0 : static_cast<int>(left);
+}
+
+Result<int> dial(const std::string& addr, std::chrono::milliseconds timeout) {
+  std::string host, port;
+  if (!split_host_port(addr, host, port)) return Result<int>::Error("bad address \"" + addr + "\" (expected host:port)");
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+    return Result<int>::Error("cannot resolve " + addr + ": " + ::gai_strerror(rc));
+  }
+  const auto deadline = Clock::now() + timeout;
+  std::string last = "no address";
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0) continue;
+    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      rc = ::poll(&p, 1, remaining_ms(deadline));
+      if (rc == 0) {
+        ::close(fd);
+        last = "connect timed out";
+        continue;
+      }
+      int err = 0;
+      socklen_t len = sizeof(err);
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        last = std::strerror(err);
+        ::close(fd);
+        continue;
+      }
+      rc = 0;
+    }
+    if (rc != 0) {
+      last = std::strerror(errno);
+      ::close(fd);
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    ::freeaddrinfo(res);
+    return fd;
+  }
+  ::freeaddrinfo(res);
+  return Result<int>::Error("cannot connect to " + addr + ": " + last);
+}
+
+Status write_all(int fd, std::string_view data, Clock::time_point deadline, const std::string& addr) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      data.remove_prefix(static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, remaining_ms(deadline)) <= 0) return Status::Error("write to " + addr + " timed out");
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return Status::Error("write to " + addr + " failed: " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+// Appends what is readable; 0 bytes = EOF.
+Result<size_t> read_some(int fd, std::string& out, Clock::time_point deadline, const std::string& addr) {
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n >= 0) {
+      out.append(buf, static_cast<size_t>(n));
+      return static_cast<size_t>(n);
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      return Result<size_t>::Error("read from " + addr + " failed: " + std::strerror(errno));
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, remaining_ms(deadline)) <= 0) {
+      return Result<size_t>::Error("read from " + addr + " timed out");
+    }
+  }
+}
+
+}  // namespace
+
+Result<RedisClient> RedisClient::connect(const std::string& addr, const std::string& auth,
+                                         std::chrono::milliseconds timeout) {
+  auto fd = dial(addr, timeout);
+  if (!fd) return fd.status();
+  RedisClient c(*fd, addr, timeout);
+  if (!auth.empty()) {
+    auto r = c.call({"AUTH", auth});
+    if (!r) return r.status();
+    if (r->type == resp::Value::Type::kError) {
+      return Result<RedisClient>::Error("redis " + addr + ": AUTH failed: " + r->str +
+                                        " (check product_auth in dashboard.toml)");
+    }
+  }
+  return c;
+}
+
+RedisClient::RedisClient(RedisClient&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)), addr_(std::move(o.addr_)), timeout_(o.timeout_), buffer_(std::move(o.buffer_)) {}
+
+RedisClient& RedisClient::operator=(RedisClient&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+    addr_ = std::move(o.addr_);
+    timeout_ = o.timeout_;
+    buffer_ = std::move(o.buffer_);
+  }
+  return *this;
+}
+
+RedisClient::~RedisClient() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<resp::Value> RedisClient::call(const std::vector<std::string>& args) {
+  if (fd_ < 0) return Result<resp::Value>::Error("redis " + addr_ + ": connection closed");
+  std::vector<std::string_view> views(args.begin(), args.end());
+  std::string out;
+  resp::append_command(out, views);
+  const auto deadline = Clock::now() + timeout_;
+  if (auto st = write_all(fd_, out, deadline, "redis " + addr_); !st.ok()) return st;
+  for (;;) {
+    resp::Value v;
+    size_t consumed = 0;
+    const auto ps = resp::parse_value(buffer_, v, consumed);
+    if (ps == resp::ParseStatus::kOk) {
+      buffer_.erase(0, consumed);
+      return v;
+    }
+    if (ps == resp::ParseStatus::kError) {
+      ::close(std::exchange(fd_, -1));
+      return Result<resp::Value>::Error("redis " + addr_ + ": protocol error in reply to " + args[0]);
+    }
+    auto n = read_some(fd_, buffer_, deadline, "redis " + addr_);
+    if (!n) {
+      ::close(std::exchange(fd_, -1));
+      return n.status();
+    }
+    if (*n == 0) {
+      ::close(std::exchange(fd_, -1));
+      return Result<resp::Value>::Error("redis " + addr_ + ": connection closed by the server");
+    }
+  }
+}
+
+Result<std::map<std::string, std::string>> RedisClient::info() {
+  auto r = call({"INFO"});
+  if (!r) return r.status();
+  if (r->type != resp::Value::Type::kBulk) {
+    return Result<std::map<std::string, std::string>>::Error("redis " + addr_ + ": INFO failed: " + r->str);
+  }
+  std::map<std::string, std::string> m;
+  std::string_view text = r->str;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    if (line.empty() || line.starts_with('#')) continue;
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    m[std::string(line.substr(0, colon))] = std::string(line.substr(colon + 1));
+  }
+  return m;
+}
+
+Status RedisClient::set_master(const std::string& master, const std::string& auth) {
+  auto check = [&](const Result<resp::Value>& r, const std::string& what) -> Status {
+    if (!r) return r.status();
+    if (r->type == resp::Value::Type::kError) return Status::Error("redis " + addr_ + ": " + what + ": " + r->str);
+    return Status::Ok();
+  };
+  if (master == "NO:ONE" || master.empty()) return check(call({"SLAVEOF", "NO", "ONE"}), "SLAVEOF NO ONE");
+  const auto colon = master.rfind(':');
+  if (colon == std::string::npos) return Status::Error("bad master address \"" + master + "\"");
+  if (auto st = check(call({"CONFIG", "SET", "masterauth", auth}), "CONFIG SET masterauth"); !st.ok()) return st;
+  return check(call({"SLAVEOF", master.substr(0, colon), master.substr(colon + 1)}), "SLAVEOF " + master);
+}
+
+Result<HttpResult> http_request(const std::string& addr, std::string_view method, const std::string& path,
+                                const std::string& body, std::chrono::milliseconds timeout) {
+  auto fd = dial(addr, timeout);
+  if (!fd) return fd.status();
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{*fd};
+  const auto deadline = Clock::now() + timeout;
+  std::string req = std::string(method) + " " + path + " HTTP/1.1\r\nHost: " + addr +
+                    "\r\nUser-Agent: codis-dashboard\r\nConnection: close\r\n";
+  if (method != "GET") {
+    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  req += "\r\n";
+  req += body;
+  if (auto st = write_all(*fd, req, deadline, addr); !st.ok()) return st;
+  std::string in;
+  for (;;) {
+    auto n = read_some(*fd, in, deadline, addr);
+    if (!n) return n.status();
+    if (*n == 0) break;
+  }
+  const auto head_end = in.find("\r\n\r\n");
+  if (head_end == std::string::npos || !in.starts_with("HTTP/1.")) {
+    return Result<HttpResult>::Error("bad HTTP response from " + addr);
+  }
+  HttpResult result;
+  result.status = static_cast<unsigned>(std::atoi(in.c_str() + 9));
+  std::string head = in.substr(0, head_end);
+  for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  std::string payload = in.substr(head_end + 4);
+  if (head.find("transfer-encoding: chunked") != std::string::npos) {
+    std::string decoded;
+    size_t pos = 0;
+    for (;;) {
+      const auto eol = payload.find("\r\n", pos);
+      if (eol == std::string::npos) return Result<HttpResult>::Error("bad chunked response from " + addr);
+      const size_t len = std::strtoul(payload.c_str() + pos, nullptr, 16);
+      if (len == 0) break;
+      if (eol + 2 + len > payload.size()) return Result<HttpResult>::Error("truncated response from " + addr);
+      decoded.append(payload, eol + 2, len);
+      pos = eol + 2 + len + 2;
+    }
+    payload = std::move(decoded);
+  }
+  result.body = std::move(payload);
+  return result;
+}
+
+Result<nlohmann::json> rpc_call(const std::string& addr, std::string_view method, const std::string& path,
+                                const std::string& body, std::chrono::milliseconds timeout) {
+  auto r = http_request(addr, method, path, body, timeout);
+  if (!r) return r.status();
+  auto v = nlohmann::json::parse(r->body, nullptr, false);
+  if (r->status == 200) {
+    if (v.is_discarded()) return Result<nlohmann::json>::Error("bad JSON in the reply of " + addr);
+    return v;
+  }
+  if ((r->status == 800 || r->status == 1500) && v.is_object() && v.contains("Cause") && v["Cause"].is_string()) {
+    return Result<nlohmann::json>::Error(v["Cause"].get<std::string>());
+  }
+  std::string text = r->body.substr(0, 200);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return Result<nlohmann::json>::Error("[" + std::to_string(r->status) + "] " + text);
+}
+
+std::string url_segment(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ':') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace codis::dashboard

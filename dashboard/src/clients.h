@@ -1,0 +1,63 @@
+// Blocking clients the dashboard's control plane uses: a Redis connection
+// (AUTH, PING, INFO, SLAVEOF ...) and Codis's rpc client for a proxy's admin
+// API. Every call has a deadline (connect and each read/write), so a dead
+// peer costs at most `timeout`, and every error names the peer and the step.
+// Plain POSIX sockets: these run on the API's handler threads and the stats
+// poller, where blocking is the point.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "codis/resp.h"
+#include "codis/status.h"
+
+namespace codis::dashboard {
+
+class RedisClient {
+ public:
+  // Connects and AUTHs (when auth is not empty).
+  static Result<RedisClient> connect(const std::string& addr, const std::string& auth,
+                                     std::chrono::milliseconds timeout);
+  RedisClient(RedisClient&& other) noexcept;
+  RedisClient& operator=(RedisClient&& other) noexcept;
+  ~RedisClient();
+
+  // One command; an error reply is a Value of type kError (not a failed Result).
+  Result<resp::Value> call(const std::vector<std::string>& args);
+  // INFO as a key -> value map (all sections).
+  Result<std::map<std::string, std::string>> info();
+  // SLAVEOF host port / SLAVEOF NO ONE (master = "NO:ONE"), with masterauth set first.
+  Status set_master(const std::string& master, const std::string& auth);
+
+ private:
+  RedisClient(int fd, std::string addr, std::chrono::milliseconds timeout)
+      : fd_(fd), addr_(std::move(addr)), timeout_(timeout) {}
+  int fd_ = -1;
+  std::string addr_;
+  std::chrono::milliseconds timeout_;
+  std::string buffer_;
+};
+
+struct HttpResult {
+  unsigned status = 0;
+  std::string body;
+};
+
+// One HTTP/1.1 request (Connection: close). Fails on connect/IO errors only.
+Result<HttpResult> http_request(const std::string& addr, std::string_view method, const std::string& path,
+                                const std::string& body, std::chrono::milliseconds timeout);
+
+// Codis rpc: 200 -> the JSON value; 800/1500 -> an error with the remote Cause;
+// anything else -> an error with the status and body.
+Result<nlohmann::json> rpc_call(const std::string& addr, std::string_view method, const std::string& path,
+                                const std::string& body, std::chrono::milliseconds timeout);
+
+// Percent-encodes one path segment (Codis's rpc.EncodeURL).
+std::string url_segment(std::string_view s);
+
+}  // namespace codis::dashboard

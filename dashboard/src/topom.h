@@ -1,0 +1,154 @@
+// Topom: the dashboard's topology owner (Codis's pkg/topom). It holds the
+// dashboard lock (/codis3/{product}/topom, an ephemeral node: a second
+// dashboard waits as standby until it disappears), keeps groups, slots and
+// proxies in memory as loaded from the coordinator, and performs every
+// operation of the HTTP API: each change is written to the coordinator first,
+// then the routing table is pushed (fillslots) to every registered proxy; a
+// proxy that fails the push is named in the error returned to the caller.
+//
+// Called by the API routes (topom_api.cpp) from the RpcServer's handler
+// threads and by main(). Operations are serialized (one at a time, as in
+// Codis); readers (stats, slots, model) never wait for an operation that is
+// blocked on a slow peer. A stats poller refreshes proxy and server stats
+// every second.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "codis/coordinator.h"
+#include "codis/dashboard_config.h"
+#include "codis/models.h"
+#include "codis/status.h"
+
+namespace codis::dashboard {
+
+class Topom {
+ public:
+  Topom(DashboardConfig config, std::unique_ptr<Coordinator> coordinator);
+  ~Topom();  // close()s
+  Topom(const Topom&) = delete;
+  Topom& operator=(const Topom&) = delete;
+
+  // Takes the dashboard lock, waiting as standby while another dashboard holds
+  // it. admin_addr is what goes into the lock node (the bound address).
+  // Returns an error if `should_stop` turns true while waiting, or on a
+  // coordinator error other than "the node exists".
+  Status acquire_lock(const std::string& admin_addr, const std::function<bool()>& should_stop);
+  // Loads groups, slots and proxies from the coordinator. Called once the lock is held.
+  Status load();
+  // Starts the 1-second stats poller and the lock watch. on_lost_lock runs (once)
+  // if another dashboard's token appears in the lock node: we must stop.
+  void start(std::function<void()> on_lost_lock);
+  // Stops the poller and removes the lock node (if it is still ours).
+  void close();
+  bool closed() const { return closed_.load(); }
+
+  const DashboardConfig& config() const { return config_; }
+  std::string xauth() const { return xauth_; }
+
+  // Readers (never block on an operation in progress).
+  nlohmann::json model() const;
+  nlohmann::json overview() const;
+  nlohmann::json stats() const;
+  nlohmann::json slots() const;  // the routing table as pushed (array of models.Slot)
+  std::string metrics() const;
+
+  // Operations, Codis's semantics and error texts where Codis had them.
+  Status reload();
+  Status create_proxy(const std::string& addr);
+  Status online_proxy(const std::string& addr);
+  Status reinit_proxy(const std::string& token);
+  Status remove_proxy(const std::string& token, bool force);
+  Status create_group(int gid);
+  Status remove_group(int gid);
+  Status resync_group(int gid);
+  Status resync_group_all();
+  Status group_add_server(int gid, const std::string& datacenter, const std::string& addr);
+  Status group_del_server(int gid, const std::string& addr);
+  Status group_promote_server(int gid, const std::string& addr);
+  Status slots_assign(std::vector<models::SlotMapping> slots);
+  Status slots_assign_offline(std::vector<models::SlotMapping> slots);
+  Result<nlohmann::json> slots_rebalance(bool confirm);
+
+ private:
+  struct ProxyStats {
+    nlohmann::json stats;  // the proxy's /api/proxy/stats, or null
+    std::string error;
+    int64_t unixtime = 0;
+    bool timeout = false;
+  };
+  struct RedisStats {
+    std::map<std::string, std::string> stats;
+    std::string error;
+    int64_t unixtime = 0;
+    bool timeout = false;
+  };
+
+  // Coordinator first, then memory. Callers hold op_mu_.
+  Status store_group(const models::Group& g);
+  Status store_remove_group(int gid);
+  Status store_slot(const models::SlotMapping& m);
+  Status store_proxy(const models::Proxy& p);
+  Status store_remove_proxy(const std::string& token);
+
+  // Pushes the given slots to every registered proxy, in parallel.
+  Status resync_slots(const std::vector<models::SlotMapping>& slots);
+  Status resync_slots_of_group(int gid);
+  Status reinit(const models::Proxy& p);
+  Status replicate_group(const models::Group& g);
+  Result<models::Proxy> fetch_proxy_model(const std::string& addr);
+
+  // Callers hold models_mu_ (or op_mu_, which excludes writers).
+  models::Slot to_slot(const models::SlotMapping& m, const models::Proxy* p) const;
+  std::string group_master(int gid) const;
+  bool group_locked(int gid) const;
+  bool group_in_use(int gid) const;
+  std::vector<models::Proxy> proxy_list() const;
+  std::string proxy_xauth(const models::Proxy& p) const;
+
+  void poll_loop();
+  void poll_once();
+  void on_lock_changed();
+
+  DashboardConfig config_;
+  std::unique_ptr<Coordinator> coord_;
+  std::string xauth_;
+  models::Topom model_;
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> locked_{false};
+
+  std::mutex op_mu_;              // one operation at a time
+  mutable std::mutex models_mu_;  // guards the three maps below
+  std::map<int, models::Group> groups_;
+  std::vector<models::SlotMapping> slots_;
+  std::map<std::string, models::Proxy> proxies_;  // by token
+
+  mutable std::mutex stats_mu_;
+  std::map<std::string, ProxyStats> proxy_stats_;  // by token
+  std::map<std::string, RedisStats> redis_stats_;  // by server address
+  std::atomic<uint64_t> api_errors_{0};
+
+  std::mutex poll_mu_;
+  std::condition_variable poll_cv_;
+  bool poll_stop_ = false;
+  std::thread poller_;
+
+  std::function<void()> on_lost_lock_;
+  std::atomic<bool> lost_lock_{false};
+  std::unique_ptr<WatchHandle> lock_watch_;
+  std::mutex lock_wait_mu_;
+  std::condition_variable lock_wait_cv_;
+  bool lock_changed_ = false;
+};
+
+}  // namespace codis::dashboard
