@@ -27,6 +27,7 @@ int64_t monotonic_ms() { return monotonic_ns() / 1000000; }
 
 namespace {
 constexpr int64_t kTickMs = 1000;
+constexpr uint32_t kSlowLogPerTick = 10;
 }  // namespace
 
 // ---- Request recycling (per thread) ----
@@ -175,6 +176,10 @@ void Worker::arm_tick() {
 
 void Worker::tick() {
   now_ms_ = monotonic_ms();
+  if (slow_logged_ > kSlowLogPerTick)
+    spdlog::warn("{} more slow commands in the last second (see codis_proxy_slow_commands_total)",
+                 slow_logged_ - kSlowLogPerTick);
+  slow_logged_ = 0;
   for (auto& [addr, conns] : backends_)
     for (auto& c : conns)
       if (c) c->tick(now_ms_);
@@ -555,7 +560,9 @@ void Worker::complete(Request* req, std::string_view reply, bool proxy_error) {
     stats_.record(req->cmd->index, us, proxy_error, redis_err);
     if (slow_us_ > 0 && us >= slow_us_ && !(req->cmd->flags & kFlagBlocking)) {
       ++stats_.slow_requests;
-      spdlog::warn("slow command: {} took {} us (db {}, slot {}, session {})", req->cmd->name, us, req->db,
+      // At most a few lines per second: a slow backend must not turn into a logging storm.
+      if (++slow_logged_ <= kSlowLogPerTick)
+        spdlog::warn("slow command: {} took {} us (db {}, slot {}, session {})", req->cmd->name, us, req->db,
                    req->slot, req->session ? req->session->id() : 0);
     }
   } else {

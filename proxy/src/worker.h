@@ -131,6 +131,7 @@ class Worker {
   uint64_t groups_version_ = ~uint64_t{0};
   int64_t now_ms_ = 0;
   uint64_t slow_us_ = 0;  // slowlog_log_slower_than; 0: off
+  uint32_t slow_logged_ = 0;  // slow-log lines this tick
   uint64_t next_session_id_ = 1;
   WorkerStats stats_;
 };

@@ -129,8 +129,7 @@ bool SlotSet::reserve_arena(size_t extra) {
   return true;
 }
 
-bool SlotSet::insert(std::string_view key) {
-  uint64_t h = hash_bytes(key);
+bool SlotSet::insert(std::string_view key, uint64_t h) {
   if (find(key, h) != UINT32_MAX) return false;
   uint64_t header = static_cast<uint64_t>(key.size()) << 1;
   size_t rec = varint_size(header) + key.size();
@@ -156,8 +155,7 @@ bool SlotSet::insert(std::string_view key) {
   return true;
 }
 
-bool SlotSet::erase(std::string_view key) {
-  uint64_t h = hash_bytes(key);
+bool SlotSet::erase(std::string_view key, uint64_t h) {
   uint32_t i = find(key, h);
   if (i == UINT32_MAX) return false;
   uint32_t off = entry_offset(table_[i]);

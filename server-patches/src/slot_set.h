@@ -41,9 +41,16 @@ class SlotSet {
   SlotSet& operator=(const SlotSet&) = delete;
 
   // Adds key; returns false when it was already there (adds are idempotent).
-  bool insert(std::string_view key);
+  bool insert(std::string_view key) { return insert(key, hash_bytes(key)); }
   // Removes key; returns false when it was not there.
-  bool erase(std::string_view key);
+  bool erase(std::string_view key) { return erase(key, hash_bytes(key)); }
+  // The same with h = hash_bytes(key) computed by the caller.
+  bool insert(std::string_view key, uint64_t h);
+  bool erase(std::string_view key, uint64_t h);
+  // Hints the CPU to load the table line key's probe starts at (h = hash_bytes(key)).
+  void prefetch(uint64_t h) const {
+    if (cap_ != 0) __builtin_prefetch(&table_[bucket(h, cap_)]);
+  }
   bool contains(std::string_view key) const;
   uint32_t size() const { return live_; }
   bool empty() const { return live_ == 0; }

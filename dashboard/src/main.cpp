@@ -1,0 +1,159 @@
+// codis-dashboard: the topology owner. See dashboard/README.md.
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "codis/coordinator.h"
+#include "codis/dashboard_config.h"
+#include "codis/logging.h"
+#include "rpc_server.h"
+#include "topom.h"
+#include "topom_api.h"
+
+namespace {
+
+int fail(const std::string& msg) {
+  std::fprintf(stderr, "codis-dashboard: %s\n", msg.c_str());
+  return 1;
+}
+
+// What goes into the lock node: Codis replaces an unspecified host by the
+// machine's name so that codis-fe/codis-admin can reach us.
+std::string advertised_addr(const std::string& admin_addr) {
+  const auto colon = admin_addr.rfind(':');
+  std::string host = admin_addr.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+    char buf[256] = {};
+    ::gethostname(buf, sizeof(buf) - 1);
+    host = buf;
+  }
+  return host + admin_addr.substr(colon);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "codis-dashboard: the topology owner of a Codis-compatible cluster.\n"
+      "It keeps groups, slots and proxies in the coordinator (ZooKeeper or a directory) under\n"
+      "/codis3/{product_name}, holds the dashboard lock there (a second dashboard for the same\n"
+      "product waits as standby and takes over when the first one dies), pushes the routing\n"
+      "table to every proxy and serves Codis 3.2's HTTP API on admin_addr.\n\n"
+      "Examples:\n"
+      "  codis-dashboard --default-config > dashboard.toml\n"
+      "  codis-dashboard --config dashboard.toml --log dashboard.log --log-level info\n"
+      "Then, with X = the xauth (sha256 of \"Codis-XAuth-[product_name]\", first 32 hex chars):\n"
+      "  curl -X PUT http://127.0.0.1:18080/api/topom/group/create/$X/1\n"
+      "  curl -X PUT http://127.0.0.1:18080/api/topom/group/add/$X/1/127.0.0.1:6379\n"
+      "  curl -X PUT http://127.0.0.1:18080/api/topom/proxy/create/$X/127.0.0.1:11080\n"
+      "  curl -X PUT -d '[{\"id\":0,\"group_id\":1}]' http://127.0.0.1:18080/api/topom/slots/assign/$X\n",
+      "codis-dashboard"};
+  std::string config_file, log_file, log_level = "info", pidfile;
+  bool default_config = false, version = false;
+  app.add_option("-c,--config", config_file, "TOML configuration file (see --default-config)");
+  app.add_option("-l,--log", log_file, "log file (default: stderr)");
+  app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
+  app.add_option("--pidfile", pidfile, "write the process id to this file");
+  app.add_flag("--default-config", default_config, "print a commented default configuration and exit");
+  app.add_flag("--version", version, "print the version and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  if (default_config) {
+    std::cout << codis::default_dashboard_config_text();
+    return 0;
+  }
+  if (version) {
+    std::cout << "codis-dashboard 0.1.0\n";
+    return 0;
+  }
+  if (config_file.empty()) return fail("--config FILE is required (codis-dashboard --default-config prints one)");
+  auto loaded = codis::load_dashboard_config(config_file);
+  if (!loaded) return fail(loaded.message());
+  const codis::DashboardConfig config = std::move(loaded.value());
+  if (auto st = codis::log::init(log_file, log_level); !st.ok()) return fail(st.message());
+
+  // Signals are taken by one thread with sigwait; every other thread blocks them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto coord = codis::connect_coordinator(config.coordinator_name, config.coordinator_addr, config.coordinator_auth,
+                                          std::chrono::seconds(20));
+  if (!coord) return fail(coord.message());
+  spdlog::info("dashboard: product \"{}\", coordinator {}", config.product_name, (*coord)->describe());
+
+  if (!pidfile.empty()) {
+    std::ofstream pf(pidfile);
+    pf << ::getpid() << "\n";
+    if (!pf) return fail("cannot write --pidfile " + pidfile);
+  }
+
+  boost::asio::io_context io;
+  codis::dashboard::Topom topom(config, std::move(coord.value()));
+  std::atomic<bool> stopping{false};
+  std::unique_ptr<codis::dashboard::RpcServer> server;
+  std::mutex server_mu;
+  auto stop_all = [&] {
+    stopping = true;
+    std::lock_guard lk(server_mu);
+    if (server) server->stop();
+  };
+  std::thread signals([&] {
+    int sig = 0;
+    while (sigwait(&sigs, &sig) == 0) {
+      if (sig == SIGINT || sig == SIGTERM) {
+        spdlog::warn("dashboard: signal {}: shutting down", sig);
+        stop_all();
+        return;
+      }
+    }
+  });
+  signals.detach();
+
+  int rc = 0;
+  if (auto st = topom.acquire_lock(advertised_addr(config.admin_addr), [&] { return stopping.load(); }); !st.ok()) {
+    spdlog::error("dashboard: {}", st.message());
+    rc = stopping ? 0 : 1;
+  } else if (auto lst = topom.load(); !lst.ok()) {
+    spdlog::error("dashboard: cannot load the topology: {}", lst.message());
+    rc = 1;
+  } else {
+    {
+      std::lock_guard lk(server_mu);
+      server = std::make_unique<codis::dashboard::RpcServer>(
+          io, codis::dashboard::make_topom_router(topom, [&] { stop_all(); }));
+      if (auto lst2 = server->listen(config.admin_addr); !lst2.ok()) {
+        spdlog::error("dashboard: {}", lst2.message());
+        rc = 1;
+      }
+    }
+    if (rc == 0) {
+      topom.start([&] { stop_all(); });
+      if (stopping) stop_all();
+      io.run();
+    }
+  }
+  topom.close();
+  {
+    std::lock_guard lk(server_mu);
+    server.reset();
+  }
+  if (!pidfile.empty()) std::remove(pidfile.c_str());
+  spdlog::info("dashboard: exit");
+  if (rc != 0) std::fprintf(stderr, "codis-dashboard: failed, see the log\n");
+  return rc;
+}

@@ -1,0 +1,1011 @@
+#include "topom.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+#include <future>
+#include <set>
+#include <sstream>
+
+#include "clients.h"
+#include "codis/sha256.h"
+
+namespace codis::dashboard {
+
+using nlohmann::json;
+namespace path = models::path;
+
+namespace {
+
+constexpr auto kProxyTimeout = std::chrono::seconds(5);
+constexpr auto kRedisTimeout = std::chrono::seconds(2);
+constexpr auto kStatsTimeout = std::chrono::milliseconds(900);
+
+std::string gstr(int gid) { return "group-[" + std::to_string(gid) + "]"; }
+std::string sstr(int sid) { return "slot-[" + std::to_string(sid) + "]"; }
+
+int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+// Go's time.Time.String() without the monotonic part.
+std::string go_time_now() {
+  const auto now = std::chrono::system_clock::now();
+  const auto t = std::chrono::system_clock::to_time_t(now);
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count() % 1000000000;
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  char buf[64], zone[16];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  std::strftime(zone, sizeof(zone), "%z %Z", &tm);
+  char frac[16];
+  std::snprintf(frac, sizeof(frac), ".%09lld", static_cast<long long>(ns));
+  return std::string(buf) + frac + " " + zone;
+}
+
+std::string uname_text() {
+  utsname u{};
+  if (::uname(&u) != 0) return "";
+  return std::string(u.sysname) + " " + u.nodename + " " + u.release + " " + u.version + " " + u.machine;
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  ::gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+json remote_error(const std::string& cause) { return json{{"Cause", cause}, {"Stack", nullptr}}; }
+
+json config_json(const DashboardConfig& c) {
+  json j = json::object();
+  for (const auto& [k, v] : describe(c)) {
+    const bool number = !v.empty() && std::all_of(v.begin(), v.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (number && k != "coordinator_addr" && k != "admin_addr" && k != "product_name") {
+      j[k] = std::stoll(v);
+    } else {
+      j[k] = v;
+    }
+  }
+  return j;
+}
+
+}  // namespace
+
+Topom::Topom(DashboardConfig config, std::unique_ptr<Coordinator> coordinator)
+    : config_(std::move(config)), coord_(std::move(coordinator)) {
+  xauth_ = codis_xauth({config_.product_name});
+  slots_.resize(models::kMaxSlotNum);
+  for (int i = 0; i < models::kMaxSlotNum; ++i) slots_[i].id = i;
+}
+
+Topom::~Topom() { close(); }
+
+Status Topom::acquire_lock(const std::string& admin_addr, const std::function<bool()>& should_stop) {
+  char cwd[4096] = {};
+  model_.token = random_token();
+  model_.start_time = go_time_now();
+  model_.admin_addr = admin_addr;
+  model_.product_name = config_.product_name;
+  model_.pid = static_cast<int>(::getpid());
+  model_.pwd = ::getcwd(cwd, sizeof(cwd) - 1) ? cwd : "";
+  model_.sys = uname_text();
+  const std::string lock = path::topom(config_.product_name);
+  const std::string data = models::encode(model_);
+
+  // The watch wakes us when the holder's node changes or goes away.
+  auto watch = coord_->watch_data(lock, [this] {
+    std::lock_guard lk(lock_wait_mu_);
+    lock_changed_ = true;
+    lock_wait_cv_.notify_all();
+  });
+  if (!watch) return watch.status();
+  bool told = false;
+  for (;;) {
+    if (should_stop()) return Status::Error("stopped while waiting for the dashboard lock");
+    {
+      std::lock_guard lk(lock_wait_mu_);
+      lock_changed_ = false;
+    }
+    auto st = coord_->create_ephemeral(lock, data);
+    if (st.ok()) {
+      locked_ = true;
+      spdlog::info("topom: took the dashboard lock {} (token {}){}", lock, model_.token,
+                   told ? ": the previous dashboard is gone, taking over" : "");
+      return Status::Ok();
+    }
+    auto cur = coord_->read(lock);
+    if (!cur) return Status::Error("cannot read the dashboard lock " + lock + ": " + cur.message());
+    if (!cur->has_value()) continue;  // released meanwhile: try again at once
+    if (!told) {
+      auto holder = models::parse_json<models::Topom>(**cur);
+      spdlog::warn(
+          "topom: another dashboard holds {} ({}); waiting as standby and taking over when it goes away",
+          lock, holder ? "admin " + holder->admin_addr + ", pid " + std::to_string(holder->pid) : std::string("unreadable"));
+      told = true;
+    }
+    std::unique_lock lk(lock_wait_mu_);
+    lock_wait_cv_.wait_for(lk, std::chrono::milliseconds(500), [this] { return lock_changed_; });
+  }
+}
+
+Status Topom::load() {
+  std::lock_guard op(op_mu_);
+  const auto& product = config_.product_name;
+  std::map<int, models::Group> groups;
+  std::vector<models::SlotMapping> slots(models::kMaxSlotNum);
+  std::map<std::string, models::Proxy> proxies;
+  for (int i = 0; i < models::kMaxSlotNum; ++i) slots[i].id = i;
+
+  auto names = coord_->list(path::group_dir(product));
+  if (!names) return names.status();
+  for (const auto& name : *names) {
+    auto data = coord_->read(path::group_dir(product) + "/" + name);
+    if (!data) return data.status();
+    if (!data->has_value() || (*data)->empty()) continue;
+    auto g = models::parse_json<models::Group>(**data);
+    if (!g) return Status::Error("bad group node " + name + ": " + g.message());
+    groups[g->id] = *g;
+  }
+  names = coord_->list(path::slot_dir(product));
+  if (!names) return names.status();
+  for (const auto& name : *names) {
+    auto data = coord_->read(path::slot_dir(product) + "/" + name);
+    if (!data) return data.status();
+    if (!data->has_value() || (*data)->empty()) continue;
+    auto m = models::parse_json<models::SlotMapping>(**data);
+    if (!m) return Status::Error("bad slot node " + name + ": " + m.message());
+    if (m->id < 0 || m->id >= models::kMaxSlotNum) return Status::Error("bad slot node " + name + ": id out of range");
+    slots[m->id] = *m;
+  }
+  names = coord_->list(path::proxy_dir(product));
+  if (!names) return names.status();
+  for (const auto& name : *names) {
+    auto data = coord_->read(path::proxy_dir(product) + "/" + name);
+    if (!data) return data.status();
+    if (!data->has_value() || (*data)->empty()) continue;
+    auto p = models::parse_json<models::Proxy>(**data);
+    if (!p) return Status::Error("bad proxy node " + name + ": " + p.message());
+    proxies[p->token] = *p;
+  }
+  std::lock_guard lk(models_mu_);
+  groups_ = std::move(groups);
+  slots_ = std::move(slots);
+  proxies_ = std::move(proxies);
+  spdlog::info("topom: loaded {} groups, {} proxies from {}", groups_.size(), proxies_.size(), coord_->describe());
+  return Status::Ok();
+}
+
+void Topom::start(std::function<void()> on_lost_lock) {
+  on_lost_lock_ = std::move(on_lost_lock);
+  auto watch = coord_->watch_data(path::topom(config_.product_name), [this] { on_lock_changed(); });
+  if (watch) lock_watch_ = std::move(*watch);
+  poller_ = std::thread([this] { poll_loop(); });
+}
+
+void Topom::on_lock_changed() {
+  if (closed_ || lost_lock_) return;
+  const std::string lock = path::topom(config_.product_name);
+  auto cur = coord_->read(lock);
+  if (!cur) return;  // unreachable store: the watch fires again once it is back
+  if (!cur->has_value()) {
+    // Our session was replaced and the node is not back yet: take it again.
+    auto st = coord_->create_ephemeral(lock, models::encode(model_));
+    if (st.ok()) spdlog::warn("topom: re-created the dashboard lock {}", lock);
+    return;
+  }
+  auto holder = models::parse_json<models::Topom>(**cur);
+  if (holder && holder->token == model_.token) return;
+  lost_lock_ = true;
+  spdlog::error("topom: the dashboard lock {} now belongs to another dashboard ({}); shutting down", lock,
+                holder ? holder->admin_addr : std::string("unreadable"));
+  if (on_lost_lock_) on_lost_lock_();
+}
+
+void Topom::close() {
+  if (closed_.exchange(true)) return;
+  {
+    std::lock_guard lk(poll_mu_);
+    poll_stop_ = true;
+  }
+  poll_cv_.notify_all();
+  if (poller_.joinable()) poller_.join();
+  lock_watch_.reset();
+  if (locked_ && !lost_lock_) {
+    const std::string lock = path::topom(config_.product_name);
+    auto cur = coord_->read(lock);
+    if (cur && cur->has_value()) {
+      auto holder = models::parse_json<models::Topom>(**cur);
+      if (holder && holder->token == model_.token) {
+        if (auto st = coord_->remove(lock); !st.ok()) spdlog::warn("topom: {}", st.message());
+      }
+    }
+    spdlog::info("topom: released the dashboard lock {}", lock);
+  }
+  locked_ = false;
+}
+
+// ---- store ----
+
+Status Topom::store_group(const models::Group& g) {
+  if (auto st = coord_->update(path::group(config_.product_name, g.id), models::encode(g)); !st.ok()) return st;
+  std::lock_guard lk(models_mu_);
+  groups_[g.id] = g;
+  return Status::Ok();
+}
+
+Status Topom::store_remove_group(int gid) {
+  if (auto st = coord_->remove(path::group(config_.product_name, gid)); !st.ok()) return st;
+  std::lock_guard lk(models_mu_);
+  groups_.erase(gid);
+  return Status::Ok();
+}
+
+Status Topom::store_slot(const models::SlotMapping& m) {
+  if (auto st = coord_->update(path::slot(config_.product_name, m.id), models::encode(m)); !st.ok()) return st;
+  std::lock_guard lk(models_mu_);
+  slots_[m.id] = m;
+  return Status::Ok();
+}
+
+Status Topom::store_proxy(const models::Proxy& p) {
+  if (auto st = coord_->update(path::proxy(config_.product_name, p.token), models::encode(p)); !st.ok()) return st;
+  std::lock_guard lk(models_mu_);
+  proxies_[p.token] = p;
+  return Status::Ok();
+}
+
+Status Topom::store_remove_proxy(const std::string& token) {
+  if (auto st = coord_->remove(path::proxy(config_.product_name, token)); !st.ok()) return st;
+  std::lock_guard lk(models_mu_);
+  proxies_.erase(token);
+  return Status::Ok();
+}
+
+// ---- context (Codis's pkg/topom/context.go) ----
+
+std::string Topom::group_master(int gid) const {
+  auto it = groups_.find(gid);
+  if (it == groups_.end() || it->second.servers.empty()) return "";
+  return it->second.servers[0].server;
+}
+
+bool Topom::group_locked(int gid) const {
+  auto it = groups_.find(gid);
+  return it != groups_.end() && !it->second.promoting.state.empty();
+}
+
+bool Topom::group_in_use(int gid) const {
+  for (const auto& m : slots_) {
+    if (m.group_id == gid || m.action.target_id == gid) return true;
+  }
+  return false;
+}
+
+models::Slot Topom::to_slot(const models::SlotMapping& m, const models::Proxy* p) const {
+  models::Slot s;
+  s.id = m.id;
+  s.forward_method = migration_forward_method(config_.migration_method);
+  const auto& state = m.action.state;
+  auto replica_groups = [&](int gid) {
+    std::vector<std::vector<std::string>> out;
+    auto it = groups_.find(gid);
+    if (it == groups_.end() || !it->second.promoting.state.empty() || it->second.servers.size() <= 1) return out;
+    // Replicas in the proxy's datacenter first, then the rest (Codis orders by distance).
+    std::vector<std::string> near, far;
+    for (const auto& srv : it->second.servers) {
+      if (!srv.replica_group) continue;
+      (p && !p->datacenter.empty() && srv.datacenter == p->datacenter ? near : far).push_back(srv.server);
+    }
+    if (!near.empty()) out.push_back(near);
+    if (!far.empty()) out.push_back(far);
+    return out;
+  };
+  if (state.empty() || state == models::action::kPending) {
+    s.locked = group_locked(m.group_id);
+    s.backend_addr = group_master(m.group_id);
+    s.backend_addr_group_id = m.group_id;
+    s.replica_groups = replica_groups(m.group_id);
+  } else if (state == models::action::kPreparing) {
+    s.locked = group_locked(m.group_id);
+    s.backend_addr = group_master(m.group_id);
+    s.backend_addr_group_id = m.group_id;
+  } else if (state == models::action::kPrepared || state == models::action::kMigrating) {
+    s.locked = state == models::action::kPrepared || group_locked(m.group_id) || group_locked(m.action.target_id);
+    s.backend_addr = group_master(m.action.target_id);
+    s.backend_addr_group_id = m.action.target_id;
+    s.migrate_from = group_master(m.group_id);
+    s.migrate_from_group_id = m.group_id;
+  } else if (state == models::action::kFinished) {
+    s.locked = group_locked(m.action.target_id);
+    s.backend_addr = group_master(m.action.target_id);
+    s.backend_addr_group_id = m.action.target_id;
+  }
+  return s;
+}
+
+std::vector<models::Proxy> Topom::proxy_list() const {
+  std::vector<models::Proxy> out;
+  for (const auto& [t, p] : proxies_) out.push_back(p);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
+}
+
+std::string Topom::proxy_xauth(const models::Proxy& p) const {
+  return codis_xauth({p.product_name, config_.product_auth, p.token});
+}
+
+// ---- proxies ----
+
+Status Topom::resync_slots(const std::vector<models::SlotMapping>& slots) {
+  if (slots.empty()) return Status::Ok();
+  std::vector<std::pair<models::Proxy, std::string>> bodies;
+  {
+    std::lock_guard lk(models_mu_);
+    for (const auto& p : proxy_list()) {
+      std::vector<models::Slot> table;
+      for (const auto& m : slots) table.push_back(to_slot(m, &p));
+      bodies.emplace_back(p, models::encode(table));
+    }
+  }
+  std::vector<std::future<Result<json>>> futures;
+  for (const auto& [p, body] : bodies) {
+    futures.push_back(std::async(std::launch::async, [this, p = p, body = body] {
+      return rpc_call(p.admin_addr, "PUT", "/api/proxy/fillslots/" + proxy_xauth(p), body, kProxyTimeout);
+    }));
+  }
+  std::string failed;
+  for (size_t i = 0; i < futures.size(); ++i) {
+    auto r = futures[i].get();
+    const auto& p = bodies[i].first;
+    if (!r.ok()) {
+      spdlog::error("topom: proxy-[{}] ({}) resync slots failed: {}", p.token, p.admin_addr, r.message());
+      if (!failed.empty()) failed += "; ";
+      failed += "proxy-[" + p.token + "] (" + p.admin_addr + "): " + r.message();
+    }
+  }
+  if (!failed.empty()) {
+    return Status::Error("the change is stored in the coordinator, but proxies resync slots failed: " + failed +
+                         " (fix or remove the proxy, then reinit it)");
+  }
+  return Status::Ok();
+}
+
+Status Topom::resync_slots_of_group(int gid) {
+  std::vector<models::SlotMapping> slots;
+  {
+    std::lock_guard lk(models_mu_);
+    for (const auto& m : slots_) {
+      if (m.group_id == gid || m.action.target_id == gid) slots.push_back(m);
+    }
+  }
+  return resync_slots(slots);
+}
+
+Status Topom::reinit(const models::Proxy& p) {
+  std::string table;
+  {
+    std::lock_guard lk(models_mu_);
+    std::vector<models::Slot> all;
+    for (const auto& m : slots_) all.push_back(to_slot(m, &p));
+    table = models::encode(all);
+  }
+  const std::string x = proxy_xauth(p);
+  spdlog::info("topom: proxy-[{}] reinit ({})", p.token, p.admin_addr);
+  if (auto r = rpc_call(p.admin_addr, "PUT", "/api/proxy/fillslots/" + x, table, kProxyTimeout); !r) {
+    return Status::Error("proxy-[" + p.token + "] fillslots failed: " + r.message());
+  }
+  if (auto r = rpc_call(p.admin_addr, "PUT", "/api/proxy/start/" + x, "", kProxyTimeout); !r) {
+    return Status::Error("proxy-[" + p.token + "] start failed: " + r.message());
+  }
+  return Status::Ok();
+}
+
+Result<models::Proxy> Topom::fetch_proxy_model(const std::string& addr) {
+  auto r = rpc_call(addr, "GET", "/api/proxy/model", "", kProxyTimeout);
+  if (!r) return Result<models::Proxy>::Error("proxy@" + addr + " fetch model failed: " + r.message());
+  auto p = models::parse_json<models::Proxy>(r->dump());
+  if (!p) return Result<models::Proxy>::Error("proxy@" + addr + " fetch model failed: " + p.message());
+  if (p->product_name != config_.product_name) {
+    return Result<models::Proxy>::Error("proxy-[" + p->token + "] product name doesn't match (proxy: \"" +
+                                        p->product_name + "\", dashboard: \"" + config_.product_name + "\")");
+  }
+  return p;
+}
+
+Status Topom::create_proxy(const std::string& addr) {
+  std::lock_guard op(op_mu_);
+  auto p = fetch_proxy_model(addr);
+  if (!p) return p.status();
+  int max_id = 0;
+  {
+    std::lock_guard lk(models_mu_);
+    if (proxies_.count(p->token)) return Status::Error("proxy-[" + p->token + "] already exists");
+    for (const auto& [t, x] : proxies_) max_id = std::max(max_id, x.id);
+  }
+  p->id = max_id + 1;
+  if (auto st = store_proxy(*p); !st.ok()) return st;
+  return reinit(*p);
+}
+
+Status Topom::online_proxy(const std::string& addr) {
+  std::lock_guard op(op_mu_);
+  auto p = fetch_proxy_model(addr);
+  if (!p) return p.status();
+  {
+    std::lock_guard lk(models_mu_);
+    int max_id = 0;
+    for (const auto& [t, x] : proxies_) max_id = std::max(max_id, x.id);
+    auto it = proxies_.find(p->token);
+    p->id = it != proxies_.end() ? it->second.id : max_id + 1;
+  }
+  if (auto st = store_proxy(*p); !st.ok()) return st;
+  return reinit(*p);
+}
+
+Status Topom::reinit_proxy(const std::string& token) {
+  std::lock_guard op(op_mu_);
+  models::Proxy p;
+  {
+    std::lock_guard lk(models_mu_);
+    auto it = proxies_.find(token);
+    if (it == proxies_.end()) return Status::Error("proxy-[" + token + "] doesn't exist");
+    p = it->second;
+  }
+  return reinit(p);
+}
+
+Status Topom::remove_proxy(const std::string& token, bool force) {
+  std::lock_guard op(op_mu_);
+  models::Proxy p;
+  {
+    std::lock_guard lk(models_mu_);
+    auto it = proxies_.find(token);
+    if (it == proxies_.end()) return Status::Error("proxy-[" + token + "] doesn't exist");
+    p = it->second;
+  }
+  if (auto r = rpc_call(p.admin_addr, "PUT", "/api/proxy/shutdown/" + proxy_xauth(p), "", kProxyTimeout); !r) {
+    spdlog::warn("topom: proxy-[{}] shutdown failed, force remove = {}: {}", token, force, r.message());
+    if (!force) {
+      return Status::Error("proxy-[" + token + "] shutdown failed: " + r.message() +
+                           " (remove it with force = 1 if it is gone for good)");
+    }
+  }
+  if (auto st = store_remove_proxy(token); !st.ok()) return st;
+  std::lock_guard lk(stats_mu_);
+  proxy_stats_.erase(token);
+  return Status::Ok();
+}
+
+// ---- groups ----
+
+Status Topom::create_group(int gid) {
+  std::lock_guard op(op_mu_);
+  if (gid <= 0 || gid > models::kMaxGroupId) {
+    return Status::Error("invalid group id = " + std::to_string(gid) + ", out of range (1-" +
+                         std::to_string(models::kMaxGroupId) + ")");
+  }
+  {
+    std::lock_guard lk(models_mu_);
+    if (groups_.count(gid)) return Status::Error(gstr(gid) + " already exists");
+  }
+  models::Group g;
+  g.id = gid;
+  return store_group(g);
+}
+
+Status Topom::remove_group(int gid) {
+  std::lock_guard op(op_mu_);
+  {
+    std::lock_guard lk(models_mu_);
+    auto it = groups_.find(gid);
+    if (it == groups_.end()) return Status::Error(gstr(gid) + " doesn't exist");
+    if (!it->second.servers.empty()) return Status::Error(gstr(gid) + " isn't empty");
+    if (group_in_use(gid)) return Status::Error(gstr(gid) + " is still in use by slots");
+  }
+  return store_remove_group(gid);
+}
+
+Status Topom::replicate_group(const models::Group& g) {
+  std::string failed;
+  for (size_t i = 0; i < g.servers.size(); ++i) {
+    const auto& addr = g.servers[i].server;
+    const std::string master = i == 0 ? "NO:ONE" : g.servers[0].server;
+    auto c = RedisClient::connect(addr, config_.product_auth, kRedisTimeout);
+    Status st = c ? c->set_master(master, config_.product_auth) : c.status();
+    if (!st.ok()) {
+      spdlog::error("topom: {} server {}: set master to {} failed: {}", gstr(g.id), addr, master, st.message());
+      if (!failed.empty()) failed += "; ";
+      failed += st.message();
+    } else {
+      spdlog::info("topom: {} server {}: {}", gstr(g.id), addr,
+                   i == 0 ? std::string("master (SLAVEOF NO ONE)") : "replica of " + master);
+    }
+  }
+  if (!failed.empty()) return Status::Error(gstr(g.id) + " resync failed: " + failed);
+  return Status::Ok();
+}
+
+Status Topom::resync_group(int gid) {
+  std::lock_guard op(op_mu_);
+  models::Group g;
+  {
+    std::lock_guard lk(models_mu_);
+    auto it = groups_.find(gid);
+    if (it == groups_.end()) return Status::Error(gstr(gid) + " doesn't exist");
+    g = it->second;
+  }
+  if (!g.promoting.state.empty()) return Status::Error(gstr(gid) + " is promoting");
+  if (auto st = replicate_group(g); !st.ok()) return st;
+  if (auto st = resync_slots_of_group(gid); !st.ok()) return st;
+  g.out_of_sync = false;
+  return store_group(g);
+}
+
+Status Topom::resync_group_all() {
+  std::vector<int> gids;
+  {
+    std::lock_guard lk(models_mu_);
+    for (const auto& [gid, g] : groups_) gids.push_back(gid);
+  }
+  for (int gid : gids) {
+    if (auto st = resync_group(gid); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+Status Topom::group_add_server(int gid, const std::string& datacenter, const std::string& addr) {
+  std::lock_guard op(op_mu_);
+  if (addr.empty() || addr.rfind(':') == std::string::npos) {
+    return Status::Error("invalid server address \"" + addr + "\" (expected host:port)");
+  }
+  models::Group g;
+  {
+    std::lock_guard lk(models_mu_);
+    auto it = groups_.find(gid);
+    if (it == groups_.end()) return Status::Error(gstr(gid) + " doesn't exist");
+    for (const auto& [id, x] : groups_) {
+      for (const auto& s : x.servers) {
+        if (s.server == addr) return Status::Error("server-[" + addr + "] already exists in " + gstr(id));
+      }
+    }
+    g = it->second;
+  }
+  if (!g.promoting.state.empty()) return Status::Error(gstr(gid) + " is promoting");
+  // The server must answer (with product_auth) before it joins a group.
+  auto c = RedisClient::connect(addr, config_.product_auth, kRedisTimeout);
+  if (!c) return Status::Error("redis " + addr + " is not reachable: " + c.message());
+  auto pong = c->call({"PING"});
+  if (!pong) return pong.status();
+  if (pong->type == resp::Value::Type::kError) return Status::Error("redis " + addr + ": PING failed: " + pong->str);
+  auto info = c->call({"SLOTSINFO"});
+  if (info && info->type == resp::Value::Type::kError) {
+    spdlog::warn("topom: redis {} has no SLOTSINFO ({}): slot migration from/to it needs the codis_slots module",
+                 addr, info->str);
+  }
+  models::GroupServer s;
+  s.server = addr;
+  s.datacenter = datacenter;
+  g.servers.push_back(s);
+  return store_group(g);
+}
+
+Status Topom::group_del_server(int gid, const std::string& addr) {
+  std::lock_guard op(op_mu_);
+  models::Group g;
+  {
+    std::lock_guard lk(models_mu_);
+    auto it = groups_.find(gid);
+    if (it == groups_.end()) return Status::Error(gstr(gid) + " doesn't exist");
+    g = it->second;
+    auto pos = std::find_if(g.servers.begin(), g.servers.end(), [&](const auto& s) { return s.server == addr; });
+    if (pos == g.servers.end()) return Status::Error(gstr(gid) + " doesn't have server-[" + addr + "]");
+    if (pos == g.servers.begin() && (g.servers.size() != 1 || group_in_use(gid))) {
+      return Status::Error(gstr(gid) + " can't remove master, still in use");
+    }
+    if (!g.promoting.state.empty()) return Status::Error(gstr(gid) + " is promoting");
+    g.servers.erase(pos);
+  }
+  if (auto st = store_group(g); !st.ok()) return st;
+  std::lock_guard lk(stats_mu_);
+  redis_stats_.erase(addr);
+  return Status::Ok();
+}
+
+Status Topom::group_promote_server(int gid, const std::string& addr) {
+  std::lock_guard op(op_mu_);
+  models::Group g;
+  int index = -1;
+  {
+    std::lock_guard lk(models_mu_);
+    auto it = groups_.find(gid);
+    if (it == groups_.end()) return Status::Error(gstr(gid) + " doesn't exist");
+    g = it->second;
+  }
+  for (size_t i = 0; i < g.servers.size(); ++i) {
+    if (g.servers[i].server == addr) index = static_cast<int>(i);
+  }
+  if (index < 0) return Status::Error(gstr(gid) + " doesn't have server-[" + addr + "]");
+  if (!g.promoting.state.empty()) {
+    if (index != g.promoting.index) {
+      return Status::Error(gstr(gid) + " is promoting index = " + std::to_string(g.promoting.index));
+    }
+  } else if (index == 0) {
+    return Status::Error(gstr(gid) + " can't promote master");
+  }
+  // Codis's steps, each stored so a restarted dashboard resumes: preparing
+  // (stored), prepared (the group's slots are locked on every proxy), the
+  // new server list with the old master last, then finished (slots unlocked
+  // and pointed at the new master).
+  if (g.promoting.state.empty()) {
+    g.promoting.index = index;
+    g.promoting.state = std::string(models::action::kPreparing);
+    if (auto st = store_group(g); !st.ok()) return st;
+  }
+  if (g.promoting.state == models::action::kPreparing) {
+    g.promoting.state = std::string(models::action::kPrepared);
+    if (auto st = store_group(g); !st.ok()) return st;
+    if (auto st = resync_slots_of_group(gid); !st.ok()) {
+      g.promoting.state = std::string(models::action::kPreparing);
+      (void)store_group(g);
+      (void)resync_slots_of_group(gid);
+      return st;
+    }
+  }
+  if (g.promoting.state == models::action::kPrepared) {
+    const int i = g.promoting.index;
+    std::vector<models::GroupServer> servers;
+    servers.push_back(g.servers[i]);
+    for (size_t k = 1; k < g.servers.size(); ++k) {
+      if (static_cast<int>(k) != i) servers.push_back(g.servers[k]);
+    }
+    servers.push_back(g.servers[0]);
+    for (auto& s : servers) s.action = {};
+    g.servers = servers;
+    g.promoting.index = 0;
+    g.promoting.state = std::string(models::action::kFinished);
+    if (auto st = store_group(g); !st.ok()) return st;
+    auto c = RedisClient::connect(g.servers[0].server, config_.product_auth, kRedisTimeout);
+    Status st = c ? c->set_master("NO:ONE", config_.product_auth) : c.status();
+    if (!st.ok()) spdlog::warn("topom: {} promote: {}", gstr(gid), st.message());
+  }
+  if (g.promoting.state == models::action::kFinished) {
+    g.promoting = {};
+    if (auto st = store_group(g); !st.ok()) return st;
+    Status pushed = resync_slots_of_group(gid);
+    // The others follow the new master.
+    Status followed = replicate_group(g);
+    if (!followed.ok()) {
+      g.out_of_sync = true;
+      (void)store_group(g);
+    }
+    if (!pushed.ok()) return pushed;
+    if (!followed.ok()) return followed;
+  }
+  return Status::Ok();
+}
+
+// ---- slots ----
+
+Status Topom::slots_assign(std::vector<models::SlotMapping> slots) {
+  std::lock_guard op(op_mu_);
+  std::set<int> targets;
+  {
+    std::lock_guard lk(models_mu_);
+    for (const auto& m : slots) {
+      if (m.id < 0 || m.id >= models::kMaxSlotNum) return Status::Error(sstr(m.id) + " doesn't exist");
+      auto it = groups_.find(m.group_id);
+      if (it == groups_.end()) return Status::Error(gstr(m.group_id) + " doesn't exist");
+      if (it->second.servers.empty()) return Status::Error(gstr(m.group_id) + " is empty");
+      if (!m.action.state.empty()) return Status::Error("invalid " + sstr(m.id) + " action = " + m.action.state);
+      const auto& cur = slots_[m.id];
+      if (!cur.action.state.empty()) {
+        return Status::Error(sstr(m.id) + " is migrating (action = " + cur.action.state +
+                             "): wait for it or remove the action first");
+      }
+      targets.insert(m.group_id);
+    }
+  }
+  for (int gid : targets) {
+    models::Group g;
+    {
+      std::lock_guard lk(models_mu_);
+      g = groups_[gid];
+    }
+    if (!g.out_of_sync) {
+      g.out_of_sync = true;
+      if (auto st = store_group(g); !st.ok()) return st;
+    }
+  }
+  std::vector<models::SlotMapping> stored;
+  for (const auto& m : slots) {
+    models::SlotMapping x;
+    x.id = m.id;
+    x.group_id = m.group_id;
+    spdlog::info("topom: {} will be mapped to {}", sstr(x.id), gstr(x.group_id));
+    if (auto st = store_slot(x); !st.ok()) return st;
+    stored.push_back(x);
+  }
+  return resync_slots(stored);
+}
+
+Status Topom::slots_assign_offline(std::vector<models::SlotMapping> slots) {
+  std::lock_guard op(op_mu_);
+  {
+    std::lock_guard lk(models_mu_);
+    for (const auto& m : slots) {
+      if (m.id < 0 || m.id >= models::kMaxSlotNum) return Status::Error(sstr(m.id) + " doesn't exist");
+      if (m.group_id != 0) return Status::Error("group of " + sstr(m.id) + " should be 0");
+      if (!slots_[m.id].action.state.empty()) {
+        return Status::Error(sstr(m.id) + " is migrating (action = " + slots_[m.id].action.state + ")");
+      }
+    }
+  }
+  std::vector<models::SlotMapping> stored;
+  for (const auto& m : slots) {
+    models::SlotMapping x;
+    x.id = m.id;
+    spdlog::info("topom: {} will be mapped to group-[0] (offline)", sstr(x.id));
+    if (auto st = store_slot(x); !st.ok()) return st;
+    stored.push_back(x);
+  }
+  return resync_slots(stored);
+}
+
+Result<json> Topom::slots_rebalance(bool confirm) {
+  std::map<int, int> plans;  // sid -> gid
+  std::vector<std::pair<int, int>> moves;  // owned slots that would need migration
+  {
+    std::lock_guard op(op_mu_);
+    std::lock_guard lk(models_mu_);
+    std::map<int, int> count;
+    for (const auto& [gid, g] : groups_) {
+      if (!g.servers.empty()) count[gid] = 0;
+    }
+    if (count.empty()) return Result<json>::Error("no valid group could be found");
+    const int bound = (models::kMaxSlotNum + static_cast<int>(count.size()) - 1) / static_cast<int>(count.size());
+    std::vector<int> pending;
+    for (const auto& m : slots_) {
+      if (!m.action.state.empty()) count[m.action.target_id]++;
+    }
+    for (const auto& m : slots_) {
+      if (!m.action.state.empty()) continue;
+      if (m.group_id != 0 && count.count(m.group_id) && count[m.group_id] < bound) {
+        count[m.group_id]++;
+      } else {
+        pending.push_back(m.id);
+      }
+    }
+    size_t next = 0;
+    for (const auto& [gid, g] : groups_) {
+      if (g.servers.empty()) continue;
+      while (count[gid] < bound && next < pending.size()) {
+        count[gid]++;
+        plans[pending[next++]] = gid;
+      }
+    }
+    for (const auto& [sid, gid] : plans) {
+      if (slots_[sid].group_id != 0) moves.emplace_back(sid, gid);
+    }
+  }
+  json plan = json::object();
+  for (const auto& [sid, gid] : plans) plan[std::to_string(sid)] = gid;
+  if (!confirm) return plan;
+  if (!moves.empty()) {
+    return Result<json>::Error(
+        "rebalance needs to migrate " + std::to_string(moves.size()) + " slots that hold data (first: " +
+        sstr(moves[0].first) + " -> " + gstr(moves[0].second) +
+        "); slot migration is not available in this dashboard yet: nothing was changed");
+  }
+  if (plans.empty()) return plan;
+  std::vector<models::SlotMapping> assign;
+  for (const auto& [sid, gid] : plans) {
+    models::SlotMapping m;
+    m.id = sid;
+    m.group_id = gid;
+    assign.push_back(m);
+  }
+  if (auto st = slots_assign(std::move(assign)); !st.ok()) return st;
+  return plan;
+}
+
+Status Topom::reload() {
+  if (auto st = load(); !st.ok()) return st;
+  return Status::Ok();
+}
+
+// ---- readers ----
+
+json Topom::model() const { return json(model_); }
+
+json Topom::slots() const {
+  std::lock_guard lk(models_mu_);
+  json arr = json::array();
+  for (const auto& m : slots_) arr.push_back(json(to_slot(m, nullptr)));
+  return arr;
+}
+
+json Topom::stats() const {
+  json j = json::object();
+  j["closed"] = closed_.load();
+  {
+    std::lock_guard lk(models_mu_);
+    json slots = json::array();
+    for (const auto& m : slots_) slots.push_back(json(m));
+    j["slots"] = std::move(slots);
+    json groups = json::array();
+    for (const auto& [gid, g] : groups_) groups.push_back(json(g));
+    j["group"]["models"] = std::move(groups);
+    json proxies = json::array();
+    for (const auto& p : proxy_list()) proxies.push_back(json(p));
+    j["proxy"]["models"] = std::move(proxies);
+  }
+  {
+    std::lock_guard lk(stats_mu_);
+    json rs = json::object();
+    for (const auto& [addr, s] : redis_stats_) {
+      json x = json::object();
+      if (!s.stats.empty()) x["stats"] = s.stats;
+      if (!s.error.empty()) x["error"] = remote_error(s.error);
+      x["unixtime"] = s.unixtime;
+      if (s.timeout) x["timeout"] = true;
+      rs[addr] = std::move(x);
+    }
+    j["group"]["stats"] = std::move(rs);
+    json ps = json::object();
+    for (const auto& [token, s] : proxy_stats_) {
+      json x = json::object();
+      if (!s.stats.is_null()) x["stats"] = s.stats;
+      if (!s.error.empty()) x["error"] = remote_error(s.error);
+      x["unixtime"] = s.unixtime;
+      if (s.timeout) x["timeout"] = true;
+      ps[token] = std::move(x);
+    }
+    j["proxy"]["stats"] = std::move(ps);
+  }
+  // No migration executor yet (issue 5): Codis's shape, idle.
+  j["slot_action"] = json{{"interval", 0}, {"disabled", false}, {"progress", {{"status", ""}}}, {"executor", 0}};
+  j["sentinels"] = json{{"model", json(models::Sentinel{})}, {"stats", json::object()}, {"masters", json::object()}};
+  return j;
+}
+
+json Topom::overview() const {
+  json o = json::object();
+  o["version"] = "codis-ng 0.1.0";
+  o["compile"] = std::string(__DATE__) + " " + __TIME__;
+  o["config"] = config_json(config_);
+  o["model"] = model();
+  o["stats"] = stats();
+  return o;
+}
+
+std::string Topom::metrics() const {
+  std::ostringstream out;
+  out << "# HELP codis_dashboard_up 1 while this dashboard holds the lock and serves.\n"
+         "# TYPE codis_dashboard_up gauge\n"
+      << "codis_dashboard_up " << (closed_ ? 0 : 1) << "\n";
+  std::map<int, int> owned;
+  int offline = 0;
+  size_t ngroups = 0, nproxies = 0;
+  std::vector<std::pair<int, std::string>> servers;
+  std::vector<models::Proxy> proxies;
+  {
+    std::lock_guard lk(models_mu_);
+    for (const auto& m : slots_) (m.group_id == 0 ? offline : owned[m.group_id])++;
+    ngroups = groups_.size();
+    for (const auto& [gid, g] : groups_) {
+      for (const auto& s : g.servers) servers.emplace_back(gid, s.server);
+    }
+    proxies = proxy_list();
+    nproxies = proxies.size();
+  }
+  out << "# HELP codis_dashboard_groups Groups in the topology.\n# TYPE codis_dashboard_groups gauge\n"
+      << "codis_dashboard_groups " << ngroups << "\n";
+  out << "# HELP codis_dashboard_proxies Proxies registered.\n# TYPE codis_dashboard_proxies gauge\n"
+      << "codis_dashboard_proxies " << nproxies << "\n";
+  out << "# HELP codis_dashboard_slots_offline Slots owned by no group.\n# TYPE codis_dashboard_slots_offline gauge\n"
+      << "codis_dashboard_slots_offline " << offline << "\n";
+  out << "# HELP codis_dashboard_group_slots Slots owned by a group.\n# TYPE codis_dashboard_group_slots gauge\n";
+  for (const auto& [gid, n] : owned) out << "codis_dashboard_group_slots{group=\"" << gid << "\"} " << n << "\n";
+  std::lock_guard lk(stats_mu_);
+  out << "# HELP codis_dashboard_proxy_up 1 if the proxy answered the last stats poll.\n"
+         "# TYPE codis_dashboard_proxy_up gauge\n";
+  for (const auto& p : proxies) {
+    auto it = proxy_stats_.find(p.token);
+    const bool up = it != proxy_stats_.end() && it->second.error.empty() && !it->second.timeout;
+    out << "codis_dashboard_proxy_up{token=\"" << p.token << "\",admin_addr=\"" << p.admin_addr << "\"} " << up
+        << "\n";
+  }
+  out << "# HELP codis_dashboard_server_up 1 if the redis server answered the last INFO poll.\n"
+         "# TYPE codis_dashboard_server_up gauge\n";
+  std::ostringstream mem, keys;
+  for (const auto& [gid, addr] : servers) {
+    auto it = redis_stats_.find(addr);
+    const bool up = it != redis_stats_.end() && it->second.error.empty() && !it->second.timeout;
+    const std::string labels = "{group=\"" + std::to_string(gid) + "\",server=\"" + addr + "\"}";
+    out << "codis_dashboard_server_up" << labels << " " << up << "\n";
+    if (!up) continue;
+    if (auto m = it->second.stats.find("used_memory"); m != it->second.stats.end()) {
+      mem << "codis_dashboard_server_used_memory_bytes" << labels << " " << m->second << "\n";
+    }
+    int64_t nkeys = 0;
+    for (const auto& [k, v] : it->second.stats) {
+      if (k.starts_with("db") && v.starts_with("keys=")) nkeys += std::atoll(v.c_str() + 5);
+    }
+    keys << "codis_dashboard_server_keys" << labels << " " << nkeys << "\n";
+  }
+  out << "# HELP codis_dashboard_server_used_memory_bytes INFO used_memory.\n"
+         "# TYPE codis_dashboard_server_used_memory_bytes gauge\n"
+      << mem.str();
+  out << "# HELP codis_dashboard_server_keys Keys in all databases.\n# TYPE codis_dashboard_server_keys gauge\n"
+      << keys.str();
+  return out.str();
+}
+
+// ---- stats poller ----
+
+void Topom::poll_loop() {
+  for (;;) {
+    poll_once();
+    std::unique_lock lk(poll_mu_);
+    if (poll_cv_.wait_for(lk, std::chrono::seconds(1), [this] { return poll_stop_; })) return;
+  }
+}
+
+void Topom::poll_once() {
+  std::vector<models::Proxy> proxies;
+  std::vector<std::string> servers;
+  {
+    std::lock_guard lk(models_mu_);
+    proxies = proxy_list();
+    for (const auto& [gid, g] : groups_) {
+      for (const auto& s : g.servers) servers.push_back(s.server);
+    }
+  }
+  std::vector<std::future<ProxyStats>> pf;
+  for (const auto& p : proxies) {
+    pf.push_back(std::async(std::launch::async, [this, p] {
+      ProxyStats s;
+      auto r = rpc_call(p.admin_addr, "GET", "/api/proxy/stats/" + proxy_xauth(p), "", kStatsTimeout);
+      s.unixtime = unix_now();
+      if (r) {
+        s.stats = std::move(*r);
+      } else {
+        s.error = r.message();
+        s.timeout = r.message().find("timed out") != std::string::npos;
+      }
+      return s;
+    }));
+  }
+  std::vector<std::future<RedisStats>> rf;
+  for (const auto& addr : servers) {
+    rf.push_back(std::async(std::launch::async, [this, addr] {
+      RedisStats s;
+      auto c = RedisClient::connect(addr, config_.product_auth, kStatsTimeout);
+      Result<std::map<std::string, std::string>> info =
+          c ? c->info() : Result<std::map<std::string, std::string>>(c.status());
+      s.unixtime = unix_now();
+      if (info) {
+        s.stats = std::move(*info);
+        if (auto mm = c->call({"CONFIG", "GET", "maxmemory"});
+            mm && mm->type == resp::Value::Type::kArray && mm->elements.size() == 2) {
+          s.stats["maxmemory"] = mm->elements[1].str;
+        }
+      } else {
+        s.error = info.message();
+        s.timeout = info.message().find("timed out") != std::string::npos;
+      }
+      return s;
+    }));
+  }
+  std::map<std::string, ProxyStats> ps;
+  for (size_t i = 0; i < pf.size(); ++i) ps[proxies[i].token] = pf[i].get();
+  std::map<std::string, RedisStats> rs;
+  for (size_t i = 0; i < rf.size(); ++i) rs[servers[i]] = rf[i].get();
+  std::lock_guard lk(stats_mu_);
+  proxy_stats_ = std::move(ps);
+  redis_stats_ = std::move(rs);
+}
+
+}  // namespace codis::dashboard

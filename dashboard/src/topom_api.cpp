@@ -1,0 +1,142 @@
+#include "topom_api.h"
+
+#include <charconv>
+
+#include "codis/logging.h"
+#include "codis/models.h"
+#include "topom.h"
+
+namespace codis::dashboard {
+
+using nlohmann::json;
+
+namespace {
+
+// Codis's parseInteger: strconv.Atoi, "missing x" / "invalid x".
+Result<int> integer_param(const Call& c, std::string_view name) {
+  const auto text = c.param(name);
+  if (text.empty()) return Result<int>::Error("missing " + std::string(name));
+  int v = 0;
+  std::string_view digits = text;
+  if (digits.starts_with('+')) digits.remove_prefix(1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  if (ec != std::errc() || end != digits.data() + digits.size()) {
+    return Result<int>::Error("invalid " + std::string(name) + " \"" + std::string(text) + "\" (expected an integer)");
+  }
+  return v;
+}
+
+// The body of slots/assign: a JSON array of SlotMapping. Bad JSON or a field
+// of the wrong type is refused before anything is looked at.
+Result<std::vector<models::SlotMapping>> slot_mappings(const Call& c) {
+  if (c.body.find_first_not_of(" \t\r\n") == std::string::npos) return std::vector<models::SlotMapping>{};
+  auto v = json::parse(c.body, nullptr, false);
+  if (v.is_discarded()) {
+    return Result<std::vector<models::SlotMapping>>::Error(
+        "invalid json body: cannot parse the slot list (expected e.g. [{\"id\": 0, \"group_id\": 1}])");
+  }
+  if (v.is_null()) return std::vector<models::SlotMapping>{};
+  if (!v.is_array()) {
+    return Result<std::vector<models::SlotMapping>>::Error(std::string("invalid json body: expected an array of ") +
+                                                           "{\"id\", \"group_id\"} objects, got " + v.type_name());
+  }
+  auto parsed = models::parse_json<std::vector<models::SlotMapping>>(c.body);
+  if (!parsed) return Result<std::vector<models::SlotMapping>>::Error("invalid json body: " + parsed.message());
+  return parsed;
+}
+
+}  // namespace
+
+Router make_topom_router(Topom& t, std::function<void()> on_shutdown) {
+  Router r;
+  r.xauth = [&t] { return t.xauth(); };
+  r.closed = [&t] { return t.closed(); };
+  auto& routes = r.routes;
+  auto get = [&](std::string p, bool x, std::function<HttpReply(const Call&)> h) {
+    routes.push_back(Route{"GET", std::move(p), x, std::move(h)});
+  };
+  auto put = [&](std::string p, std::function<HttpReply(const Call&)> h) {
+    routes.push_back(Route{"PUT", std::move(p), true, std::move(h)});
+  };
+  auto gid_op = [](auto fn) {
+    return [fn](const Call& c) {
+      auto gid = integer_param(c, "gid");
+      if (!gid) return json_error(gid.message());
+      return json_reply(fn(*gid, c));
+    };
+  };
+
+  get("/", false, [](const Call&) {
+    HttpReply rep = plain(302, "");
+    rep.location = "/topom";
+    return rep;
+  });
+  get("/topom", false, [&t](const Call&) { return json_ok(t.overview()); });
+  get("/topom/model", false, [&t](const Call&) { return json_ok(t.model()); });
+  get("/topom/stats", false, [&t](const Call&) { return json_ok(t.stats()); });
+  get("/topom/slots", false, [&t](const Call&) { return json_ok(t.slots()); });
+  get("/metrics", false, [&t](const Call&) { return plain(200, t.metrics(), kMetricsType); });
+
+  get("/api/topom/model", false, [&t](const Call&) { return json_ok(t.model()); });
+  get("/api/topom/xping/:xauth", true, [](const Call&) { return json_ok(); });
+  get("/api/topom/stats/:xauth", true, [&t](const Call&) { return json_ok(t.stats()); });
+  get("/api/topom/slots/:xauth", true, [&t](const Call&) { return json_ok(t.slots()); });
+  put("/api/topom/reload/:xauth", [&t](const Call&) { return json_reply(t.reload()); });
+  put("/api/topom/shutdown/:xauth", [&t, on_shutdown](const Call&) {
+    t.close();
+    if (on_shutdown) on_shutdown();
+    return json_ok();
+  });
+  put("/api/topom/loglevel/:xauth/:value", [](const Call& c) {
+    if (c.param("value").empty()) return json_error("missing loglevel");
+    if (auto st = log::set_level(c.param("value")); !st.ok()) return json_error("invalid loglevel: " + st.message());
+    return json_ok();
+  });
+
+  put("/api/topom/proxy/create/:xauth/:addr",
+      [&t](const Call& c) { return json_reply(t.create_proxy(std::string(c.param("addr")))); });
+  put("/api/topom/proxy/online/:xauth/:addr",
+      [&t](const Call& c) { return json_reply(t.online_proxy(std::string(c.param("addr")))); });
+  put("/api/topom/proxy/reinit/:xauth/:token",
+      [&t](const Call& c) { return json_reply(t.reinit_proxy(std::string(c.param("token")))); });
+  put("/api/topom/proxy/remove/:xauth/:token/:force", [&t](const Call& c) {
+    auto force = integer_param(c, "force");
+    if (!force) return json_error(force.message());
+    return json_reply(t.remove_proxy(std::string(c.param("token")), *force != 0));
+  });
+
+  put("/api/topom/group/create/:xauth/:gid", gid_op([&t](int gid, const Call&) { return t.create_group(gid); }));
+  put("/api/topom/group/remove/:xauth/:gid", gid_op([&t](int gid, const Call&) { return t.remove_group(gid); }));
+  put("/api/topom/group/resync/:xauth/:gid", gid_op([&t](int gid, const Call&) { return t.resync_group(gid); }));
+  put("/api/topom/group/resync-all/:xauth", [&t](const Call&) { return json_reply(t.resync_group_all()); });
+  auto add = gid_op([&t](int gid, const Call& c) {
+    return t.group_add_server(gid, std::string(c.param("datacenter")), std::string(c.param("addr")));
+  });
+  put("/api/topom/group/add/:xauth/:gid/:addr", add);
+  put("/api/topom/group/add/:xauth/:gid/:addr/:datacenter", add);
+  put("/api/topom/group/del/:xauth/:gid/:addr",
+      gid_op([&t](int gid, const Call& c) { return t.group_del_server(gid, std::string(c.param("addr"))); }));
+  put("/api/topom/group/promote/:xauth/:gid/:addr",
+      gid_op([&t](int gid, const Call& c) { return t.group_promote_server(gid, std::string(c.param("addr"))); }));
+
+  put("/api/topom/slots/assign/:xauth", [&t](const Call& c) {
+    auto slots = slot_mappings(c);
+    if (!slots) return json_error(slots.message());
+    return json_reply(t.slots_assign(std::move(*slots)));
+  });
+  put("/api/topom/slots/assign/:xauth/offline", [&t](const Call& c) {
+    auto slots = slot_mappings(c);
+    if (!slots) return json_error(slots.message());
+    return json_reply(t.slots_assign_offline(std::move(*slots)));
+  });
+  put("/api/topom/slots/rebalance/:xauth/:confirm", [&t](const Call& c) {
+    auto confirm = integer_param(c, "confirm");
+    if (!confirm) return json_error(confirm.message());
+    auto plan = t.slots_rebalance(*confirm != 0);
+    if (!plan) return json_error(plan.message());
+    return json_ok(*plan);
+  });
+  return r;
+}
+
+}  // namespace codis::dashboard

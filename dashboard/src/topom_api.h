@@ -1,0 +1,17 @@
+// The dashboard's HTTP routes (Codis 3.2 pkg/topom/topom_api.go paths, verbs
+// and xauth rules, plus GET /metrics), bound to a Topom.
+#pragma once
+
+#include <functional>
+
+#include "rpc.h"
+
+namespace codis::dashboard {
+
+class Topom;
+
+// on_shutdown runs after PUT /api/topom/shutdown has closed the topom (the
+// reply is still sent); main() uses it to stop the server and exit.
+Router make_topom_router(Topom& topom, std::function<void()> on_shutdown);
+
+}  // namespace codis::dashboard
