@@ -110,9 +110,12 @@ Status set_field(const Field& f, const toml::node& node, D& out, int64_t line) {
 std::string format_value(const Field& f, const D& c, bool toml) {
   if (auto* s = std::get_if<std::string D::*>(&f.member)) {
     if (!toml) return c.*(*s);
-    std::ostringstream os;
-    os << toml::value<std::string>(c.*(*s));
-    return os.str();
+    std::string q = "\"";
+    for (char ch : c.*(*s)) {
+      if (ch == '"' || ch == '\\') q += '\\';
+      q += ch;
+    }
+    return q + "\"";
   }
   if (auto* i = std::get_if<int D::*>(&f.member)) return std::to_string(c.*(*i));
   std::string text;

@@ -32,19 +32,28 @@ std::string go_json(const json& v) {
   return out;
 }
 
-HttpReply json_ok(const json& v) { return HttpReply{200, go_json(v)}; }
+HttpReply json_ok(const json& v) {
+  HttpReply r;
+  r.body = go_json(v);
+  return r;
+}
 
 HttpReply json_error(std::string_view cause) {
   json e = json::object();
   e["Cause"] = cause;
   e["Stack"] = nullptr;
-  HttpReply r{kCodisErrorStatus, go_json(e)};
+  HttpReply r;
+  r.status = kCodisErrorStatus;
+  r.body = go_json(e);
   r.error = cause;
   return r;
 }
 
 HttpReply plain(unsigned status, std::string body, std::string_view type) {
-  HttpReply r{status, std::move(body), std::string(type)};
+  HttpReply r;
+  r.status = status;
+  r.body = std::move(body);
+  r.content_type = type;
   return r;
 }
 

@@ -50,12 +50,6 @@ std::string uname_text() {
   return std::string(u.sysname) + " " + u.nodename + " " + u.release + " " + u.version + " " + u.machine;
 }
 
-std::string hostname() {
-  char buf[256] = {};
-  ::gethostname(buf, sizeof(buf) - 1);
-  return buf;
-}
-
 json remote_error(const std::string& cause) { return json{{"Cause", cause}, {"Stack", nullptr}}; }
 
 json config_json(const DashboardConfig& c) {

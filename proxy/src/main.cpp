@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "codis/config.h"
+#include "codis/coordinator.h"
 #include "codis/logging.h"
 #include "codis/models.h"
 #include "proxy.h"
@@ -45,9 +46,14 @@ int main(int argc, char** argv) {
   app.add_option("--fillslots", fillslots,
                  "load the routing table from a JSON file (an array of Codis slot objects:\n"
                  "{\"id\":0,\"backend_addr\":\"127.0.0.1:6379\",\"backend_addr_group_id\":1}) and go online");
-  app.add_option("--dashboard", dashboard, "register with a dashboard (not available yet)");
-  app.add_option("--zookeeper", zookeeper, "read the routing table from ZooKeeper (not available yet)");
-  app.add_option("--filesystem", filesystem, "read the routing table from a filesystem coordinator (not available yet)");
+  app.add_option("--dashboard", dashboard,
+                 "ask this dashboard (its admin address) to take the proxy over (not available yet: use --zookeeper)");
+  app.add_option("--zookeeper", zookeeper,
+                 "coordinator: ZooKeeper ensemble (host:port[,host:port...]); the proxy registers there,\n"
+                 "serves the routing stored there at once, and hands itself to the running dashboard");
+  app.add_option("--filesystem", filesystem, "coordinator: a directory shared with the dashboard on this machine");
+  std::string zk_auth;
+  app.add_option("--zookeeper-auth", zk_auth, "digest auth (user:password) for the ZooKeeper nodes");
   app.add_flag("--default-config", default_config, "print a commented default configuration and exit");
   app.add_flag("--version", version, "print the version and exit");
   CLI11_PARSE(app, argc, argv);
@@ -60,9 +66,11 @@ int main(int argc, char** argv) {
     std::cout << "codis-proxy 0.1.0\n";
     return 0;
   }
-  if (!dashboard.empty() || !zookeeper.empty() || !filesystem.empty())
-    return fail("--dashboard, --zookeeper and --filesystem are not available in this version; use --fillslots "
-                "FILE or push the routing table to the admin API");
+  if (!dashboard.empty())
+    return fail("--dashboard is not available in this version; use --zookeeper or --filesystem (the proxy then "
+                "finds the dashboard itself), --fillslots FILE, or push the routing table to the admin API");
+  if (!zookeeper.empty() + !filesystem.empty() + !fillslots.empty() > 1)
+    return fail("give only one of --zookeeper, --filesystem and --fillslots");
 
   codis::ProxyConfig config;
   if (!config_file.empty()) {
@@ -89,6 +97,12 @@ int main(int argc, char** argv) {
   if (!fillslots.empty()) {
     if (auto st = proxy.load_slots(slots); !st.ok()) return fail(fillslots + ": " + st.message());
     (void)proxy.start();
+  }
+  if (!zookeeper.empty() || !filesystem.empty()) {
+    auto c = zookeeper.empty() ? codis::connect_coordinator("filesystem", filesystem)
+                               : codis::connect_coordinator("zookeeper", zookeeper, zk_auth);
+    if (!c) return fail("coordinator: " + c.message());
+    if (auto st = proxy.attach_coordinator(std::move(c.value())); !st.ok()) return fail(st.message());
   }
   if (!pidfile.empty()) {
     std::ofstream pf(pidfile);

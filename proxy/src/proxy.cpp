@@ -241,13 +241,22 @@ StatsSnapshot Proxy::collect() const {
   return out;
 }
 
-Status Proxy::load_slots(const std::vector<models::Slot>& slots) {
+uint64_t Proxy::table_version() const {
+  std::lock_guard lk(mu_);
+  return table_->version();
+}
+
+Status Proxy::load_slots(const std::vector<models::Slot>& slots, std::optional<uint64_t> only_if_version) {
   for (const auto& s : slots)
     if (auto st = models::validate_slot(s); !st.ok()) return st;
+  // One table change at a time, end to end, so workers see versions in order.
+  std::lock_guard apply_lock(apply_mu_);
   std::shared_ptr<const RoutingTable> next;
   {
     std::lock_guard lk(mu_);
     if (closing_) return Status::Error("proxy is shutting down");
+    if (only_if_version && table_->version() != *only_if_version)
+      return Status::Error("the routing table changed meanwhile");
     next = RoutingTable::apply(*table_, slots);
     table_ = next;
   }

@@ -10,11 +10,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "admin_api.h"
 #include "codis/config.h"
+#include "codis/coordinator.h"
 #include "codis/models.h"
 #include "routing_table.h"
 #include "stats.h"
@@ -31,8 +33,12 @@ class Proxy final : public AdminApi {
 
   // Binds the RESP and admin ports and starts the workers; errors say which address failed.
   Status open();
-  // Applies a routing table (as a fillslots push would) and marks the proxy online.
-  Status load_slots(const std::vector<models::Slot>& slots);
+  // Applies a routing table (as a fillslots push would). With `only_if_version`,
+  // only if the table is still that version (a newer push always wins over a read).
+  Status load_slots(const std::vector<models::Slot>& slots, std::optional<uint64_t> only_if_version = {});
+  uint64_t table_version() const;
+  // --zookeeper / --filesystem: register, load the routing, find the dashboard.
+  Status attach_coordinator(std::unique_ptr<Coordinator> coordinator);
   // Runs the control thread until shutdown (API, SIGINT or SIGTERM).
   void run();
   void request_shutdown(const std::string& why);
@@ -68,11 +74,13 @@ class Proxy final : public AdminApi {
   boost::asio::steady_timer stats_timer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<Coordinator> coordinator_;  // keeps our ephemeral registration alive
   models::Proxy model_;
   std::string xauth_;
   uint16_t proxy_port_ = 0;
   size_t next_worker_ = 0;
 
+  std::mutex apply_mu_;     // serialises load_slots() end to end
   mutable std::mutex mu_;  // control plane only: table_, baseline_, sentinel_, online_
   std::shared_ptr<const RoutingTable> table_;
   WorkerStats baseline_;

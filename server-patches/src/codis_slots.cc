@@ -430,6 +430,11 @@ int migrate_generic(RedisModuleCtx* ctx, RedisModuleString** argv, int argc, Mig
     set->for_each_with_tag(tag_copy, [&](std::string_view k) { names.emplace_back(k); });
   }
   if (names.empty()) names.push_back(first);
+  for (const std::string& n : names) {
+    if (async_key_locked(db, n)) {
+      return reply_error(ctx, "ERR key '" + n + "' is in a running SLOTSMGRT*-ASYNC batch (SLOTSMGRT-ASYNC-FENCE waits for it)");
+    }
+  }
 
   auto* job = new SyncMigration();
   job->slot_reply = slot_mode;

@@ -600,8 +600,9 @@ def http(method: str, url: str, body=None, timeout: float = 10.0) -> HttpResult:
 
 class Proxy:
     def __init__(self, workdir: Path, slots: Optional[list], config: Optional[dict] = None,
-                 binary: Optional[Path] = None, log_level: str = "info"):
+                 binary: Optional[Path] = None, log_level: str = "info", extra_args=()):
         self.binary = Path(binary or proxy_binary())
+        self.extra_args = list(extra_args)
         self.port = free_port()
         self.admin_port = free_port()
         self.config = dict(DEFAULT_PROXY_CONFIG)
@@ -645,6 +646,7 @@ class Proxy:
                 "--log-level", self.log_level, "--pidfile", self.pid_file]
         if self.slots is not None:
             args += ["--fillslots", self.slots_file]
+        args += self.extra_args
         self._out = open(self.out_file, "ab")
         self.proc = spawn(args, stdout=self._out, stderr=subprocess.STDOUT)
         try:

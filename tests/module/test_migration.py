@@ -30,7 +30,7 @@ def fill_slot(c):
         c.rpush(k, *range(i + 1)) if i % 2 else c.sadd(k, *range(i + 1))
     big = f"{{{tag}}}:bighash"
     pipe = c.pipeline(transaction=False)
-    for i in range(0, 200000, 5000):
+    for i in range(0, 100000, 5000):
         pipe.hset(big, mapping={f"field:{j}": f"v{j}" for j in range(i, i + 5000)})
     pipe.execute()
     c.pexpire(big, 200000)

@@ -1,0 +1,140 @@
+// A proxy started with --zookeeper or --filesystem: it registers itself in
+// the coordinator, loads groups and slots from it and serves at once, without
+// waiting for a dashboard (DESIGN section 4). Then it asks the active
+// dashboard, if there is one, to take it over (proxy/create), which is how a
+// Codis proxy comes online.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "codis/routing.h"
+#include "codis/sha256.h"
+#include "proxy.h"
+
+namespace codis::proxy {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+// PUT with an empty body; the dashboard's reply status and body (or an error).
+Result<std::pair<int, std::string>> http_put(const std::string& addr, const std::string& target,
+                                             std::chrono::milliseconds timeout) {
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos) return Result<std::pair<int, std::string>>::Error("bad address " + addr);
+  asio::io_context io;
+  asio::ip::tcp::resolver resolver(io);
+  beast::tcp_stream stream(io);
+  http::request<http::string_body> req{http::verb::put, target, 11};
+  req.set(http::field::host, addr);
+  req.prepare_payload();
+  http::response<http::string_body> res;
+  beast::flat_buffer buffer;
+  boost::system::error_code result = asio::error::timed_out;
+  stream.expires_after(timeout);
+  resolver.async_resolve(addr.substr(0, colon), addr.substr(colon + 1), [&](auto ec, auto endpoints) {
+    if (ec) return void(result = ec);
+    stream.async_connect(endpoints, [&](auto ec2, auto) {
+      if (ec2) return void(result = ec2);
+      http::async_write(stream, req, [&](auto ec3, size_t) {
+        if (ec3) return void(result = ec3);
+        http::async_read(stream, buffer, res, [&](auto ec4, size_t) { result = ec4; });
+      });
+    });
+  });
+  io.run_for(timeout + std::chrono::milliseconds(100));
+  if (result) return Result<std::pair<int, std::string>>::Error(result.message());
+  return std::pair<int, std::string>{static_cast<int>(res.result_int()), res.body()};
+}
+
+template <class T>
+Result<T> read_model(Coordinator& c, const std::string& path) {
+  auto data = c.read(path);
+  if (!data) return Result<T>::Error(data.message());
+  if (!data.value()) return Result<T>::Error(path + ": absent");
+  auto m = models::parse_json<T>(*data.value());
+  if (!m) return Result<T>::Error(path + ": " + m.message());
+  return m;
+}
+
+}  // namespace
+
+Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
+  coordinator_ = std::move(coordinator);
+  Coordinator& c = *coordinator_;
+  const std::string& product = ctx_.config.product_name;
+
+  // 1. Register first: the dashboard pushes every routing change to the proxies
+  //    it finds registered, so from here on no change can pass us by.
+  if (auto st = c.update(models::path::proxy(product, ctx_.token), models::encode(model_)); !st.ok())
+    return Status::Error("registering in the coordinator: " + st.message());
+  nlohmann::json jodis = {{"addr", ctx_.config.proxy_addr},
+                          {"admin", ctx_.config.admin_addr},
+                          {"start", model_.start_time},
+                          {"token", ctx_.token},
+                          {"state", "online"}};
+  if (auto st = c.create_ephemeral(models::path::jodis(product, ctx_.token), jodis.dump(4)); !st.ok())
+    spdlog::warn("jodis registration failed: {}", st.message());
+
+  // 2. Load groups and slots, and route by them unless a push came first.
+  const uint64_t version_before = table_version();
+  std::map<int, models::Group> groups;
+  auto group_names = c.list(models::path::group_dir(product));
+  if (!group_names) return Status::Error("reading groups: " + group_names.message());
+  for (const auto& name : *group_names) {
+    auto g = read_model<models::Group>(c, models::path::group_dir(product) + "/" + name);
+    if (!g) return Status::Error("reading groups: " + g.message());
+    groups[g->id] = std::move(g.value());
+  }
+  std::vector<models::SlotMapping> mappings;
+  auto slot_names = c.list(models::path::slot_dir(product));
+  if (!slot_names) return Status::Error("reading slots: " + slot_names.message());
+  for (const auto& name : *slot_names) {
+    auto m = read_model<models::SlotMapping>(c, models::path::slot_dir(product) + "/" + name);
+    if (!m) return Status::Error("reading slots: " + m.message());
+    if (m->id < 0 || m->id >= models::kMaxSlotNum) continue;
+    mappings.push_back(std::move(m.value()));
+  }
+  models::RoutingOptions options;
+  options.loaded_by_proxy = true;
+  auto slots = models::slot_routes(mappings, groups, options);
+  if (auto st = load_slots(slots, version_before); !st.ok()) {
+    if (table_version() != version_before) {
+      spdlog::info("a routing push arrived while loading from the coordinator: keeping the pushed table");
+    } else {
+      return st;
+    }
+  }
+  (void)start();
+  spdlog::info("routing loaded from {}: {} groups, {} slots assigned", c.describe(), groups.size(),
+               std::count_if(slots.begin(), slots.end(), [](const auto& s) { return !s.backend_addr.empty(); }));
+
+  // 3. Hand ourselves to the active dashboard, if any; without one we serve anyway.
+  auto topom = read_model<models::Topom>(c, models::path::topom(product));
+  if (!topom) {
+    spdlog::info("no dashboard is running for {} ({}); serving from the coordinator's routing", product,
+                 topom.message());
+    return Status::Ok();
+  }
+  const std::string target =
+      "/api/topom/proxy/create/" + codis_xauth({product}) + "/" + ctx_.config.admin_addr;
+  auto res = http_put(topom->admin_addr, target, std::chrono::seconds(10));
+  if (!res)
+    spdlog::warn("dashboard {} did not answer proxy/create: {}", topom->admin_addr, res.message());
+  else if (res->first != 200)
+    spdlog::warn("dashboard {} refused proxy/create ({}): {}", topom->admin_addr, res->first, res->second);
+  else
+    spdlog::info("dashboard {} took over this proxy", topom->admin_addr);
+  return Status::Ok();
+}
+
+}  // namespace codis::proxy

@@ -1,0 +1,29 @@
+"""Fixtures for the dashboard suite: a real ZooKeeper (tests/coordinator's
+zk_harness), real redis-servers and codis-proxy processes
+(tests/integration's harness) and our codis-dashboard.
+
+Binaries come from $CODIS_BUILD_DIR (default build/): dashboard/codis-dashboard,
+proxy/codis-proxy and tests/coordinator/coordinator_cli (used to read
+ZooKeeper). $CODIS_DASHBOARD_BIN overrides the dashboard's path."""
+
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "coordinator"))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+from zk_harness import ZooKeeperServer, ZooKeeperUnavailable  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def zookeeper(tmp_path_factory):
+    try:
+        zk = ZooKeeperServer(str(tmp_path_factory.mktemp("zk"))).start()
+    except ZooKeeperUnavailable as e:
+        pytest.fail(f"ZooKeeper unavailable: {e}", pytrace=False)
+    yield zk
+    zk.close()
