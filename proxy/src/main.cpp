@@ -28,11 +28,13 @@ int main(int argc, char** argv) {
   CLI::App app{
       "codis-proxy: a stateless Redis sharding proxy, wire-compatible with Codis 3.2.\n"
       "Clients speak plain Redis (RESP2) to proxy_addr; each key's slot (crc32 % 1024)\n"
-      "is routed to the group that owns it. The routing table comes from the dashboard\n"
-      "(PUT /api/proxy/fillslots on admin_addr) or, to run without a dashboard, from a\n"
-      "JSON file given with --fillslots.\n\n"
+      "is routed to the group that owns it. The routing table comes from the coordinator\n"
+      "(--zookeeper / --filesystem: read at start, then pushed by the dashboard through\n"
+      "PUT /api/proxy/fillslots on admin_addr) or, without any coordinator, from a JSON\n"
+      "file given with --fillslots.\n\n"
       "Examples:\n"
       "  codis-proxy --default-config > proxy.toml\n"
+      "  codis-proxy --config proxy.toml --zookeeper 127.0.0.1:2181\n"
       "  codis-proxy --config proxy.toml --fillslots slots.json --log-level info\n",
       "codis-proxy"};
   std::string config_file, log_file, log_level = "info", pidfile, fillslots, dashboard, zookeeper, filesystem;
