@@ -9,8 +9,9 @@ namespace codis::dashboard {
 
 using nlohmann::json;
 
-std::string go_json(const json& v) {
-  const std::string raw = v.dump(4, ' ', false, json::error_handler_t::replace);
+namespace {
+
+std::string go_escape(const std::string& raw) {
   std::string out;
   out.reserve(raw.size() + 16);
   for (std::size_t i = 0; i < raw.size(); ++i) {
@@ -30,6 +31,19 @@ std::string go_json(const json& v) {
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::string go_json(const json& v) { return go_escape(v.dump(4, ' ', false, json::error_handler_t::replace)); }
+std::string go_json(const nlohmann::ordered_json& v) {
+  return go_escape(v.dump(4, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+}
+
+HttpReply json_ok(const nlohmann::ordered_json& v) {
+  HttpReply r;
+  r.body = go_json(v);
+  return r;
 }
 
 HttpReply json_ok(const json& v) {

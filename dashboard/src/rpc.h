@@ -30,9 +30,12 @@ struct HttpReply {
 };
 
 // Go's MarshalIndent layout, with Go's escaping of <, >, & and U+2028/9.
+// ordered_json keeps Go's struct field order (models::encode's order).
 std::string go_json(const nlohmann::json& v);
+std::string go_json(const nlohmann::ordered_json& v);
 
 HttpReply json_ok(const nlohmann::json& v);
+HttpReply json_ok(const nlohmann::ordered_json& v);
 inline HttpReply json_ok() { return json_ok(nlohmann::json("OK")); }
 HttpReply json_error(std::string_view cause);
 inline HttpReply json_reply(const Status& st) { return st.ok() ? json_ok() : json_error(st.message()); }

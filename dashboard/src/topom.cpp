@@ -16,6 +16,7 @@
 namespace codis::dashboard {
 
 using nlohmann::json;
+using nlohmann::ordered_json;
 namespace path = models::path;
 
 namespace {
@@ -49,8 +50,6 @@ std::string uname_text() {
   if (::uname(&u) != 0) return "";
   return std::string(u.sysname) + " " + u.nodename + " " + u.release + " " + u.version + " " + u.machine;
 }
-
-json remote_error(const std::string& cause) { return json{{"Cause", cause}, {"Stack", nullptr}}; }
 
 json config_json(const DashboardConfig& c) {
   json j = json::object();
@@ -811,64 +810,88 @@ Status Topom::reload() {
 
 // ---- readers ----
 
-json Topom::model() const { return json(model_); }
+namespace {
 
-json Topom::slots() const {
-  std::lock_guard lk(models_mu_);
-  json arr = json::array();
-  for (const auto& m : slots_) arr.push_back(json(to_slot(m, nullptr)));
-  return arr;
+template <class T>
+ordered_json ordered(const T& model) {
+  return ordered_json::parse(models::encode(model));
 }
 
-json Topom::stats() const {
-  json j = json::object();
-  j["closed"] = closed_.load();
+}  // namespace
+
+ordered_json Topom::model() const { return ordered(model_); }
+
+ordered_json Topom::slots() const {
+  std::vector<models::Slot> table;
   {
     std::lock_guard lk(models_mu_);
-    json slots = json::array();
-    for (const auto& m : slots_) slots.push_back(json(m));
-    j["slots"] = std::move(slots);
-    json groups = json::array();
-    for (const auto& [gid, g] : groups_) groups.push_back(json(g));
-    j["group"]["models"] = std::move(groups);
-    json proxies = json::array();
-    for (const auto& p : proxy_list()) proxies.push_back(json(p));
-    j["proxy"]["models"] = std::move(proxies);
+    for (const auto& m : slots_) table.push_back(to_slot(m, nullptr));
   }
+  return ordered(table);
+}
+
+// Codis's topom.Stats: closed, slots, group{models, stats}, proxy{models,
+// stats}, slot_action, sentinels.
+ordered_json Topom::stats() const {
+  ordered_json j = ordered_json::object();
+  j["closed"] = closed_.load();
+  std::vector<models::SlotMapping> slots;
+  std::vector<models::Group> groups;
+  std::vector<models::Proxy> proxies;
+  {
+    std::lock_guard lk(models_mu_);
+    slots = slots_;
+    for (const auto& [gid, g] : groups_) groups.push_back(g);
+    proxies = proxy_list();
+  }
+  j["slots"] = ordered(slots);
+  j["group"]["models"] = ordered(groups);
+  j["group"]["stats"] = ordered_json::object();
+  j["proxy"]["models"] = ordered(proxies);
+  j["proxy"]["stats"] = ordered_json::object();
   {
     std::lock_guard lk(stats_mu_);
-    json rs = json::object();
     for (const auto& [addr, s] : redis_stats_) {
-      json x = json::object();
+      ordered_json x = ordered_json::object();
       if (!s.stats.empty()) x["stats"] = s.stats;
-      if (!s.error.empty()) x["error"] = remote_error(s.error);
+      if (!s.error.empty()) x["error"] = ordered_json{{"Cause", s.error}, {"Stack", nullptr}};
       x["unixtime"] = s.unixtime;
       if (s.timeout) x["timeout"] = true;
-      rs[addr] = std::move(x);
+      j["group"]["stats"][addr] = std::move(x);
     }
-    j["group"]["stats"] = std::move(rs);
-    json ps = json::object();
     for (const auto& [token, s] : proxy_stats_) {
-      json x = json::object();
-      if (!s.stats.is_null()) x["stats"] = s.stats;
-      if (!s.error.empty()) x["error"] = remote_error(s.error);
+      ordered_json x = ordered_json::object();
+      if (!s.stats.is_null()) x["stats"] = ordered_json::parse(s.stats.dump());
+      if (!s.error.empty()) x["error"] = ordered_json{{"Cause", s.error}, {"Stack", nullptr}};
       x["unixtime"] = s.unixtime;
       if (s.timeout) x["timeout"] = true;
-      ps[token] = std::move(x);
+      j["proxy"]["stats"][token] = std::move(x);
     }
-    j["proxy"]["stats"] = std::move(ps);
   }
   // No migration executor yet (issue 5): Codis's shape, idle.
-  j["slot_action"] = json{{"interval", 0}, {"disabled", false}, {"progress", {{"status", ""}}}, {"executor", 0}};
-  j["sentinels"] = json{{"model", json(models::Sentinel{})}, {"stats", json::object()}, {"masters", json::object()}};
+  ordered_json action = ordered_json::object();
+  action["interval"] = 0;
+  action["disabled"] = false;
+  action["progress"] = ordered_json{{"status", ""}};
+  action["executor"] = 0;
+  j["slot_action"] = std::move(action);
+  ordered_json ha = ordered_json::object();
+  ha["model"] = ordered(models::Sentinel{});
+  ha["stats"] = ordered_json::object();
+  ha["masters"] = ordered_json::object();
+  j["sentinels"] = std::move(ha);
   return j;
 }
 
-json Topom::overview() const {
-  json o = json::object();
+ordered_json Topom::overview() const {
+  ordered_json o = ordered_json::object();
   o["version"] = "codis-ng 0.1.0";
   o["compile"] = std::string(__DATE__) + " " + __TIME__;
-  o["config"] = config_json(config_);
+  // Go's field order: describe() lists the keys in file order.
+  const json typed = config_json(config_);
+  ordered_json config = ordered_json::object();
+  for (const auto& [k, v] : describe(config_)) config[k] = ordered_json::parse(typed[k].dump());
+  o["config"] = std::move(config);
   o["model"] = model();
   o["stats"] = stats();
   return o;

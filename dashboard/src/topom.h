@@ -57,10 +57,11 @@ class Topom {
   std::string xauth() const { return xauth_; }
 
   // Readers (never block on an operation in progress).
-  nlohmann::json model() const;
-  nlohmann::json overview() const;
-  nlohmann::json stats() const;
-  nlohmann::json slots() const;  // the routing table as pushed (array of models.Slot)
+  // JSON in Go's field order, as Codis prints it.
+  nlohmann::ordered_json model() const;
+  nlohmann::ordered_json overview() const;
+  nlohmann::ordered_json stats() const;
+  nlohmann::ordered_json slots() const;  // the routing table as pushed (array of models.Slot)
   std::string metrics() const;
 
   // Operations, Codis's semantics and error texts where Codis had them.
@@ -78,7 +79,7 @@ class Topom {
   Status group_promote_server(int gid, const std::string& addr);
   Status slots_assign(std::vector<models::SlotMapping> slots);
   Status slots_assign_offline(std::vector<models::SlotMapping> slots);
-  Result<nlohmann::json> slots_rebalance(bool confirm);
+  Result<nlohmann::json> slots_rebalance(bool confirm);  // the plan {"sid": gid}
 
  private:
   struct ProxyStats {

@@ -32,14 +32,20 @@ constexpr uint32_t kSlowLogPerTick = 10;
 
 // ---- Request recycling (per thread) ----
 namespace {
-thread_local std::vector<Request*> t_request_pool;
+struct RequestPool {
+  std::vector<Request*> free;
+  ~RequestPool() {
+    for (Request* r : free) delete r;
+  }
+};
+thread_local RequestPool t_pool;
 constexpr size_t kRequestPoolMax = 4096;
 }  // namespace
 
 Request* new_request() {
-  if (!t_request_pool.empty()) {
-    Request* r = t_request_pool.back();
-    t_request_pool.pop_back();
+  if (!t_pool.free.empty()) {
+    Request* r = t_pool.free.back();
+    t_pool.free.pop_back();
     return r;
   }
   return new Request();
@@ -50,7 +56,7 @@ void free_request(Request* r) {
     r->parent = nullptr;
     if (--p->refs == 0) free_request(p);
   }
-  if (t_request_pool.size() >= kRequestPoolMax || r->reply.capacity() > 64 * 1024 ||
+  if (t_pool.free.size() >= kRequestPoolMax || r->reply.capacity() > 64 * 1024 ||
       r->encoded.capacity() > 64 * 1024) {
     delete r;
     return;
@@ -69,7 +75,7 @@ void free_request(Request* r) {
   delete r->split;
   r->split = nullptr;
   r->start_ns = 0;
-  t_request_pool.push_back(r);
+  t_pool.free.push_back(r);
 }
 
 // ---- Worker ----
