@@ -13,6 +13,6 @@ bash deploy/build.sh
 export CODIS_BUILD_DIR="${CODIS_BUILD_DIR:-$root/build}"
 echo "== unit tests"
 ctest --test-dir "$CODIS_BUILD_DIR" --output-on-failure
-echo "== integration tests (coordinator: ZooKeeper and filesystem; proxy: redis-server)"
+echo "== integration tests (real ZooKeeper, redis-server with our module, our daemons)"
 # Debian's python3 has the python3-pytest and python3-redis packages installed above.
-/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/coordinator tests/integration "$@"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/coordinator tests/integration tests/dashboard tests/module "$@"

@@ -1,5 +1,7 @@
 #include "topom.h"
 
+#include "codis/routing.h"
+
 #include <spdlog/spdlog.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -277,45 +279,10 @@ bool Topom::group_in_use(int gid) const {
 }
 
 models::Slot Topom::to_slot(const models::SlotMapping& m, const models::Proxy* p) const {
-  models::Slot s;
-  s.id = m.id;
-  s.forward_method = migration_forward_method(config_.migration_method);
-  const auto& state = m.action.state;
-  auto replica_groups = [&](int gid) {
-    std::vector<std::vector<std::string>> out;
-    auto it = groups_.find(gid);
-    if (it == groups_.end() || !it->second.promoting.state.empty() || it->second.servers.size() <= 1) return out;
-    // Replicas in the proxy's datacenter first, then the rest (Codis orders by distance).
-    std::vector<std::string> near, far;
-    for (const auto& srv : it->second.servers) {
-      if (!srv.replica_group) continue;
-      (p && !p->datacenter.empty() && srv.datacenter == p->datacenter ? near : far).push_back(srv.server);
-    }
-    if (!near.empty()) out.push_back(near);
-    if (!far.empty()) out.push_back(far);
-    return out;
-  };
-  if (state.empty() || state == models::action::kPending) {
-    s.locked = group_locked(m.group_id);
-    s.backend_addr = group_master(m.group_id);
-    s.backend_addr_group_id = m.group_id;
-    s.replica_groups = replica_groups(m.group_id);
-  } else if (state == models::action::kPreparing) {
-    s.locked = group_locked(m.group_id);
-    s.backend_addr = group_master(m.group_id);
-    s.backend_addr_group_id = m.group_id;
-  } else if (state == models::action::kPrepared || state == models::action::kMigrating) {
-    s.locked = state == models::action::kPrepared || group_locked(m.group_id) || group_locked(m.action.target_id);
-    s.backend_addr = group_master(m.action.target_id);
-    s.backend_addr_group_id = m.action.target_id;
-    s.migrate_from = group_master(m.group_id);
-    s.migrate_from_group_id = m.group_id;
-  } else if (state == models::action::kFinished) {
-    s.locked = group_locked(m.action.target_id);
-    s.backend_addr = group_master(m.action.target_id);
-    s.backend_addr_group_id = m.action.target_id;
-  }
-  return s;
+  models::RoutingOptions options;
+  options.forward_method = migration_forward_method(config_.migration_method);
+  if (p) options.datacenter = p->datacenter;
+  return models::slot_route(m, groups_, options);
 }
 
 std::vector<models::Proxy> Topom::proxy_list() const {

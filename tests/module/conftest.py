@@ -103,9 +103,11 @@ class RedisServer:
             try:
                 self.client().ping()
                 break
-            except redis.ConnectionError:
-                if self.proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"redis-server on {self.port} did not start:\n{self.log_tail()}")
+            except redis.RedisError as e:
+                if self.proc.poll() is not None or time.time() > deadline or not isinstance(e, redis.ConnectionError):
+                    log = self.log_tail()
+                    self.stop()  # never leave a server behind
+                    raise RuntimeError(f"redis-server on {self.port} did not start ({e}):\n{log}")
                 time.sleep(0.02)
 
     def client(self, db: int = 0, **kw) -> redis.Redis:
@@ -173,12 +175,14 @@ def make_redis(request):
 
     yield factory
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    crashed = []
     for s in started:
-        crashed = not s.alive() and not getattr(s, "killed", False)
-        if failed or crashed:
+        if not s.alive() and not getattr(s, "killed", False):
+            crashed.append(s.port)
+        if failed or s.port in crashed:
             print(f"--- redis {s.port} log tail ---\n{s.log_tail()}")
         s.stop()
-        assert not crashed, f"redis-server {s.port} died during the test"
+    assert not crashed, f"redis-server {crashed} died during the test"
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

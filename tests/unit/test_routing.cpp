@@ -71,7 +71,21 @@ TEST_CASE("slot routes follow the action state table", "[routing]") {
   s = slot_route(mapping(7, 0), groups, push);  // unassigned
   CHECK(s.backend_addr.empty());
   CHECK(s.backend_addr_group_id == 0);
-  s = slot_route(mapping(8, 9), groups, push);  // unknown group
+  s = slot_route(mapping(8, 9), groups, push);  // unknown group: no address, the id kept (as Codis)
   CHECK(s.backend_addr.empty());
+  CHECK(s.backend_addr_group_id == 9);
+
+  // a group being promoted locks its slots; replicas of the proxy's datacenter come first
+  auto promoting = groups;
+  promoting[1].promoting.state = "preparing";
+  CHECK(slot_route(mapping(9, 1), promoting, push).locked);
+  CHECK(slot_route(mapping(9, 1), promoting, push).replica_groups.empty());
+  auto dc = groups;
+  dc[1].servers.push_back({"10.0.1.12:6379", "dc2", {}, true});
+  dc[1].servers[1].datacenter = "dc1";
+  RoutingOptions in_dc2;
+  in_dc2.datacenter = "dc2";
+  CHECK(slot_route(mapping(10, 1), dc, in_dc2).replica_groups ==
+        std::vector<std::vector<std::string>>{{"10.0.1.12:6379"}, {"10.0.0.11:6379"}});
   CHECK(slot_routes({mapping(1, 1), mapping(2, 2)}, groups, push).size() == 2);
 }

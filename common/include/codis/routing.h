@@ -1,5 +1,6 @@
 // How a slot is routed, derived from what the coordinator stores (a
-// SlotMapping and the Groups): the table of DESIGN section 7. Used by the
+// SlotMapping and the Groups): the table of DESIGN section 7, plus Codis's
+// rule that a slot whose group is being promoted is locked. Used by the
 // dashboard to build what it pushes to proxies, and by a proxy that loads
 // its routing from the coordinator at start.
 #pragma once
@@ -17,6 +18,8 @@ struct RoutingOptions {
   // dashboard has told the other proxies "prepared" yet, so a slot in state
   // preparing is held (locked, routed to the target) until the next push.
   bool loaded_by_proxy = false;
+  // The receiving proxy's datacenter: its replicas come first in replica_groups.
+  std::string datacenter;
 };
 
 // The master ("servers[0]") of a group, or "" if the group is unknown or empty.
