@@ -28,6 +28,7 @@ PROXY_PORT="${CODIS_QS_PROXY_PORT:-19000}"
 ADMIN_PORT="${CODIS_QS_ADMIN_PORT:-11080}"
 PRODUCT="codis-demo"
 PROXY_BIN="$BUILD/proxy/codis-proxy"
+MODULE="$BUILD/server-patches/codis_slots.so"
 
 say() { echo "quickstart: $*"; }
 die() { echo "quickstart: ERROR: $*" >&2; exit 1; }
@@ -79,10 +80,11 @@ start_redis() {  # group port
   Stop it (systemctl stop redis-server) or pick another port: CODIS_QS_REDIS${gid}_PORT=..."
   fi
   mkdir -p "$dir"
-  say "group $gid: starting redis-server on 127.0.0.1:$port ..."
+  say "group $gid: starting redis-server on 127.0.0.1:$port (with the codis_slots module) ..."
+  [ -f "$MODULE" ] || die "the codis_slots module is not built ($MODULE); run deploy/build.sh"
   redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
     --pidfile "$(redis_pidfile "$port")" --logfile "$dir/redis.log" --dir "$dir" \
-    --save "" --appendonly no >/dev/null
+    --save "" --appendonly no --loadmodule "$MODULE" >/dev/null
   if ! wait_for 15 "redis $port" answers_ping "$port"; then
     tail -n 20 "$dir/redis.log" >&2 || true
     die "redis-server on port $port did not answer PING (log: $dir/redis.log)"
