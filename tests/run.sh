@@ -13,6 +13,28 @@ bash deploy/build.sh
 export CODIS_BUILD_DIR="${CODIS_BUILD_DIR:-$root/build}"
 echo "== unit tests"
 ctest --test-dir "$CODIS_BUILD_DIR" --output-on-failure
-echo "== integration tests (real ZooKeeper, redis-server with our module, our daemons)"
-# Debian's python3 has the python3-pytest and python3-redis packages installed above.
-/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/coordinator tests/integration tests/dashboard tests/module "$@"
+# Each suite in its own pytest run: they are separate directories whose test
+# modules share basenames (test_migration.py, ...).
+passed=0
+failed=0
+status=0
+for suite in coordinator integration dashboard module; do
+  echo "== integration tests: tests/$suite"
+  log="$(mktemp)"
+  set +e
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider "tests/$suite" "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  summary="$(tail -n 1 "$log")"
+  rm -f "$log"
+  p=$(grep -oE '[0-9]+ passed' <<<"$summary" | awk '{s += $1} END {print s + 0}')
+  f=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$summary" | awk '{s += $1} END {print s + 0}')
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+  if [ "$rc" -ne 0 ]; then
+    status=1
+    [ "${f:-0}" -eq 0 ] && failed=$((failed + 1))  # a suite that could not even run counts as a failure
+  fi
+done
+echo "integration: $passed passed, $failed failed"
+exit "$status"

@@ -66,6 +66,39 @@ json config_json(const DashboardConfig& c) {
   return j;
 }
 
+// Codis's InfoFull: INFO as a map, master_addr when replicating, and
+// maxmemory (CONFIG GET; INFO's maxmemory is not always there).
+Result<std::map<std::string, std::string>> info_full(RedisClient& c) {
+  auto info = c.info();
+  if (!info) return info;
+  auto& m = *info;
+  const auto host = m.find("master_host");
+  const auto port = m.find("master_port");
+  if (host != m.end() || port != m.end()) {
+    m["master_addr"] = (host != m.end() ? host->second : "") + ":" + (port != m.end() ? port->second : "");
+  }
+  if (auto mm = c.call({"CONFIG", "GET", "maxmemory"});
+      mm && mm->type == resp::Value::Type::kArray && mm->elements.size() == 2) {
+    m["maxmemory"] = mm->elements[1].str;
+  }
+  return info;
+}
+
+// Redis replies -> JSON: what SENTINEL MASTERS / SLAVES return (flat
+// field/value arrays) becomes an object.
+json field_pairs(const resp::Value& v) {
+  json o = json::object();
+  for (size_t i = 0; i + 1 < v.elements.size(); i += 2) o[v.elements[i].str] = v.elements[i + 1].str;
+  return o;
+}
+
+std::string sentinel_error(const std::string& addr, const std::string& what, const Result<resp::Value>& r) {
+  if (!r) return "sentinel " + addr + ": " + what + " failed: " + r.message();
+  return "sentinel " + addr + ": " + what + " failed: " + r->str;
+}
+
+bool failed_reply(const Result<resp::Value>& r) { return !r || r->type == resp::Value::Type::kError; }
+
 }  // namespace
 
 Topom::Topom(DashboardConfig config, std::unique_ptr<Coordinator> coordinator)
@@ -164,10 +197,19 @@ Status Topom::load() {
     if (!p) return Status::Error("bad proxy node " + name + ": " + p.message());
     proxies[p->token] = *p;
   }
+  models::Sentinel sentinel;
+  auto sdata = coord_->read(path::sentinel(product));
+  if (!sdata) return sdata.status();
+  if (sdata->has_value() && !(*sdata)->empty()) {
+    auto p = models::parse_json<models::Sentinel>(**sdata);
+    if (!p) return Status::Error("bad sentinel node " + path::sentinel(product) + ": " + p.message());
+    sentinel = *p;
+  }
   std::lock_guard lk(models_mu_);
   groups_ = std::move(groups);
   slots_ = std::move(slots);
   proxies_ = std::move(proxies);
+  sentinel_ = std::move(sentinel);
   spdlog::info("topom: loaded {} groups, {} proxies from {}", groups_.size(), proxies_.size(), coord_->describe());
   return Status::Ok();
 }
@@ -256,6 +298,24 @@ Status Topom::store_remove_proxy(const std::string& token) {
   std::lock_guard lk(models_mu_);
   proxies_.erase(token);
   return Status::Ok();
+}
+
+Status Topom::store_sentinel(const models::Sentinel& p) {
+  if (auto st = coord_->update(path::sentinel(config_.product_name), models::encode(p)); !st.ok()) return st;
+  std::lock_guard lk(models_mu_);
+  sentinel_ = p;
+  return Status::Ok();
+}
+
+Status Topom::mark_sentinels_out_of_sync() {
+  models::Sentinel p;
+  {
+    std::lock_guard lk(models_mu_);
+    p = sentinel_;
+  }
+  if (p.servers.empty() || p.out_of_sync) return Status::Ok();
+  p.out_of_sync = true;
+  return store_sentinel(p);
 }
 
 // ---- context (Codis's pkg/topom/context.go) ----
@@ -539,11 +599,18 @@ Status Topom::group_add_server(int gid, const std::string& datacenter, const std
   auto pong = c->call({"PING"});
   if (!pong) return pong.status();
   if (pong->type == resp::Value::Type::kError) return Status::Error("redis " + addr + ": PING failed: " + pong->str);
+  // Codis checks SLOTSINFO: a server without the slot commands cannot take
+  // part in slot migration, so it never joins a group.
   auto info = c->call({"SLOTSINFO"});
-  if (info && info->type == resp::Value::Type::kError) {
-    spdlog::warn("topom: redis {} has no SLOTSINFO ({}): slot migration from/to it needs the codis_slots module",
-                 addr, info->str);
+  if (!info) return Status::Error("redis " + addr + ": check slots-info failed: " + info.message());
+  if (info->type == resp::Value::Type::kError) {
+    spdlog::warn("topom: redis {} check slots-info failed: {}", addr, info->str);
+    return Status::Error("redis " + addr + " check slots-info failed (" + info->str +
+                         "): the codis_slots module is not loaded; restart redis-server with "
+                         "--loadmodule /path/to/codis_slots.so (built as server-patches/codis_slots.so) "
+                         "and add the server again");
   }
+  if (auto st = mark_sentinels_out_of_sync(); !st.ok()) return st;
   models::GroupServer s;
   s.server = addr;
   s.datacenter = datacenter;
@@ -565,8 +632,10 @@ Status Topom::group_del_server(int gid, const std::string& addr) {
       return Status::Error(gstr(gid) + " can't remove master, still in use");
     }
     if (!g.promoting.state.empty()) return Status::Error(gstr(gid) + " is promoting");
+    if (pos != g.servers.begin() && pos->replica_group) g.out_of_sync = true;
     g.servers.erase(pos);
   }
+  if (auto st = mark_sentinels_out_of_sync(); !st.ok()) return st;
   if (auto st = store_group(g); !st.ok()) return st;
   std::lock_guard lk(stats_mu_);
   redis_stats_.erase(addr);
@@ -614,6 +683,20 @@ Status Topom::group_promote_server(int gid, const std::string& addr) {
     }
   }
   if (g.promoting.state == models::action::kPrepared) {
+    if (auto st = mark_sentinels_out_of_sync(); !st.ok()) return st;
+    // Codis unmonitors the group first, so no sentinel fails it over midway;
+    // sentinels/resync-all registers the new master.
+    std::vector<std::string> sentinels;
+    {
+      std::lock_guard lk(models_mu_);
+      sentinels = sentinel_.servers;
+    }
+    for (const auto& addr : sentinels) {
+      const std::string name = config_.product_name + "-" + std::to_string(gid);
+      auto c = RedisClient::connect(addr, "", config_.sentinel_client_timeout);
+      auto r = c ? c->call({"SENTINEL", "REMOVE", name}) : Result<resp::Value>(c.status());
+      if (failed_reply(r)) spdlog::warn("topom: {} unmonitor: {}", gstr(gid), sentinel_error(addr, "SENTINEL REMOVE", r));
+    }
     const int i = g.promoting.index;
     std::vector<models::GroupServer> servers;
     servers.push_back(g.servers[i]);
@@ -621,7 +704,10 @@ Status Topom::group_promote_server(int gid, const std::string& addr) {
       if (static_cast<int>(k) != i) servers.push_back(g.servers[k]);
     }
     servers.push_back(g.servers[0]);
-    for (auto& s : servers) s.action = {};
+    for (auto& s : servers) {
+      s.action = {};
+      s.replica_group = false;
+    }
     g.servers = servers;
     g.promoting.index = 0;
     g.promoting.state = std::string(models::action::kFinished);
@@ -770,6 +856,349 @@ Result<json> Topom::slots_rebalance(bool confirm) {
   return plan;
 }
 
+// ---- replica reads, sync actions, server info ----
+
+Status Topom::group_enable_replica(int gid, const std::string& addr, bool value) {
+  std::lock_guard op(op_mu_);
+  models::Group g;
+  bool was_out_of_sync = false;
+  {
+    std::lock_guard lk(models_mu_);
+    auto it = groups_.find(gid);
+    if (it == groups_.end()) return Status::Error(gstr(gid) + " doesn't exist");
+    g = it->second;
+    was_out_of_sync = g.out_of_sync;
+    auto pos = std::find_if(g.servers.begin(), g.servers.end(), [&](const auto& s) { return s.server == addr; });
+    if (pos == g.servers.end()) return Status::Error(gstr(gid) + " doesn't have server-[" + addr + "]");
+    if (!g.promoting.state.empty()) return Status::Error(gstr(gid) + " is promoting");
+    // Codis: the proxies' view differs from the stored one until the push below.
+    if (g.servers.size() != 1 && group_in_use(gid)) g.out_of_sync = true;
+    pos->replica_group = value;
+  }
+  spdlog::info("topom: {} server {} replica_group = {}", gstr(gid), addr, value);
+  if (auto st = store_group(g); !st.ok()) return st;
+  if (auto st = resync_slots_of_group(gid); !st.ok()) return st;
+  if (g.out_of_sync != was_out_of_sync) {
+    g.out_of_sync = was_out_of_sync;  // every proxy has it now
+    return store_group(g);
+  }
+  return Status::Ok();
+}
+
+Status Topom::group_enable_replica_all(bool value) {
+  std::lock_guard op(op_mu_);
+  std::vector<models::Group> changed;
+  std::map<int, bool> was_out_of_sync;
+  {
+    std::lock_guard lk(models_mu_);
+    for (const auto& [gid, g] : groups_) {
+      if (!g.promoting.state.empty()) return Status::Error(gstr(gid) + " is promoting");
+    }
+    for (const auto& [gid, x] : groups_) {
+      models::Group g = x;
+      bool dirty = false;
+      for (auto& s : g.servers) {
+        if (s.replica_group != value) {
+          s.replica_group = value;
+          dirty = true;
+        }
+      }
+      if (!dirty) continue;
+      was_out_of_sync[gid] = g.out_of_sync;
+      if (g.servers.size() != 1 && group_in_use(gid)) g.out_of_sync = true;
+      changed.push_back(std::move(g));
+    }
+  }
+  spdlog::info("topom: replica_group = {} for every server ({} groups changed)", value, changed.size());
+  for (const auto& g : changed) {
+    if (auto st = store_group(g); !st.ok()) return st;
+  }
+  std::vector<models::SlotMapping> slots;
+  {
+    std::lock_guard lk(models_mu_);
+    for (const auto& m : slots_) {
+      for (const auto& g : changed) {
+        if (m.group_id == g.id || m.action.target_id == g.id) {
+          slots.push_back(m);
+          break;
+        }
+      }
+    }
+  }
+  if (auto st = resync_slots(slots); !st.ok()) return st;
+  for (auto g : changed) {
+    if (g.out_of_sync == was_out_of_sync[g.id]) continue;
+    g.out_of_sync = was_out_of_sync[g.id];
+    if (auto st = store_group(g); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+Status Topom::sync_create_action(const std::string& addr) {
+  std::lock_guard op(op_mu_);
+  models::Group g;
+  {
+    std::lock_guard lk(models_mu_);
+    int max_index = 0;
+    bool found = false;
+    for (const auto& [gid, x] : groups_) {
+      for (const auto& s : x.servers) {
+        if (s.action.state == models::action::kPending) max_index = std::max(max_index, s.action.index);
+        if (s.server == addr) {
+          g = x;
+          found = true;
+        }
+      }
+    }
+    if (!found) return Status::Error("server-[" + addr + "] doesn't exist");
+    if (!g.promoting.state.empty()) return Status::Error(gstr(g.id) + " is promoting");
+    for (auto& s : g.servers) {
+      if (s.server != addr) continue;
+      if (s.action.state == models::action::kPending) {
+        return Status::Error("server-[" + addr + "] action already exist");
+      }
+      s.action.index = max_index + 1;
+      s.action.state = std::string(models::action::kPending);
+    }
+  }
+  spdlog::info("topom: server-[{}] sync action created", addr);
+  return store_group(g);
+}
+
+Status Topom::sync_remove_action(const std::string& addr) {
+  std::lock_guard op(op_mu_);
+  models::Group g;
+  {
+    std::lock_guard lk(models_mu_);
+    bool found = false;
+    for (const auto& [gid, x] : groups_) {
+      for (const auto& s : x.servers) {
+        if (s.server == addr) {
+          g = x;
+          found = true;
+        }
+      }
+    }
+    if (!found) return Status::Error("server-[" + addr + "] doesn't exist");
+    if (!g.promoting.state.empty()) return Status::Error(gstr(g.id) + " is promoting");
+    for (auto& s : g.servers) {
+      if (s.server != addr) continue;
+      if (s.action.state.empty()) return Status::Error("server-[" + addr + "] action doesn't exist");
+      s.action = {};
+    }
+  }
+  spdlog::info("topom: server-[{}] sync action removed", addr);
+  return store_group(g);
+}
+
+void Topom::process_sync_action() {
+  // Never wait behind an operation: the next poll tries again.
+  std::unique_lock op(op_mu_, std::try_to_lock);
+  if (!op.owns_lock() || closed_) return;
+  models::Group g;
+  size_t index = 0;
+  {
+    std::lock_guard lk(models_mu_);
+    int best = 0;
+    bool found = false;
+    for (const auto& [gid, x] : groups_) {
+      if (!x.promoting.state.empty()) continue;
+      for (size_t i = 0; i < x.servers.size(); ++i) {
+        const auto& a = x.servers[i].action;
+        if (a.state != models::action::kPending) continue;
+        if (!found || a.index < best) {
+          best = a.index;
+          g = x;
+          index = i;
+          found = true;
+        }
+      }
+    }
+    if (!found) return;
+  }
+  const std::string addr = g.servers[index].server;
+  const std::string master = index == 0 ? "NO:ONE" : g.servers[0].server;
+  g.servers[index].action = {0, std::string(models::action::kSyncing)};
+  if (auto st = store_group(g); !st.ok()) {
+    spdlog::warn("topom: server-[{}] sync action: {}", addr, st.message());
+    return;
+  }
+  auto c = RedisClient::connect(addr, config_.product_auth, kRedisTimeout);
+  Status st = c ? c->set_master(master, config_.product_auth) : c.status();
+  if (!st.ok()) spdlog::warn("topom: server-[{}] sync action: set master to {} failed: {}", addr, master, st.message());
+  {
+    std::lock_guard lk(models_mu_);
+    auto it = groups_.find(g.id);
+    if (it == groups_.end() || index >= it->second.servers.size() || it->second.servers[index].server != addr) return;
+    g = it->second;
+  }
+  g.servers[index].action.state = st.ok() ? "synced" : "synced_failed";
+  spdlog::info("topom: server-[{}] sync action {}", addr, g.servers[index].action.state);
+  if (auto s2 = store_group(g); !s2.ok()) spdlog::warn("topom: server-[{}] sync action: {}", addr, s2.message());
+}
+
+Result<json> Topom::server_info(const std::string& addr) const {
+  auto c = RedisClient::connect(addr, config_.product_auth, kRedisTimeout);
+  if (!c) return Result<json>::Error(c.message());
+  auto info = info_full(*c);
+  if (!info) return Result<json>::Error(info.message());
+  return json(*info);
+}
+
+// ---- sentinels (Codis's topom_sentinel.go) ----
+
+Status Topom::add_sentinel(const std::string& addr) {
+  std::lock_guard op(op_mu_);
+  if (addr.empty() || addr.rfind(':') == std::string::npos) {
+    return Status::Error("invalid sentinel address \"" + addr + "\" (expected host:port)");
+  }
+  models::Sentinel p;
+  {
+    std::lock_guard lk(models_mu_);
+    p = sentinel_;
+  }
+  if (std::find(p.servers.begin(), p.servers.end(), addr) != p.servers.end()) {
+    return Status::Error("sentinel-[" + addr + "] already exists");
+  }
+  auto c = RedisClient::connect(addr, "", config_.sentinel_client_timeout);
+  if (!c) return Status::Error("sentinel " + addr + " is not reachable: " + c.message());
+  if (auto r = c->call({"SENTINEL", "FLUSHCONFIG"}); failed_reply(r)) {
+    return Status::Error(sentinel_error(addr, "SENTINEL FLUSHCONFIG", r) + " (is it a redis-sentinel?)");
+  }
+  p.servers.push_back(addr);
+  p.out_of_sync = true;
+  spdlog::info("topom: sentinel-[{}] added", addr);
+  return store_sentinel(p);
+}
+
+Status Topom::sentinel_remove_groups(const std::string& addr) const {
+  auto c = RedisClient::connect(addr, "", config_.sentinel_client_timeout);
+  if (!c) return Status::Error("sentinel " + addr + " is not reachable: " + c.message());
+  auto masters = c->call({"SENTINEL", "MASTERS"});
+  if (failed_reply(masters)) return Status::Error(sentinel_error(addr, "SENTINEL MASTERS", masters));
+  const std::string prefix = config_.product_name + "-";
+  for (const auto& m : masters->elements) {
+    const std::string name = field_pairs(m).value("name", "");
+    if (!name.starts_with(prefix)) continue;
+    if (auto r = c->call({"SENTINEL", "REMOVE", name}); failed_reply(r)) {
+      return Status::Error(sentinel_error(addr, "SENTINEL REMOVE " + name, r));
+    }
+  }
+  return Status::Ok();
+}
+
+Status Topom::del_sentinel(const std::string& addr, bool force) {
+  std::lock_guard op(op_mu_);
+  models::Sentinel p;
+  {
+    std::lock_guard lk(models_mu_);
+    p = sentinel_;
+  }
+  auto pos = std::find(p.servers.begin(), p.servers.end(), addr);
+  if (pos == p.servers.end()) return Status::Error("sentinel-[" + addr + "] not found");
+  p.out_of_sync = true;
+  if (auto st = store_sentinel(p); !st.ok()) return st;
+  if (auto st = sentinel_remove_groups(addr); !st.ok()) {
+    spdlog::warn("topom: remove sentinel {} failed, force = {}: {}", addr, force, st.message());
+    if (!force) return Status::Error("remove sentinel " + addr + " failed: " + st.message() + " (use force = 1)");
+  }
+  p.servers.erase(std::find(p.servers.begin(), p.servers.end(), addr));
+  spdlog::info("topom: sentinel-[{}] removed", addr);
+  return store_sentinel(p);
+}
+
+Status Topom::resync_sentinels() {
+  std::lock_guard op(op_mu_);
+  models::Sentinel p;
+  std::map<int, std::string> masters;
+  std::vector<models::Proxy> proxies;
+  {
+    std::lock_guard lk(models_mu_);
+    p = sentinel_;
+    for (const auto& [gid, g] : groups_) {
+      if (!g.servers.empty()) masters[gid] = g.servers[0].server;
+    }
+    proxies = proxy_list();
+  }
+  p.out_of_sync = true;
+  if (auto st = store_sentinel(p); !st.ok()) return st;
+  for (const auto& addr : p.servers) {
+    if (auto st = sentinel_remove_groups(addr); !st.ok()) spdlog::warn("topom: resync sentinels: {}", st.message());
+  }
+  const auto ms = [](std::chrono::milliseconds d) { return std::to_string(d.count()); };
+  for (const auto& addr : p.servers) {
+    auto c = RedisClient::connect(addr, "", config_.sentinel_client_timeout);
+    if (!c) return Status::Error("sentinel " + addr + " is not reachable: " + c.message());
+    for (const auto& [gid, master] : masters) {
+      const std::string name = config_.product_name + "-" + std::to_string(gid);
+      const auto colon = master.rfind(':');
+      auto r = c->call({"SENTINEL", "MONITOR", name, master.substr(0, colon), master.substr(colon + 1),
+                        std::to_string(config_.sentinel_quorum)});
+      if (failed_reply(r)) return Status::Error(sentinel_error(addr, "SENTINEL MONITOR " + name, r));
+      std::vector<std::string> set = {"SENTINEL",
+                                      "SET",
+                                      name,
+                                      "down-after-milliseconds",
+                                      ms(config_.sentinel_down_after),
+                                      "failover-timeout",
+                                      ms(config_.sentinel_failover_timeout),
+                                      "parallel-syncs",
+                                      std::to_string(config_.sentinel_parallel_syncs)};
+      if (!config_.product_auth.empty()) set.insert(set.end(), {"auth-pass", config_.product_auth});
+      if (!config_.sentinel_notification_script.empty()) {
+        set.insert(set.end(), {"notification-script", config_.sentinel_notification_script});
+      }
+      if (!config_.sentinel_client_reconfig_script.empty()) {
+        set.insert(set.end(), {"client-reconfig-script", config_.sentinel_client_reconfig_script});
+      }
+      r = c->call(set);
+      if (failed_reply(r)) return Status::Error(sentinel_error(addr, "SENTINEL SET " + name, r));
+      spdlog::info("topom: sentinel-[{}] monitors {} at {}", addr, name, master);
+    }
+  }
+  const std::string body = models::encode(p);
+  std::string failed;
+  for (const auto& x : proxies) {
+    if (auto r = rpc_call(x.admin_addr, "PUT", "/api/proxy/sentinels/" + proxy_xauth(x), body, kProxyTimeout); !r) {
+      spdlog::error("topom: proxy-[{}] resync sentinel failed: {}", x.token, r.message());
+      if (!failed.empty()) failed += "; ";
+      failed += "proxy-[" + x.token + "] sentinel failed: " + r.message();
+    }
+  }
+  if (!failed.empty()) return Status::Error(failed);
+  p.out_of_sync = false;
+  return store_sentinel(p);
+}
+
+Result<json> Topom::sentinel_info(const std::string& addr) const {
+  auto c = RedisClient::connect(addr, "", config_.sentinel_client_timeout);
+  if (!c) return Result<json>::Error(c.message());
+  auto info = c->info();
+  if (!info) return Result<json>::Error(info.message());
+  return json(*info);
+}
+
+Result<json> Topom::sentinel_monitored(const std::string& addr) const {
+  auto c = RedisClient::connect(addr, "", config_.sentinel_client_timeout);
+  if (!c) return Result<json>::Error(c.message());
+  auto masters = c->call({"SENTINEL", "MASTERS"});
+  if (failed_reply(masters)) return Result<json>::Error(sentinel_error(addr, "SENTINEL MASTERS", masters));
+  const std::string prefix = config_.product_name + "-";
+  json out = {{"masters", json::object()}, {"slaves", json::object()}};
+  for (const auto& m : masters->elements) {
+    json fields = field_pairs(m);
+    const std::string name = fields.value("name", "");
+    if (!name.starts_with(prefix)) continue;
+    out["masters"][name] = fields;
+    json replicas = json::array();
+    if (auto r = c->call({"SENTINEL", "SLAVES", name}); !failed_reply(r)) {
+      for (const auto& x : r->elements) replicas.push_back(field_pairs(x));
+    }
+    out["slaves"][name] = replicas;
+  }
+  return out;
+}
+
 Status Topom::reload() {
   if (auto st = load(); !st.ok()) return st;
   return Status::Ok();
@@ -843,7 +1272,12 @@ ordered_json Topom::stats() const {
   action["executor"] = 0;
   j["slot_action"] = std::move(action);
   ordered_json ha = ordered_json::object();
-  ha["model"] = ordered(models::Sentinel{});
+  models::Sentinel sentinel;
+  {
+    std::lock_guard lk(models_mu_);
+    sentinel = sentinel_;
+  }
+  ha["model"] = ordered(sentinel);
   ha["stats"] = ordered_json::object();
   ha["masters"] = ordered_json::object();
   j["sentinels"] = std::move(ha);
@@ -932,6 +1366,7 @@ std::string Topom::metrics() const {
 void Topom::poll_loop() {
   for (;;) {
     poll_once();
+    process_sync_action();
     std::unique_lock lk(poll_mu_);
     if (poll_cv_.wait_for(lk, std::chrono::seconds(1), [this] { return poll_stop_; })) return;
   }
@@ -968,14 +1403,10 @@ void Topom::poll_once() {
       RedisStats s;
       auto c = RedisClient::connect(addr, config_.product_auth, kStatsTimeout);
       Result<std::map<std::string, std::string>> info =
-          c ? c->info() : Result<std::map<std::string, std::string>>(c.status());
+          c ? info_full(*c) : Result<std::map<std::string, std::string>>(c.status());
       s.unixtime = unix_now();
       if (info) {
         s.stats = std::move(*info);
-        if (auto mm = c->call({"CONFIG", "GET", "maxmemory"});
-            mm && mm->type == resp::Value::Type::kArray && mm->elements.size() == 2) {
-          s.stats["maxmemory"] = mm->elements[1].str;
-        }
       } else {
         s.error = info.message();
         s.timeout = info.message().find("timed out") != std::string::npos;

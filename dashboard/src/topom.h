@@ -81,6 +81,28 @@ class Topom {
   Status slots_assign_offline(std::vector<models::SlotMapping> slots);
   Result<nlohmann::json> slots_rebalance(bool confirm);  // the plan {"sid": gid}
 
+  // Replica reads (Codis's EnableReplicaGroups[All]): marks servers as
+  // replica_group, stores the group, then pushes the group's slots so proxies
+  // send read-only commands to those replicas.
+  Status group_enable_replica(int gid, const std::string& addr, bool value);
+  Status group_enable_replica_all(bool value);
+  // Codis's server sync actions: create queues a REPLICAOF (per the group's
+  // server list) for one server; the poller runs queued actions one at a time
+  // in index order (pending -> syncing -> synced | synced_failed).
+  Status sync_create_action(const std::string& addr);
+  Status sync_remove_action(const std::string& addr);
+  // A server's INFO as a map, plus maxmemory and master_addr (Codis's InfoFull).
+  Result<nlohmann::json> server_info(const std::string& addr) const;
+
+  // Sentinels (/codis3/{product}/sentinel). add checks the sentinel answers
+  // (SENTINEL FLUSHCONFIG); resync registers every group's master as
+  // {product}-{gid} with every sentinel and hands the list to the proxies.
+  Status add_sentinel(const std::string& addr);
+  Status del_sentinel(const std::string& addr, bool force);
+  Status resync_sentinels();
+  Result<nlohmann::json> sentinel_info(const std::string& addr) const;       // the sentinel's INFO
+  Result<nlohmann::json> sentinel_monitored(const std::string& addr) const;  // our masters and their replicas
+
  private:
   struct ProxyStats {
     nlohmann::json stats;  // the proxy's /api/proxy/stats, or null
@@ -101,6 +123,13 @@ class Topom {
   Status store_slot(const models::SlotMapping& m);
   Status store_proxy(const models::Proxy& p);
   Status store_remove_proxy(const std::string& token);
+  Status store_sentinel(const models::Sentinel& p);
+  // Codis marks the sentinels out of sync when a group's servers change.
+  Status mark_sentinels_out_of_sync();
+  // Runs the queued sync action with the lowest index, if any (poller thread).
+  void process_sync_action();
+  // SENTINEL REMOVE of every {product}-* master the sentinel watches.
+  Status sentinel_remove_groups(const std::string& addr) const;
 
   // Pushes the given slots to every registered proxy, in parallel.
   Status resync_slots(const std::vector<models::SlotMapping>& slots);
@@ -129,10 +158,11 @@ class Topom {
   std::atomic<bool> locked_{false};
 
   std::mutex op_mu_;              // one operation at a time
-  mutable std::mutex models_mu_;  // guards the three maps below
+  mutable std::mutex models_mu_;  // guards the topology below
   std::map<int, models::Group> groups_;
   std::vector<models::SlotMapping> slots_;
   std::map<std::string, models::Proxy> proxies_;  // by token
+  models::Sentinel sentinel_;
 
   mutable std::mutex stats_mu_;
   std::map<std::string, ProxyStats> proxy_stats_;  // by token

@@ -119,6 +119,55 @@ Router make_topom_router(Topom& t, std::function<void()> on_shutdown) {
   put("/api/topom/group/promote/:xauth/:gid/:addr",
       gid_op([&t](int gid, const Call& c) { return t.group_promote_server(gid, std::string(c.param("addr"))); }));
 
+  auto value_op = [](auto fn) {
+    return [fn](const Call& c) {
+      auto value = integer_param(c, "value");
+      if (!value) return json_error(value.message());
+      return json_reply(fn(*value != 0, c));
+    };
+  };
+  put("/api/topom/group/replica-groups/:xauth/:gid/:addr/:value", [&t](const Call& c) {
+    auto gid = integer_param(c, "gid");
+    if (!gid) return json_error(gid.message());
+    if (c.param("addr").empty()) return json_error("missing addr");
+    auto value = integer_param(c, "value");
+    if (!value) return json_error(value.message());
+    return json_reply(t.group_enable_replica(*gid, std::string(c.param("addr")), *value != 0));
+  });
+  put("/api/topom/group/replica-groups-all/:xauth/:value",
+      value_op([&t](bool value, const Call&) { return t.group_enable_replica_all(value); }));
+  put("/api/topom/group/action/create/:xauth/:addr",
+      [&t](const Call& c) { return json_reply(t.sync_create_action(std::string(c.param("addr")))); });
+  put("/api/topom/group/action/remove/:xauth/:addr",
+      [&t](const Call& c) { return json_reply(t.sync_remove_action(std::string(c.param("addr")))); });
+  // Codis serves group/info and sentinels/info without xauth; the /:xauth/
+  // forms are ours, for callers that always send it.
+  auto info = [](auto fn) {
+    return [fn](const Call& c) {
+      if (c.param("addr").empty()) return json_error("missing addr");
+      auto v = fn(std::string(c.param("addr")));
+      if (!v) return json_error(v.message());
+      return json_ok(*v);
+    };
+  };
+  auto server_info = info([&t](const std::string& addr) { return t.server_info(addr); });
+  get("/api/topom/group/info/:addr", false, server_info);
+  get("/api/topom/group/info/:xauth/:addr", true, server_info);
+
+  put("/api/topom/sentinels/add/:xauth/:addr",
+      [&t](const Call& c) { return json_reply(t.add_sentinel(std::string(c.param("addr")))); });
+  put("/api/topom/sentinels/del/:xauth/:addr/:force", [&t](const Call& c) {
+    auto force = integer_param(c, "force");
+    if (!force) return json_error(force.message());
+    return json_reply(t.del_sentinel(std::string(c.param("addr")), *force != 0));
+  });
+  put("/api/topom/sentinels/resync-all/:xauth", [&t](const Call&) { return json_reply(t.resync_sentinels()); });
+  auto sentinel_info = info([&t](const std::string& addr) { return t.sentinel_info(addr); });
+  get("/api/topom/sentinels/info/:addr", false, sentinel_info);
+  get("/api/topom/sentinels/info/:addr/monitored", false,
+      info([&t](const std::string& addr) { return t.sentinel_monitored(addr); }));
+  get("/api/topom/sentinels/info/:xauth/:addr", true, sentinel_info);
+
   put("/api/topom/slots/assign/:xauth", [&t](const Call& c) {
     auto slots = slot_mappings(c);
     if (!slots) return json_error(slots.message());

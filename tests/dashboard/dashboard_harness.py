@@ -9,7 +9,21 @@ import subprocess
 import time
 from pathlib import Path
 
-from harness import build_dir, free_port, http, kill_proc, spawn, wait_until
+from harness import RedisServer, build_dir, free_port, http, kill_proc, spawn, wait_until
+
+
+def module_path() -> Path:
+    """The codis_slots module every group server must load."""
+    return build_dir() / "server-patches" / "codis_slots.so"
+
+
+def codis_server(workdir, **kw) -> RedisServer:
+    """A redis-server with codis_slots loaded (what group/add accepts)."""
+    so = module_path()
+    if not so.exists():
+        raise FileNotFoundError(f"codis_slots.so not found at {so} (build with deploy/build.sh)")
+    extra = list(kw.pop("extra", [])) + ["--loadmodule", str(so)]
+    return RedisServer(workdir, extra=extra, **kw)
 
 
 def dashboard_binary() -> Path:

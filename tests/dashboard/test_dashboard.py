@@ -11,7 +11,7 @@ import time
 import pytest
 
 from coordinator_shell import CoordinatorShell
-from dashboard_harness import Dashboard
+from dashboard_harness import Dashboard, codis_server
 from harness import Proxy, RedisServer, slot_of, key_in_slots, key_in_slot, wait_until
 
 PRODUCT = "codis-dash-it"
@@ -21,7 +21,8 @@ class Cluster:
     def __init__(self, tmp, zk):
         self.tmp = tmp
         self.zk = zk
-        self.servers = [RedisServer(tmp).start() for _ in range(3)]  # g1 master, g2 master, spare
+        # g1 master, g2 master, spare; all with the codis_slots module
+        self.servers = [codis_server(tmp).start() for _ in range(3)]
         self.proxy = Proxy(tmp, None, {"product_name": PRODUCT})
         self.proxy.start()
         self.dash = Dashboard(tmp, PRODUCT, zk.addr).start()
@@ -192,6 +193,28 @@ def test_bad_requests_change_nothing(cluster):
     assert cluster.snapshot() == before
 
 
+def test_server_without_module_is_refused(cluster, tmp_path):
+    d = cluster.dash
+    plain = RedisServer(tmp_path).start()
+    try:
+        before = cluster.snapshot()
+        cause = d.err("PUT", f"/api/topom/group/add/{{x}}/2/{plain.addr}")
+        assert "codis_slots.so" in cause and "--loadmodule" in cause and plain.addr in cause, cause
+        assert cluster.snapshot() == before
+    finally:
+        plain.stop()
+
+
+def test_group_info(cluster):
+    d, r1 = cluster.dash, cluster.servers[0]
+    info = d.ok("GET", f"/api/topom/group/info/{r1.addr}")  # Codis: no xauth
+    assert info["role"] == "master" and info["tcp_port"] == str(r1.port)
+    assert "redis_version" in info and "maxmemory" in info and "used_memory" in info
+    assert d.ok("GET", f"/api/topom/group/info/{{x}}/{r1.addr}")["tcp_port"] == str(r1.port)
+    assert "127.0.0.1:1" in d.err("GET", "/api/topom/group/info/127.0.0.1:1")
+    assert d.get(f"/api/topom/group/info/{'0' * 32}/{r1.addr}").status == 800
+
+
 def test_rebalance(cluster):
     d = cluster.dash
     assert d.ok("PUT", "/api/topom/slots/rebalance/{x}/0") == {}
@@ -237,6 +260,68 @@ def test_resync_and_promote(cluster):
         assert c.call("GET", k) == b"v"
 
 
+def cmdstat_calls(server, cmd):
+    stats = server.client().info("commandstats")
+    return stats.get(f"cmdstat_{cmd}", {}).get("calls", 0)
+
+
+def test_replica_groups(cluster):
+    """After the promote above, group 1 is [r3, r1]: r1 replicates r3."""
+    d, (r1, _, r3), proxy = cluster.dash, cluster.servers, cluster.proxy
+    g = cluster.node(f"/codis3/{PRODUCT}/group/group-0001")
+    assert [s["server"] for s in g["servers"]] == [r3.addr, r1.addr]
+    assert "doesn't have server" in d.err("PUT", "/api/topom/group/replica-groups/{x}/1/127.0.0.1:1/1")
+    assert "doesn't exist" in d.err("PUT", f"/api/topom/group/replica-groups/{{x}}/42/{r1.addr}/1")
+    assert "invalid value" in d.err("PUT", f"/api/topom/group/replica-groups/{{x}}/1/{r1.addr}/yes")
+
+    d.ok("PUT", f"/api/topom/group/replica-groups/{{x}}/1/{r1.addr}/1")
+    g = cluster.node(f"/codis3/{PRODUCT}/group/group-0001")
+    assert g["servers"][1]["replica_group"] is True and g["servers"][0].get("replica_group", False) is False
+    table = proxy_slots(proxy)
+    assert table[0]["replica_groups"] == [[r1.addr]] and table[0]["backend_addr"] == r3.addr
+    assert not table[600].get("replica_groups")  # group 2 is untouched
+
+    k = key_in_slots(0, 511, "replica-read")
+    with proxy.conn() as c:
+        assert c.call("SET", k, "v") == "OK"
+    wait_until(lambda: r1.client().get(k) == b"v", 10, what="replicated to r1")
+    before_replica, before_master = cmdstat_calls(r1, "get"), cmdstat_calls(r3, "get")
+    with proxy.conn() as c:
+        for _ in range(50):
+            assert c.call("GET", k) == b"v"
+    served = cmdstat_calls(r1, "get") - before_replica
+    assert served >= 40, f"replica served {served} of 50 GETs"
+    assert cmdstat_calls(r3, "get") - before_master <= 10
+
+    # all off (Codis's replica-groups-all): reads go back to the master
+    d.ok("PUT", "/api/topom/group/replica-groups-all/{x}/0")
+    for gid in (1, 2):
+        g = cluster.node(f"/codis3/{PRODUCT}/group/group-{gid:04d}")
+        assert not any(s.get("replica_group") for s in g["servers"])
+    assert not proxy_slots(proxy)[0].get("replica_groups")
+    before_replica = cmdstat_calls(r1, "get")
+    with proxy.conn() as c:
+        for _ in range(20):
+            assert c.call("GET", k) == b"v"
+    assert cmdstat_calls(r1, "get") == before_replica
+
+
+def test_sync_actions(cluster):
+    d, (r1, _, r3) = cluster.dash, cluster.servers
+    assert "doesn't exist" in d.err("PUT", "/api/topom/group/action/create/{x}/127.0.0.1:1")
+    assert "action doesn't exist" in d.err("PUT", f"/api/topom/group/action/remove/{{x}}/{r1.addr}")
+    d.ok("PUT", f"/api/topom/group/action/create/{{x}}/{r1.addr}")
+
+    def action():
+        return cluster.node(f"/codis3/{PRODUCT}/group/group-0001")["servers"][1]["action"]
+    # the poller runs it: REPLICAOF servers[0], then "synced"
+    wait_until(lambda: action().get("state") == "synced", 10, what="sync action done")
+    info = r1.client().info("replication")
+    assert info["role"] == "slave" and info["master_port"] == r3.port
+    d.ok("PUT", f"/api/topom/group/action/remove/{{x}}/{r1.addr}")
+    assert action() == {}
+
+
 def test_dead_proxy_is_reported(cluster, tmp_path):
     d = cluster.dash
     p2 = Proxy(tmp_path, None, {"product_name": PRODUCT}).start()
@@ -277,3 +362,30 @@ def test_standby_takes_over(cluster, tmp_path):
     second.ok("PUT", "/api/topom/shutdown/{x}")
     wait_until(lambda: cluster.node(f"/codis3/{PRODUCT}/topom") is None, 10, what="lock released")
     wait_until(lambda: not second.alive(), 10, what="dashboard exits after shutdown")
+
+
+def test_proxy_restarts_from_zookeeper_without_dashboard(cluster, tmp_path):
+    """No dashboard runs any more (the last one shut down above): a proxy
+    started with --zookeeper reads groups and slots from ZooKeeper, registers
+    itself and serves at once."""
+    assert cluster.node(f"/codis3/{PRODUCT}/topom") is None
+    expected = {}
+    for sid in range(1024):
+        gid = cluster.node(f"/codis3/{PRODUCT}/slots/slot-{sid:04d}")["group_id"]
+        master = cluster.node(f"/codis3/{PRODUCT}/group/group-{gid:04d}")["servers"][0]["server"]
+        expected[sid] = master
+    cluster.proxy.stop()
+    proxy = Proxy(tmp_path, None, {"product_name": PRODUCT}, extra_args=["--zookeeper", cluster.zk.addr])
+    proxy.start()
+    cluster.proxy = proxy
+    table = proxy_slots(proxy)
+    assert {sid: s["backend_addr"] for sid, s in table.items()} == expected
+    token = proxy.get("/api/proxy/model").json()["token"]
+    assert cluster.node(f"/codis3/{PRODUCT}/proxy/proxy-{token}")["admin_addr"] == proxy.admin_url[7:]
+    by_addr = {s.addr: s for s in cluster.servers}
+    with proxy.conn() as c:
+        for sid in (0, 300, 700, 1023):
+            k = key_in_slot(sid, "from-zk")
+            assert c.call("SET", k, "v") == "OK"
+            assert c.call("GET", k) == b"v"
+            assert by_addr[expected[sid]].client().get(k) == b"v"

@@ -1,0 +1,56 @@
+// AdminCommand: codis-admin's command line, parsed and checked, and run
+// against a dashboard or a proxy admin API.
+//
+// parse_admin_args() turns argv into an AdminCommand or an error that says
+// which flag is wrong and what the right call looks like; run_admin()
+// performs it, writing results to `out` (JSON or Codis's text views) and
+// progress to `err` with --verbose. main() only maps the outcome to an exit
+// code, so tests can drive both halves directly.
+#pragma once
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "codis/status.h"
+
+namespace codis::admin {
+
+struct AdminCommand {
+  enum class Target { kNone, kProxy, kDashboard };
+  Target target = Target::kNone;
+  std::string addr;     // --proxy / --dashboard
+  std::string auth;     // --auth: the proxy's product_auth
+  std::string product;  // --product: skip looking it up from the model
+  int timeout_ms = 10000;
+  bool verbose = false;
+
+  // The one action ("" = print the overview or `view`), e.g. "create-group".
+  std::string action;
+  std::string view;  // config, model, stats, slots, group, proxy, list-group, list-proxy
+
+  // Arguments of the actions.
+  std::optional<std::string> log_level, fillslots, server_addr, token, datacenter;
+  std::optional<int> pid, gid, sid, beg, end, gid_from, gid_to, num_slots, interval, disabled;
+  bool locked = false, force = false, all = false, confirm = false, offline = false;
+  std::string slot_action;  // create, remove, create-some, create-range, interval, disabled
+};
+
+// Outcome of parsing: a command to run, or text to print and an exit code
+// (--help prints usage and exits 0; a bad flag prints why and exits 1).
+struct ParseOutcome {
+  std::optional<AdminCommand> command;
+  std::string message;
+  int exit_code = 0;
+};
+
+ParseOutcome parse_admin_args(int argc, const char* const* argv);
+
+// Runs `cmd`; an error message names the daemon, the call and the cause.
+Status run_admin(const AdminCommand& cmd, std::ostream& out, std::ostream& err);
+
+// The long help: usage lines as Codis's codis-admin, then worked examples.
+std::string admin_usage();
+
+}  // namespace codis::admin

@@ -1,0 +1,90 @@
+"""Sentinels through the dashboard API, against a real Sentinel (Debian's
+redis-server in sentinel mode: `redis-server sentinel.conf --sentinel`, the
+same code as redis-sentinel)."""
+
+import json
+import subprocess
+
+import pytest
+
+from coordinator_shell import CoordinatorShell
+from dashboard_harness import Dashboard, codis_server
+from harness import REDIS_SERVER, Proxy, RedisServer, RespConn, free_port, kill_proc, ping_ok, spawn, wait_until
+
+PRODUCT = "codis-sentinel-it"
+
+
+class Sentinel:
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.dir = workdir / f"sentinel-{self.port}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.conf = self.dir / "sentinel.conf"
+        self.conf.write_text(f"port {self.port}\nbind 127.0.0.1\nprotected-mode no\ndir {self.dir}\n"
+                             f"logfile {self.dir / 'sentinel.log'}\n")
+        self.proc = spawn([REDIS_SERVER, self.conf, "--sentinel"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.STDOUT)
+        wait_until(lambda: ping_ok(self.port), 10, what=f"sentinel on {self.port}")
+
+    @property
+    def addr(self):
+        return f"127.0.0.1:{self.port}"
+
+    def masters(self):
+        with RespConn(self.port) as c:
+            out = {}
+            for m in c.call("SENTINEL", "MASTERS"):
+                fields = {m[i].decode(): m[i + 1].decode() for i in range(0, len(m), 2)}
+                out[fields["name"]] = fields
+            return out
+
+    def stop(self):
+        kill_proc(self.proc)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, zookeeper):
+    tmp = tmp_path_factory.mktemp("sentinel")
+    server = codis_server(tmp).start()
+    proxy = Proxy(tmp, None, {"product_name": PRODUCT}).start()
+    sentinel = Sentinel(tmp)
+    dash = Dashboard(tmp, PRODUCT, zookeeper.addr).start()
+    shell = CoordinatorShell("zookeeper", zookeeper.addr)
+    try:
+        dash.ok("PUT", "/api/topom/group/create/{x}/1")
+        dash.ok("PUT", f"/api/topom/group/add/{{x}}/1/{server.addr}")
+        dash.ok("PUT", f"/api/topom/proxy/create/{{x}}/{proxy.admin_url[7:]}")
+        yield dash, server, proxy, sentinel, shell, tmp
+    finally:
+        shell.close()
+        for p in (dash, sentinel, proxy, server):
+            p.stop()
+
+
+def test_sentinels(env):
+    dash, server, proxy, sentinel, shell, tmp = env
+    node = lambda: json.loads(shell.read(f"/codis3/{PRODUCT}/sentinel") or "null")  # noqa: E731
+
+    dash.ok("PUT", f"/api/topom/sentinels/add/{{x}}/{sentinel.addr}")
+    assert node() == {"servers": [sentinel.addr], "out_of_sync": True}
+    assert "already exists" in dash.err("PUT", f"/api/topom/sentinels/add/{{x}}/{sentinel.addr}")
+    assert "not reachable" in dash.err("PUT", "/api/topom/sentinels/add/{x}/127.0.0.1:1")
+    assert "FLUSHCONFIG" in dash.err("PUT", f"/api/topom/sentinels/add/{{x}}/{server.addr}")  # not a sentinel
+    assert dash.ok("GET", "/api/topom/stats/{x}")["sentinels"]["model"]["servers"] == [sentinel.addr]
+
+    dash.ok("PUT", "/api/topom/sentinels/resync-all/{x}")
+    assert node() == {"servers": [sentinel.addr], "out_of_sync": False}
+    masters = sentinel.masters()
+    assert masters[f"{PRODUCT}-1"]["port"] == str(server.port)
+    assert masters[f"{PRODUCT}-1"]["quorum"] == "2"
+    assert masters[f"{PRODUCT}-1"]["down-after-milliseconds"] == "30000"
+    monitored = dash.ok("GET", f"/api/topom/sentinels/info/{sentinel.addr}/monitored")
+    assert monitored["masters"][f"{PRODUCT}-1"]["ip"] == "127.0.0.1"
+    info = dash.ok("GET", f"/api/topom/sentinels/info/{sentinel.addr}")
+    assert info["sentinel_masters"] == "1" and info["tcp_port"] == str(sentinel.port)
+    assert dash.ok("GET", f"/api/topom/sentinels/info/{{x}}/{sentinel.addr}")["sentinel_masters"] == "1"
+
+    assert "not found" in dash.err("PUT", "/api/topom/sentinels/del/{x}/127.0.0.1:1/0")
+    dash.ok("PUT", f"/api/topom/sentinels/del/{{x}}/{sentinel.addr}/0")
+    assert node() == {"out_of_sync": True}
+    assert f"{PRODUCT}-1" not in sentinel.masters()
