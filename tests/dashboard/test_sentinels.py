@@ -9,7 +9,7 @@ import pytest
 
 from coordinator_shell import CoordinatorShell
 from dashboard_harness import Dashboard, codis_server
-from harness import REDIS_SERVER, Proxy, RedisServer, RespConn, free_port, kill_proc, ping_ok, spawn, wait_until
+from harness import REDIS_SERVER, Proxy, RespConn, free_port, kill_proc, ping_ok, spawn, wait_until
 
 PRODUCT = "codis-sentinel-it"
 
@@ -83,6 +83,19 @@ def test_sentinels(env):
     info = dash.ok("GET", f"/api/topom/sentinels/info/{sentinel.addr}")
     assert info["sentinel_masters"] == "1" and info["tcp_port"] == str(sentinel.port)
     assert dash.ok("GET", f"/api/topom/sentinels/info/{{x}}/{sentinel.addr}")["sentinel_masters"] == "1"
+
+    # promote: the group leaves the sentinels (Codis) until resync-all registers the new master
+    replica = codis_server(tmp).start()
+    try:
+        dash.ok("PUT", f"/api/topom/group/add/{{x}}/1/{replica.addr}")
+        assert node()["out_of_sync"] is True
+        dash.ok("PUT", "/api/topom/sentinels/resync-all/{x}")
+        dash.ok("PUT", f"/api/topom/group/promote/{{x}}/1/{replica.addr}")
+        assert f"{PRODUCT}-1" not in sentinel.masters() and node()["out_of_sync"] is True
+        dash.ok("PUT", "/api/topom/sentinels/resync-all/{x}")
+        assert sentinel.masters()[f"{PRODUCT}-1"]["port"] == str(replica.port)
+    finally:
+        replica.stop()
 
     assert "not found" in dash.err("PUT", "/api/topom/sentinels/del/{x}/127.0.0.1:1/0")
     dash.ok("PUT", f"/api/topom/sentinels/del/{{x}}/{sentinel.addr}/0")

@@ -21,136 +21,183 @@ constexpr int kMaxSlotNum = 1024;
 // ---------------------------------------------------------------- parsing
 
 // Flags that pick an action; at most one per call.
-const char* const kDashboardActions[] = {
-    "shutdown",     "reload",       "log-level",    "slots-assign", "slots-status", "create-proxy",   "online-proxy",
-    "remove-proxy", "reinit-proxy", "proxy-status", "create-group", "remove-group", "resync-group",   "group-add",
-    "group-del",    "group-status", "slot-action",  "rebalance",    "promote-server",
+const char *const kDashboardActions[] = {
+    "shutdown",     "reload",       "log-level",      "slots-assign",
+    "slots-status", "create-proxy", "online-proxy",   "remove-proxy",
+    "reinit-proxy", "proxy-status", "create-group",   "remove-group",
+    "resync-group", "group-add",    "group-del",      "group-status",
+    "slot-action",  "rebalance",    "promote-server",
 };
-const char* const kProxyActions[] = {"start", "shutdown", "log-level", "fillslots", "reset-stats", "forcegc"};
+const char *const kProxyActions[] = {"start",     "shutdown",    "log-level",
+                                     "fillslots", "reset-stats", "forcegc"};
 
 // Views: --overview, --config, ... or Codis's bare words (config, model, ...).
-const char* const kViews[] = {"overview", "config", "model", "stats", "slots", "group", "list-group", "list-proxy"};
+const char *const kViews[] = {"overview", "config", "model",      "stats",
+                              "slots",    "group",  "list-group", "list-proxy"};
 
 // Flags that take a value, by name (without "--").
-const char* const kValueOptions[] = {"log-level", "fillslots", "addr",   "token",     "pid",      "gid",
-                                     "sid",       "beg",       "end",    "gid-from",  "gid-to",   "num-slots",
-                                     "interval",  "disabled",  "datacenter"};
+const char *const kValueOptions[] = {
+    "log-level", "fillslots", "addr",     "token",    "pid",
+    "gid",       "sid",       "beg",      "end",      "gid-from",
+    "gid-to",    "num-slots", "interval", "disabled", "datacenter"};
 
 // Flags that are plain switches and not actions or views.
-const char* const kSwitches[] = {"locked", "force", "all", "confirm", "offline", "create", "remove", "create-some",
-                                 "create-range"};
+const char *const kSwitches[] = {"locked",  "force",       "all",
+                                 "confirm", "offline",     "create",
+                                 "remove",  "create-some", "create-range"};
 
-bool contains(const auto& list, std::string_view name) {
+bool contains(const auto &list, std::string_view name) {
   for (std::string_view x : list) {
-    if (x == name) return true;
+    if (x == name)
+      return true;
   }
   return false;
 }
 
-Result<int> to_int(std::string_view flag, const std::string& text) {
+Result<int> to_int(std::string_view flag, const std::string &text) {
   int v = 0;
   std::string_view digits = text;
-  if (digits.starts_with('+')) digits.remove_prefix(1);
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
-    return Result<int>::Error("--" + std::string(flag) + " expects an integer, got \"" + text + "\"");
+  if (digits.starts_with('+'))
+    digits.remove_prefix(1);
+  auto [end, ec] =
+      std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  if (digits.empty() || ec != std::errc() ||
+      end != digits.data() + digits.size()) {
+    return Result<int>::Error("--" + std::string(flag) +
+                              " expects an integer, got \"" + text + "\"");
   }
   return v;
 }
 
 // With --dashboard, a bare "--proxy" (no value) is Codis's "proxy" view word:
 // rewrite it so the parser does not take the next flag as an address.
-std::vector<std::string> normalize_args(int argc, const char* const* argv) {
+std::vector<std::string> normalize_args(int argc, const char *const *argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   bool dashboard = false;
-  for (const auto& a : args) dashboard |= a == "--dashboard" || a.starts_with("--dashboard=");
-  if (!dashboard) return args;
+  for (const auto &a : args)
+    dashboard |= a == "--dashboard" || a.starts_with("--dashboard=");
+  if (!dashboard)
+    return args;
   for (size_t i = 0; i < args.size(); ++i) {
     const bool last = i + 1 == args.size();
-    if (args[i] == "--proxy" && (last || args[i + 1].starts_with("-"))) args[i] = "proxy";
+    if (args[i] == "--proxy" && (last || args[i + 1].starts_with("-")))
+      args[i] = "proxy";
   }
   return args;
 }
 
-std::string usage_hint() { return "(run 'codis-admin --help' for usage and examples)"; }
+std::string usage_hint() {
+  return "(run 'codis-admin --help' for usage and examples)";
+}
 
-ParseOutcome fail(std::string message) { return ParseOutcome{std::nullopt, std::move(message), 1}; }
+ParseOutcome fail(std::string message) {
+  return ParseOutcome{std::nullopt, std::move(message), 1};
+}
 
 // What each action needs beyond the target address.
-Status check_arguments(AdminCommand& c, const std::set<std::string>& given) {
+Status check_arguments(AdminCommand &c, const std::set<std::string> &given) {
   auto need = [&](std::string_view flag) -> Status {
-    if (given.count(std::string(flag))) return Status::Ok();
+    if (given.count(std::string(flag)))
+      return Status::Ok();
     return Status::Error("--" + c.action + " needs --" + std::string(flag));
   };
-  auto need_one_of = [&](std::initializer_list<std::string_view> flags) -> Status {
+  auto need_one_of =
+      [&](std::initializer_list<std::string_view> flags) -> Status {
     int n = 0;
     std::string names;
     for (auto f : flags) {
       n += given.count(std::string(f)) ? 1 : 0;
       names += (names.empty() ? "--" : " | --") + std::string(f);
     }
-    if (n == 1) return Status::Ok();
-    return Status::Error("--" + c.action + " needs exactly one of (" + names + ")");
+    if (n == 1)
+      return Status::Ok();
+    return Status::Error("--" + c.action + " needs exactly one of (" + names +
+                         ")");
   };
   auto slot_in_range = [](std::string_view flag, int v) -> Status {
-    if (v >= 0 && v < kMaxSlotNum) return Status::Ok();
-    return Status::Error("--" + std::string(flag) + "=" + std::to_string(v) + " is not a slot: slots are 0.." +
+    if (v >= 0 && v < kMaxSlotNum)
+      return Status::Ok();
+    return Status::Error("--" + std::string(flag) + "=" + std::to_string(v) +
+                         " is not a slot: slots are 0.." +
                          std::to_string(kMaxSlotNum - 1));
   };
-  const std::string& a = c.action;
-  if (a == "create-proxy" || a == "online-proxy") return need("addr");
-  if (a == "remove-proxy") return need_one_of({"addr", "token", "pid"});
-  if (a == "reinit-proxy") return need_one_of({"addr", "token", "pid", "all"});
-  if (a == "create-group" || a == "remove-group") return need("gid");
-  if (a == "resync-group") return need_one_of({"gid", "all"});
+  const std::string &a = c.action;
+  if (a == "create-proxy" || a == "online-proxy")
+    return need("addr");
+  if (a == "remove-proxy")
+    return need_one_of({"addr", "token", "pid"});
+  if (a == "reinit-proxy")
+    return need_one_of({"addr", "token", "pid", "all"});
+  if (a == "create-group" || a == "remove-group")
+    return need("gid");
+  if (a == "resync-group")
+    return need_one_of({"gid", "all"});
   if (a == "group-add" || a == "group-del" || a == "promote-server") {
-    if (auto st = need("gid"); !st.ok()) return st;
+    if (auto st = need("gid"); !st.ok())
+      return st;
     return need("addr");
   }
-  if (a == "fillslots" && c.fillslots->empty()) return Status::Error("--fillslots needs a file name");
+  if (a == "fillslots" && c.fillslots->empty())
+    return Status::Error("--fillslots needs a file name");
   if (a == "slots-assign") {
-    if (auto st = need("beg"); !st.ok()) return st;
-    if (auto st = need("end"); !st.ok()) return st;
-    if (auto st = need_one_of({"gid", "offline"}); !st.ok()) return st;
-    if (auto st = slot_in_range("beg", *c.beg); !st.ok()) return st;
-    if (auto st = slot_in_range("end", *c.end); !st.ok()) return st;
+    if (auto st = need("beg"); !st.ok())
+      return st;
+    if (auto st = need("end"); !st.ok())
+      return st;
+    if (auto st = need_one_of({"gid", "offline"}); !st.ok())
+      return st;
+    if (auto st = slot_in_range("beg", *c.beg); !st.ok())
+      return st;
+    if (auto st = slot_in_range("end", *c.end); !st.ok())
+      return st;
     if (*c.beg > *c.end) {
-      return Status::Error("--beg=" + std::to_string(*c.beg) + " is after --end=" + std::to_string(*c.end));
+      return Status::Error("--beg=" + std::to_string(*c.beg) +
+                           " is after --end=" + std::to_string(*c.end));
     }
     return Status::Ok();
   }
   if (a == "slot-action") {
     std::vector<std::string> kinds;
-    for (std::string_view k : {"create", "remove", "create-some", "create-range", "interval", "disabled"}) {
-      if (given.count(std::string(k))) kinds.emplace_back(k);
+    for (std::string_view k : {"create", "remove", "create-some",
+                               "create-range", "interval", "disabled"}) {
+      if (given.count(std::string(k)))
+        kinds.emplace_back(k);
     }
     if (kinds.size() != 1) {
       return Status::Error(
-          "--slot-action needs exactly one of --create, --remove, --create-some, --create-range, --interval=N, "
+          "--slot-action needs exactly one of --create, --remove, "
+          "--create-some, --create-range, --interval=N, "
           "--disabled=0|1");
     }
     c.slot_action = kinds[0];
-    const std::string& k = c.slot_action;
-    auto need_all = [&](std::initializer_list<std::string_view> flags) -> Status {
+    const std::string &k = c.slot_action;
+    auto need_all =
+        [&](std::initializer_list<std::string_view> flags) -> Status {
       for (auto f : flags) {
         if (!given.count(std::string(f))) {
-          return Status::Error("--slot-action --" + k + " needs --" + std::string(f));
+          return Status::Error("--slot-action --" + k + " needs --" +
+                               std::string(f));
         }
       }
       return Status::Ok();
     };
     if (k == "create") {
-      if (auto st = need_all({"sid", "gid"}); !st.ok()) return st;
+      if (auto st = need_all({"sid", "gid"}); !st.ok())
+        return st;
       return slot_in_range("sid", *c.sid);
     }
     if (k == "remove") {
-      if (auto st = need_all({"sid"}); !st.ok()) return st;
+      if (auto st = need_all({"sid"}); !st.ok())
+        return st;
       return slot_in_range("sid", *c.sid);
     }
-    if (k == "create-some") return need_all({"gid-from", "gid-to", "num-slots"});
+    if (k == "create-some")
+      return need_all({"gid-from", "gid-to", "num-slots"});
     if (k == "create-range") {
-      if (auto st = need_all({"beg", "end", "gid"}); !st.ok()) return st;
-      if (auto st = slot_in_range("beg", *c.beg); !st.ok()) return st;
+      if (auto st = need_all({"beg", "end", "gid"}); !st.ok())
+        return st;
+      if (auto st = slot_in_range("beg", *c.beg); !st.ok())
+        return st;
       return slot_in_range("end", *c.end);
     }
     return Status::Ok();
@@ -158,13 +205,15 @@ Status check_arguments(AdminCommand& c, const std::set<std::string>& given) {
   return Status::Ok();
 }
 
-}  // namespace
+} // namespace
 
-ParseOutcome parse_admin_args(int argc, const char* const* argv) {
+ParseOutcome parse_admin_args(int argc, const char *const *argv) {
   const auto args = normalize_args(argc, argv);
 
-  CLI::App app{"codis-admin: the command line of a Codis cluster's dashboard and proxies", "codis-admin"};
-  app.set_help_flag();  // our own --help, with examples
+  CLI::App app{"codis-admin: the command line of a Codis cluster's dashboard "
+               "and proxies",
+               "codis-admin"};
+  app.set_help_flag(); // our own --help, with examples
   app.allow_windows_style_options(false);
 
   bool help = false, verbose = false, proxy_view = false;
@@ -185,18 +234,26 @@ ParseOutcome parse_admin_args(int argc, const char* const* argv) {
   for (std::string_view n : kValueOptions) {
     std::string name(n);
     std::string flags = "--" + name;
-    if (name == "addr") flags = "-x,--addr";
-    if (name == "token") flags = "-t,--token";
-    if (name == "gid") flags = "-g,--gid";
+    if (name == "addr")
+      flags = "-x,--addr";
+    if (name == "token")
+      flags = "-t,--token";
+    if (name == "gid")
+      flags = "-g,--gid";
     app.add_option(flags, values[name]);
   }
-  for (auto list : {std::vector<std::string_view>(std::begin(kDashboardActions), std::end(kDashboardActions)),
-                    std::vector<std::string_view>(std::begin(kProxyActions), std::end(kProxyActions)),
-                    std::vector<std::string_view>(std::begin(kViews), std::end(kViews)),
-                    std::vector<std::string_view>(std::begin(kSwitches), std::end(kSwitches))}) {
+  for (auto list :
+       {std::vector<std::string_view>(std::begin(kDashboardActions),
+                                      std::end(kDashboardActions)),
+        std::vector<std::string_view>(std::begin(kProxyActions),
+                                      std::end(kProxyActions)),
+        std::vector<std::string_view>(std::begin(kViews), std::end(kViews)),
+        std::vector<std::string_view>(std::begin(kSwitches),
+                                      std::end(kSwitches))}) {
     for (auto n : list) {
       std::string name(n);
-      if (contains(kValueOptions, name) || switches.count(name)) continue;
+      if (contains(kValueOptions, name) || switches.count(name))
+        continue;
       app.add_flag("--" + name, switches[name]);
     }
   }
@@ -205,18 +262,21 @@ ParseOutcome parse_admin_args(int argc, const char* const* argv) {
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::ParseError &e) {
     std::string what = e.what();
     return fail("bad arguments: " + what + " " + usage_hint());
   }
-  if (help) return ParseOutcome{std::nullopt, admin_usage(), 0};
+  if (help)
+    return ParseOutcome{std::nullopt, admin_usage(), 0};
 
   std::set<std::string> given;
-  for (const auto& [name, v] : values) {
-    if (app.count("--" + name)) given.insert(name);
+  for (const auto &[name, v] : values) {
+    if (app.count("--" + name))
+      given.insert(name);
   }
-  for (const auto& [name, on] : switches) {
-    if (on) given.insert(name);
+  for (const auto &[name, on] : switches) {
+    if (on)
+      given.insert(name);
   }
 
   AdminCommand c;
@@ -224,69 +284,91 @@ ParseOutcome parse_admin_args(int argc, const char* const* argv) {
   c.auth = auth;
   c.product = product;
   c.timeout_ms = timeout_s * 1000;
-  const bool to_proxy = app.count("--proxy") > 0, to_dashboard = app.count("--dashboard") > 0;
+  const bool to_proxy = app.count("--proxy") > 0,
+             to_dashboard = app.count("--dashboard") > 0;
   if (to_proxy == to_dashboard) {
-    return fail(std::string(to_proxy ? "give one of --proxy=ADDR and --dashboard=ADDR, not both"
-                                     : "missing --dashboard=ADDR or --proxy=ADDR: which daemon to talk to?") +
-                " " + usage_hint());
+    return fail(
+        std::string(
+            to_proxy ? "give one of --proxy=ADDR and --dashboard=ADDR, not both"
+                     : "missing --dashboard=ADDR or --proxy=ADDR: which daemon "
+                       "to talk to?") +
+        " " + usage_hint());
   }
-  c.target = to_proxy ? AdminCommand::Target::kProxy : AdminCommand::Target::kDashboard;
+  c.target = to_proxy ? AdminCommand::Target::kProxy
+                      : AdminCommand::Target::kDashboard;
   c.addr = to_proxy ? proxy_addr : dashboard_addr;
-  if (c.addr.empty()) return fail(std::string(to_proxy ? "--proxy" : "--dashboard") + " needs an address (host:port)");
+  if (c.addr.empty())
+    return fail(std::string(to_proxy ? "--proxy" : "--dashboard") +
+                " needs an address (host:port)");
 
   // Views: flags and Codis's bare words.
   std::vector<std::string> views;
   for (std::string_view v : kViews) {
-    if (given.count(std::string(v))) views.emplace_back(v);
+    if (given.count(std::string(v)))
+      views.emplace_back(v);
   }
-  for (const auto& w : words) {
-    const bool known = w == "config" || w == "model" || w == "stats" || w == "slots" || w == "overview" ||
+  for (const auto &w : words) {
+    const bool known = w == "config" || w == "model" || w == "stats" ||
+                       w == "slots" || w == "overview" ||
                        (to_dashboard && (w == "group" || w == "proxy"));
     if (!known) {
-      return fail("unknown argument \"" + w + "\" (views are config, model, stats, slots" +
-                  std::string(to_dashboard ? ", group, proxy" : "") + ") " + usage_hint());
+      return fail("unknown argument \"" + w +
+                  "\" (views are config, model, stats, slots" +
+                  std::string(to_dashboard ? ", group, proxy" : "") + ") " +
+                  usage_hint());
     }
     views.push_back(w);
   }
   if (to_proxy) {
-    for (const auto& v : views) {
+    for (const auto &v : views) {
       if (v == "group" || v == "list-group" || v == "list-proxy") {
-        return fail("--" + v + " is a dashboard view: use it with --dashboard=ADDR");
+        return fail("--" + v +
+                    " is a dashboard view: use it with --dashboard=ADDR");
       }
     }
   }
 
   std::vector<std::string> actions;
   for (std::string_view a : kDashboardActions) {
-    if (given.count(std::string(a))) actions.emplace_back(a);
+    if (given.count(std::string(a)))
+      actions.emplace_back(a);
   }
   for (std::string_view a : kProxyActions) {
-    if (given.count(std::string(a)) && !contains(kDashboardActions, a)) actions.emplace_back(a);
+    if (given.count(std::string(a)) && !contains(kDashboardActions, a))
+      actions.emplace_back(a);
   }
   if (actions.size() > 1) {
-    return fail("one action per call: got --" + actions[0] + " and --" + actions[1] + " " + usage_hint());
+    return fail("one action per call: got --" + actions[0] + " and --" +
+                actions[1] + " " + usage_hint());
   }
   if (!actions.empty() && !views.empty()) {
     return fail("--" + actions[0] + " is an action and \"" + views[0] +
                 "\" a view: give one of them " + usage_hint());
   }
-  if (views.size() > 1) return fail("one view per call: got " + views[0] + " and " + views[1]);
-  if (!views.empty()) c.view = views[0];
+  if (views.size() > 1)
+    return fail("one view per call: got " + views[0] + " and " + views[1]);
+  if (!views.empty())
+    c.view = views[0];
   if (!actions.empty()) {
     c.action = actions[0];
     const bool for_dashboard = contains(kDashboardActions, c.action);
     const bool for_proxy = contains(kProxyActions, c.action);
     if (to_proxy && !for_proxy) {
-      return fail("--" + c.action + " is a dashboard command: use it with --dashboard=ADDR " + usage_hint());
+      return fail("--" + c.action +
+                  " is a dashboard command: use it with --dashboard=ADDR " +
+                  usage_hint());
     }
     if (to_dashboard && !for_dashboard) {
-      return fail("--" + c.action + " is a proxy command: use it with --proxy=ADDR " + usage_hint());
+      return fail("--" + c.action +
+                  " is a proxy command: use it with --proxy=ADDR " +
+                  usage_hint());
     }
   }
 
   // Typed values.
-  auto text = [&](const char* name) -> std::optional<std::string> {
-    if (!given.count(name)) return std::nullopt;
+  auto text = [&](const char *name) -> std::optional<std::string> {
+    if (!given.count(name))
+      return std::nullopt;
     return values[name];
   };
   c.log_level = text("log-level");
@@ -295,18 +377,25 @@ ParseOutcome parse_admin_args(int argc, const char* const* argv) {
   c.token = text("token");
   c.datacenter = text("datacenter");
   struct IntField {
-    const char* name;
+    const char *name;
     std::optional<int> AdminCommand::*field;
   };
-  const IntField ints[] = {{"pid", &AdminCommand::pid},         {"gid", &AdminCommand::gid},
-                           {"sid", &AdminCommand::sid},         {"beg", &AdminCommand::beg},
-                           {"end", &AdminCommand::end},         {"gid-from", &AdminCommand::gid_from},
-                           {"gid-to", &AdminCommand::gid_to},   {"num-slots", &AdminCommand::num_slots},
-                           {"interval", &AdminCommand::interval}, {"disabled", &AdminCommand::disabled}};
-  for (const auto& f : ints) {
-    if (!given.count(f.name)) continue;
+  const IntField ints[] = {{"pid", &AdminCommand::pid},
+                           {"gid", &AdminCommand::gid},
+                           {"sid", &AdminCommand::sid},
+                           {"beg", &AdminCommand::beg},
+                           {"end", &AdminCommand::end},
+                           {"gid-from", &AdminCommand::gid_from},
+                           {"gid-to", &AdminCommand::gid_to},
+                           {"num-slots", &AdminCommand::num_slots},
+                           {"interval", &AdminCommand::interval},
+                           {"disabled", &AdminCommand::disabled}};
+  for (const auto &f : ints) {
+    if (!given.count(f.name))
+      continue;
     auto v = to_int(f.name, values[f.name]);
-    if (!v) return fail(v.message());
+    if (!v)
+      return fail(v.message());
     c.*(f.field) = *v;
   }
   c.locked = given.count("locked") > 0;
@@ -316,13 +405,17 @@ ParseOutcome parse_admin_args(int argc, const char* const* argv) {
   c.offline = given.count("offline") > 0;
   if (c.log_level) {
     std::string l = *c.log_level;
-    for (auto& ch : l) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (l != "debug" && l != "info" && l != "warn" && l != "warning" && l != "error" && l != "off") {
-      return fail("--log-level=" + *c.log_level + " is not a level: use debug, info, warn, error or off");
+    for (auto &ch : l)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (l != "debug" && l != "info" && l != "warn" && l != "warning" &&
+        l != "error" && l != "off") {
+      return fail("--log-level=" + *c.log_level +
+                  " is not a level: use debug, info, warn, error or off");
     }
     c.log_level = l == "warning" ? "warn" : l;
   }
-  if (auto st = check_arguments(c, given); !st.ok()) return fail(st.message() + " " + usage_hint());
+  if (auto st = check_arguments(c, given); !st.ok())
+    return fail(st.message() + " " + usage_hint());
   return ParseOutcome{std::move(c), "", 0};
 }
 
@@ -331,24 +424,29 @@ ParseOutcome parse_admin_args(int argc, const char* const* argv) {
 namespace {
 
 class Runner {
- public:
-  Runner(const AdminCommand& cmd, std::ostream& out, std::ostream& err)
-      : cmd_(cmd), out_(out), err_(err), api_(cmd.addr, std::chrono::milliseconds(cmd.timeout_ms)) {}
+public:
+  Runner(const AdminCommand &cmd, std::ostream &out, std::ostream &err)
+      : cmd_(cmd), out_(out), err_(err),
+        api_(cmd.addr, std::chrono::milliseconds(cmd.timeout_ms)) {}
 
-  Status run() { return cmd_.target == AdminCommand::Target::kProxy ? run_proxy() : run_dashboard(); }
+  Status run() {
+    return cmd_.target == AdminCommand::Target::kProxy ? run_proxy()
+                                                       : run_dashboard();
+  }
 
- private:
-  void debug(const std::string& line) {
-    if (cmd_.verbose) err_ << "codis-admin: " << line << "\n";
+private:
+  void debug(const std::string &line) {
+    if (cmd_.verbose)
+      err_ << "codis-admin: " << line << "\n";
   }
 
   // Wraps a failed call with what codis-admin was doing.
-  static Status failed(std::string_view what, const Status& st) {
+  static Status failed(std::string_view what, const Status &st) {
     return Status::Error(std::string(what) + " failed: " + st.message());
   }
 
   template <class T>
-  static Status failed(std::string_view what, const Result<T>& r) {
+  static Status failed(std::string_view what, const Result<T> &r) {
     return failed(what, r.status());
   }
 
@@ -359,10 +457,12 @@ class Runner {
     if (product.empty()) {
       debug("GET /api/topom/model from dashboard " + cmd_.addr);
       auto model = api_.get({"api", "topom", "model"});
-      if (!model) return failed("reading the dashboard's model", model);
+      if (!model)
+        return failed("reading the dashboard's model", model);
       if (!model->is_object() || !(*model)["product_name"].is_string()) {
-        return Status::Error("the reply of GET /api/topom/model on " + cmd_.addr +
-                             " has no product_name: is this a codis dashboard?");
+        return Status::Error(
+            "the reply of GET /api/topom/model on " + cmd_.addr +
+            " has no product_name: is this a codis dashboard?");
       }
       product = (*model)["product_name"].get<std::string>();
     }
@@ -370,8 +470,12 @@ class Runner {
     debug("product " + product + ", xauth " + xauth_);
     auto ping = api_.get({"api", "topom", "xping", xauth_});
     if (!ping) {
-      std::string hint = cmd_.product.empty() ? "" : " (is --product=" + cmd_.product + " the dashboard's product?)";
-      return Status::Error("xping to dashboard failed: " + ping.message() + hint);
+      std::string hint =
+          cmd_.product.empty()
+              ? ""
+              : " (is --product=" + cmd_.product + " the dashboard's product?)";
+      return Status::Error("xping to dashboard failed: " + ping.message() +
+                           hint);
     }
     return Status::Ok();
   }
@@ -379,128 +483,181 @@ class Runner {
   Result<Json> topom_stats() {
     debug("GET /api/topom/stats");
     auto s = api_.get({"api", "topom", "stats", xauth_});
-    if (!s) return failed("reading the dashboard's stats", s);
+    if (!s)
+      return failed("reading the dashboard's stats", s);
     return s;
   }
 
-  Status put_topom(std::string_view what, std::initializer_list<std::string_view> segments,
-                   const std::string& body = {}) {
+  Status put_topom(std::string_view what,
+                   std::initializer_list<std::string_view> segments,
+                   const std::string &body = {}) {
     debug("PUT " + ApiClient::path(segments) + " (" + std::string(what) + ")");
     auto r = api_.put(segments, body);
-    if (!r) return failed(what, r);
+    if (!r)
+      return failed(what, r);
     return Status::Ok();
   }
 
   // Tokens of the proxies picked by --token, --pid or --addr (admin address).
   Result<std::vector<std::string>> proxy_tokens() {
-    if (cmd_.token) return std::vector<std::string>{*cmd_.token};
+    if (cmd_.token)
+      return std::vector<std::string>{*cmd_.token};
     auto stats = topom_stats();
-    if (!stats) return stats.status();
+    if (!stats)
+      return stats.status();
     std::vector<std::string> tokens;
-    const Json& models = (*stats)["proxy"]["models"];
-    for (const auto& p : models.is_array() ? models : Json::array()) {
-      const bool match = cmd_.pid ? p.value("id", -1) == *cmd_.pid : p.value("admin_addr", "") == *cmd_.server_addr;
-      if (match) tokens.push_back(p.value("token", ""));
+    const Json &models = (*stats)["proxy"]["models"];
+    for (const auto &p : models.is_array() ? models : Json::array()) {
+      const bool match = cmd_.pid
+                             ? p.value("id", -1) == *cmd_.pid
+                             : p.value("admin_addr", "") == *cmd_.server_addr;
+      if (match)
+        tokens.push_back(p.value("token", ""));
     }
     if (tokens.empty() && !cmd_.force) {
       const std::string which =
-          cmd_.pid ? "id = " + std::to_string(*cmd_.pid) : "admin address " + cmd_.server_addr.value_or("");
-      return Result<std::vector<std::string>>::Error("no proxy with " + which +
-                                                     " is registered in the dashboard (see --list-proxy)");
+          cmd_.pid ? "id = " + std::to_string(*cmd_.pid)
+                   : "admin address " + cmd_.server_addr.value_or("");
+      return Result<std::vector<std::string>>::Error(
+          "no proxy with " + which +
+          " is registered in the dashboard (see --list-proxy)");
     }
     return tokens;
   }
 
   Status run_dashboard() {
-    if (auto st = connect_dashboard(); !st.ok()) return st;
-    const std::string& a = cmd_.action;
+    if (auto st = connect_dashboard(); !st.ok())
+      return st;
+    const std::string &a = cmd_.action;
     const std::string x = xauth_;
     if (a.empty()) {
       debug("GET /topom");
       auto o = api_.get({"topom"});
-      if (!o) return failed("reading the dashboard's overview", o);
+      if (!o)
+        return failed("reading the dashboard's overview", o);
       out_ << pretty(select_view(*o, cmd_.view, true));
       return Status::Ok();
     }
-    if (a == "shutdown") return put_topom("shutdown", {"api", "topom", "shutdown", x});
-    if (a == "reload") return put_topom("reload", {"api", "topom", "reload", x});
-    if (a == "log-level") return put_topom("set log level", {"api", "topom", "loglevel", x, *cmd_.log_level});
+    if (a == "shutdown")
+      return put_topom("shutdown", {"api", "topom", "shutdown", x});
+    if (a == "reload")
+      return put_topom("reload", {"api", "topom", "reload", x});
+    if (a == "log-level")
+      return put_topom("set log level",
+                       {"api", "topom", "loglevel", x, *cmd_.log_level});
     if (a == "slots-status") {
       auto s = api_.get({"api", "topom", "slots", x});
-      if (!s) return failed("reading the slots", s);
+      if (!s)
+        return failed("reading the slots", s);
       out_ << pretty(*s);
       return Status::Ok();
     }
-    if (a == "slots-assign") return slots_assign();
-    if (a == "create-proxy") return put_topom("create-proxy", {"api", "topom", "proxy", "create", x, *cmd_.server_addr});
-    if (a == "online-proxy") return put_topom("online-proxy", {"api", "topom", "proxy", "online", x, *cmd_.server_addr});
+    if (a == "slots-assign")
+      return slots_assign();
+    if (a == "create-proxy")
+      return put_topom("create-proxy", {"api", "topom", "proxy", "create", x,
+                                        *cmd_.server_addr});
+    if (a == "online-proxy")
+      return put_topom("online-proxy", {"api", "topom", "proxy", "online", x,
+                                        *cmd_.server_addr});
     if (a == "remove-proxy") {
       auto tokens = proxy_tokens();
-      if (!tokens) return tokens.status();
-      for (const auto& t : *tokens) {
-        auto st = put_topom("remove-proxy " + t, {"api", "topom", "proxy", "remove", x, t, cmd_.force ? "1" : "0"});
-        if (!st.ok()) return st;
+      if (!tokens)
+        return tokens.status();
+      for (const auto &t : *tokens) {
+        auto st =
+            put_topom("remove-proxy " + t, {"api", "topom", "proxy", "remove",
+                                            x, t, cmd_.force ? "1" : "0"});
+        if (!st.ok())
+          return st;
       }
       return Status::Ok();
     }
     if (a == "reinit-proxy") {
       if (cmd_.all) {
         auto stats = topom_stats();
-        if (!stats) return stats.status();
-        const Json& models = (*stats)["proxy"]["models"];
-        for (const auto& p : models.is_array() ? models : Json::array()) {
+        if (!stats)
+          return stats.status();
+        const Json &models = (*stats)["proxy"]["models"];
+        for (const auto &p : models.is_array() ? models : Json::array()) {
           out_ << "reinit proxy: " << p.dump() << "\n";
           const std::string t = p.value("token", "");
-          if (auto st = put_topom("reinit-proxy " + t, {"api", "topom", "proxy", "reinit", x, t}); !st.ok()) return st;
+          if (auto st = put_topom("reinit-proxy " + t,
+                                  {"api", "topom", "proxy", "reinit", x, t});
+              !st.ok())
+            return st;
         }
         return Status::Ok();
       }
       auto tokens = proxy_tokens();
-      if (!tokens) return tokens.status();
-      for (const auto& t : *tokens) {
-        if (auto st = put_topom("reinit-proxy " + t, {"api", "topom", "proxy", "reinit", x, t}); !st.ok()) return st;
+      if (!tokens)
+        return tokens.status();
+      for (const auto &t : *tokens) {
+        if (auto st = put_topom("reinit-proxy " + t,
+                                {"api", "topom", "proxy", "reinit", x, t});
+            !st.ok())
+          return st;
       }
       return Status::Ok();
     }
     if (a == "proxy-status") {
       auto stats = topom_stats();
-      if (!stats) return stats.status();
+      if (!stats)
+        return stats.status();
       out_ << proxy_status(*stats);
       return Status::Ok();
     }
     const std::string gid = cmd_.gid ? std::to_string(*cmd_.gid) : "";
-    if (a == "create-group") return put_topom("create-group", {"api", "topom", "group", "create", x, gid});
-    if (a == "remove-group") return put_topom("remove-group", {"api", "topom", "group", "remove", x, gid});
+    if (a == "create-group")
+      return put_topom("create-group",
+                       {"api", "topom", "group", "create", x, gid});
+    if (a == "remove-group")
+      return put_topom("remove-group",
+                       {"api", "topom", "group", "remove", x, gid});
     if (a == "resync-group") {
-      if (cmd_.all) return put_topom("resync-group --all", {"api", "topom", "group", "resync-all", x});
-      return put_topom("resync-group", {"api", "topom", "group", "resync", x, gid});
+      if (cmd_.all)
+        return put_topom("resync-group --all",
+                         {"api", "topom", "group", "resync-all", x});
+      return put_topom("resync-group",
+                       {"api", "topom", "group", "resync", x, gid});
     }
     if (a == "group-add") {
       if (cmd_.datacenter && !cmd_.datacenter->empty()) {
-        return put_topom("group-add",
-                         {"api", "topom", "group", "add", x, gid, *cmd_.server_addr, *cmd_.datacenter});
+        return put_topom("group-add", {"api", "topom", "group", "add", x, gid,
+                                       *cmd_.server_addr, *cmd_.datacenter});
       }
-      return put_topom("group-add", {"api", "topom", "group", "add", x, gid, *cmd_.server_addr});
+      return put_topom("group-add", {"api", "topom", "group", "add", x, gid,
+                                     *cmd_.server_addr});
     }
-    if (a == "group-del") return put_topom("group-del", {"api", "topom", "group", "del", x, gid, *cmd_.server_addr});
+    if (a == "group-del")
+      return put_topom("group-del", {"api", "topom", "group", "del", x, gid,
+                                     *cmd_.server_addr});
     if (a == "promote-server") {
-      auto st = put_topom("promote-server", {"api", "topom", "group", "promote", x, gid, *cmd_.server_addr});
-      if (!st.ok()) return st;
+      auto st = put_topom("promote-server", {"api", "topom", "group", "promote",
+                                             x, gid, *cmd_.server_addr});
+      if (!st.ok())
+        return st;
     }
     if (a == "group-status" || a == "promote-server") {
       auto stats = topom_stats();
-      if (!stats) return stats.status();
+      if (!stats)
+        return stats.status();
       out_ << group_status(*stats);
       return Status::Ok();
     }
-    if (a == "slot-action") return slot_action();
+    if (a == "slot-action")
+      return slot_action();
     if (a == "rebalance") {
-      debug("PUT slots/rebalance confirm=" + std::string(cmd_.confirm ? "1" : "0"));
-      auto plan = api_.put({"api", "topom", "slots", "rebalance", x, cmd_.confirm ? "1" : "0"});
-      if (!plan) return failed("rebalance", plan);
+      debug("PUT slots/rebalance confirm=" +
+            std::string(cmd_.confirm ? "1" : "0"));
+      auto plan = api_.put(
+          {"api", "topom", "slots", "rebalance", x, cmd_.confirm ? "1" : "0"});
+      if (!plan)
+        return failed("rebalance", plan);
       out_ << rebalance_plan(*plan);
       if (!cmd_.confirm && plan->is_object() && !plan->empty()) {
-        err_ << "codis-admin: this is the plan only; run again with --confirm to apply it\n";
+        err_ << "codis-admin: this is the plan only; run again with --confirm "
+                "to apply it\n";
       }
       return Status::Ok();
     }
@@ -518,41 +675,59 @@ class Runner {
     }
     if (!cmd_.confirm) {
       out_ << pretty(mappings);
-      err_ << "codis-admin: this is the plan only; run again with --confirm to assign the slots\n";
+      err_ << "codis-admin: this is the plan only; run again with --confirm to "
+              "assign the slots\n";
       return Status::Ok();
     }
     if (cmd_.offline) {
-      return put_topom("slots-assign --offline", {"api", "topom", "slots", "assign", xauth_, "offline"},
+      return put_topom("slots-assign --offline",
+                       {"api", "topom", "slots", "assign", xauth_, "offline"},
                        mappings.dump());
     }
-    return put_topom("slots-assign", {"api", "topom", "slots", "assign", xauth_}, mappings.dump());
+    return put_topom("slots-assign",
+                     {"api", "topom", "slots", "assign", xauth_},
+                     mappings.dump());
   }
 
   Status slot_action() {
-    const std::string& k = cmd_.slot_action;
+    const std::string &k = cmd_.slot_action;
     const std::string x = xauth_;
-    auto n = [](const std::optional<int>& v) { return std::to_string(v.value_or(0)); };
+    auto n = [](const std::optional<int> &v) {
+      return std::to_string(v.value_or(0));
+    };
     Status st;
     if (k == "create") {
-      st = put_topom("slot-action --create", {"api", "topom", "slots", "action", "create", x, n(cmd_.sid), n(cmd_.gid)});
+      st = put_topom("slot-action --create",
+                     {"api", "topom", "slots", "action", "create", x,
+                      n(cmd_.sid), n(cmd_.gid)});
     } else if (k == "remove") {
-      st = put_topom("slot-action --remove", {"api", "topom", "slots", "action", "remove", x, n(cmd_.sid)});
+      st = put_topom("slot-action --remove", {"api", "topom", "slots", "action",
+                                              "remove", x, n(cmd_.sid)});
     } else if (k == "create-some") {
-      st = put_topom("slot-action --create-some", {"api", "topom", "slots", "action", "create-some", x,
-                                                   n(cmd_.gid_from), n(cmd_.gid_to), n(cmd_.num_slots)});
+      st = put_topom("slot-action --create-some",
+                     {"api", "topom", "slots", "action", "create-some", x,
+                      n(cmd_.gid_from), n(cmd_.gid_to), n(cmd_.num_slots)});
     } else if (k == "create-range") {
-      st = put_topom("slot-action --create-range", {"api", "topom", "slots", "action", "create-range", x,
-                                                    n(cmd_.beg), n(cmd_.end), n(cmd_.gid)});
+      st = put_topom("slot-action --create-range",
+                     {"api", "topom", "slots", "action", "create-range", x,
+                      n(cmd_.beg), n(cmd_.end), n(cmd_.gid)});
     } else if (k == "interval") {
-      st = put_topom("slot-action --interval", {"api", "topom", "slots", "action", "interval", x, n(cmd_.interval)});
+      st = put_topom(
+          "slot-action --interval",
+          {"api", "topom", "slots", "action", "interval", x, n(cmd_.interval)});
     } else {
       st = put_topom("slot-action --disabled",
-                     {"api", "topom", "slots", "action", "disabled", x, cmd_.disabled.value_or(0) != 0 ? "1" : "0"});
+                     {"api", "topom", "slots", "action", "disabled", x,
+                      cmd_.disabled.value_or(0) != 0 ? "1" : "0"});
     }
     if (!st.ok() && st.message().find("HTTP 404") != std::string::npos) {
-      return Status::Error(st.message() + "; the dashboard at " + cmd_.addr +
-                           " does not offer slot actions (migration); to move slots that hold no data use "
-                           "--slots-assign");
+      // Say it plainly: this dashboard has no migration (yet), and what
+      // moves slots meanwhile.
+      return Status::Error(
+          "slot-action --" + k + " failed: the dashboard at " + cmd_.addr +
+          " does not serve /api/topom/slots/action/" + k +
+          " (HTTP 404): it has no slot migration; slots that hold no data "
+          "can be moved with --slots-assign");
     }
     return st;
   }
@@ -562,90 +737,115 @@ class Runner {
   Status connect_proxy() {
     debug("GET /api/proxy/model from proxy " + cmd_.addr);
     auto model = api_.get({"api", "proxy", "model"});
-    if (!model) return failed("reading the proxy's model", model);
+    if (!model)
+      return failed("reading the proxy's model", model);
     if (!model->is_object() || !(*model)["token"].is_string()) {
-      return Status::Error("the reply of GET /api/proxy/model on " + cmd_.addr + " has no token: is this a codis proxy?");
+      return Status::Error("the reply of GET /api/proxy/model on " + cmd_.addr +
+                           " has no token: is this a codis proxy?");
     }
     const std::string product =
-        cmd_.product.empty() ? model->value("product_name", std::string()) : cmd_.product;
-    xauth_ = codis_xauth({product, cmd_.auth, (*model)["token"].get<std::string>()});
+        cmd_.product.empty() ? model->value("product_name", std::string())
+                             : cmd_.product;
+    xauth_ =
+        codis_xauth({product, cmd_.auth, (*model)["token"].get<std::string>()});
     debug("product " + product + ", xauth " + xauth_);
     auto ping = api_.get({"api", "proxy", "xping", xauth_});
     if (!ping) {
       return Status::Error("xping to proxy failed: " + ping.message() +
-                           " (the xauth includes the product's auth: is --auth=AUTH the proxy's product_auth?)");
+                           " (the xauth includes the product's auth: is "
+                           "--auth=AUTH the proxy's product_auth?)");
     }
     return Status::Ok();
   }
 
-  Status put_proxy(std::string_view what, std::initializer_list<std::string_view> segments,
-                   const std::string& body = {}) {
+  Status put_proxy(std::string_view what,
+                   std::initializer_list<std::string_view> segments,
+                   const std::string &body = {}) {
     debug("PUT " + ApiClient::path(segments) + " (" + std::string(what) + ")");
     auto r = api_.put(segments, body);
-    if (!r) return failed(what, r);
+    if (!r)
+      return failed(what, r);
     return Status::Ok();
   }
 
   Status run_proxy() {
-    const std::string& a = cmd_.action;
+    const std::string &a = cmd_.action;
     if (a.empty()) {
       debug("GET /proxy");
       auto o = api_.get({"proxy"});
-      if (!o) return failed("reading the proxy's overview", o);
+      if (!o)
+        return failed("reading the proxy's overview", o);
       out_ << pretty(select_view(*o, cmd_.view, false));
       return Status::Ok();
     }
     Json slots;
-    if (a == "fillslots") {  // read and check the file before touching the proxy
+    if (a == "fillslots") { // read and check the file before touching the proxy
       auto loaded = load_slots();
-      if (!loaded) return loaded.status();
+      if (!loaded)
+        return loaded.status();
       slots = std::move(*loaded);
     }
-    if (auto st = connect_proxy(); !st.ok()) return st;
+    if (auto st = connect_proxy(); !st.ok())
+      return st;
     const std::string x = xauth_;
-    if (a == "start") return put_proxy("start", {"api", "proxy", "start", x});
-    if (a == "shutdown") return put_proxy("shutdown", {"api", "proxy", "shutdown", x});
-    if (a == "log-level") return put_proxy("set log level", {"api", "proxy", "loglevel", x, *cmd_.log_level});
-    if (a == "reset-stats") return put_proxy("reset-stats", {"api", "proxy", "stats", "reset", x});
-    if (a == "forcegc") return put_proxy("forcegc", {"api", "proxy", "forcegc", x});
-    if (a == "fillslots") return put_proxy("fillslots", {"api", "proxy", "fillslots", x}, slots.dump());
+    if (a == "start")
+      return put_proxy("start", {"api", "proxy", "start", x});
+    if (a == "shutdown")
+      return put_proxy("shutdown", {"api", "proxy", "shutdown", x});
+    if (a == "log-level")
+      return put_proxy("set log level",
+                       {"api", "proxy", "loglevel", x, *cmd_.log_level});
+    if (a == "reset-stats")
+      return put_proxy("reset-stats", {"api", "proxy", "stats", "reset", x});
+    if (a == "forcegc")
+      return put_proxy("forcegc", {"api", "proxy", "forcegc", x});
+    if (a == "fillslots")
+      return put_proxy("fillslots", {"api", "proxy", "fillslots", x},
+                       slots.dump());
     return Status::Error("internal: unhandled proxy action --" + a);
   }
 
   Result<Json> load_slots() {
-    const std::string& file = *cmd_.fillslots;
+    const std::string &file = *cmd_.fillslots;
     std::ifstream in(file);
-    if (!in) return Result<Json>::Error("cannot read --fillslots file " + file);
+    if (!in)
+      return Result<Json>::Error("cannot read --fillslots file " + file);
     std::stringstream text;
     text << in.rdbuf();
     auto slots = Json::parse(text.str(), nullptr, false);
     if (slots.is_discarded() || !slots.is_array()) {
-      return Result<Json>::Error("--fillslots file " + file +
-                                 " is not a JSON array of slots (e.g. [{\"id\": 0, \"backend_addr\": \"host:port\"}])");
+      return Result<Json>::Error(
+          "--fillslots file " + file +
+          " is not a JSON array of slots (e.g. [{\"id\": 0, \"backend_addr\": "
+          "\"host:port\"}])");
     }
-    for (auto& s : slots) {
+    for (auto &s : slots) {
       if (!s.is_object() || !s.contains("id") || !s["id"].is_number_integer()) {
-        return Result<Json>::Error("--fillslots file " + file + ": every slot needs an integer \"id\"");
+        return Result<Json>::Error("--fillslots file " + file +
+                                   ": every slot needs an integer \"id\"");
       }
       const auto id = s["id"].get<long long>();
       if (id < 0 || id >= kMaxSlotNum) {
-        return Result<Json>::Error("--fillslots file " + file + ": invalid slot id = " + std::to_string(id));
+        return Result<Json>::Error("--fillslots file " + file +
+                                   ": invalid slot id = " + std::to_string(id));
       }
-      if (cmd_.locked) s["locked"] = true;
+      if (cmd_.locked)
+        s["locked"] = true;
     }
     return slots;
   }
 
-  const AdminCommand& cmd_;
-  std::ostream& out_;
-  std::ostream& err_;
+  const AdminCommand &cmd_;
+  std::ostream &out_;
+  std::ostream &err_;
   ApiClient api_;
   std::string xauth_;
 };
 
-}  // namespace
+} // namespace
 
-Status run_admin(const AdminCommand& cmd, std::ostream& out, std::ostream& err) {
+Status run_admin(const AdminCommand &cmd, std::ostream &out,
+                 std::ostream &err) {
   return Runner(cmd, out, err).run();
 }
 
@@ -733,4 +933,4 @@ Operate
 )";
 }
 
-}  // namespace codis::admin
+} // namespace codis::admin

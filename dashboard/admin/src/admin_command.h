@@ -20,21 +20,26 @@ namespace codis::admin {
 struct AdminCommand {
   enum class Target { kNone, kProxy, kDashboard };
   Target target = Target::kNone;
-  std::string addr;     // --proxy / --dashboard
-  std::string auth;     // --auth: the proxy's product_auth
-  std::string product;  // --product: skip looking it up from the model
+  std::string addr;    // --proxy / --dashboard
+  std::string auth;    // --auth: the proxy's product_auth
+  std::string product; // --product: skip looking it up from the model
   int timeout_ms = 10000;
   bool verbose = false;
 
   // The one action ("" = print the overview or `view`), e.g. "create-group".
   std::string action;
-  std::string view;  // config, model, stats, slots, group, proxy, list-group, list-proxy
+  std::string
+      view; // config, model, stats, slots, group, proxy, list-group, list-proxy
 
   // Arguments of the actions.
-  std::optional<std::string> log_level, fillslots, server_addr, token, datacenter;
-  std::optional<int> pid, gid, sid, beg, end, gid_from, gid_to, num_slots, interval, disabled;
-  bool locked = false, force = false, all = false, confirm = false, offline = false;
-  std::string slot_action;  // create, remove, create-some, create-range, interval, disabled
+  std::optional<std::string> log_level, fillslots, server_addr, token,
+      datacenter;
+  std::optional<int> pid, gid, sid, beg, end, gid_from, gid_to, num_slots,
+      interval, disabled;
+  bool locked = false, force = false, all = false, confirm = false,
+       offline = false;
+  std::string slot_action; // create, remove, create-some, create-range,
+                           // interval, disabled
 };
 
 // Outcome of parsing: a command to run, or text to print and an exit code
@@ -45,12 +50,12 @@ struct ParseOutcome {
   int exit_code = 0;
 };
 
-ParseOutcome parse_admin_args(int argc, const char* const* argv);
+ParseOutcome parse_admin_args(int argc, const char *const *argv);
 
 // Runs `cmd`; an error message names the daemon, the call and the cause.
-Status run_admin(const AdminCommand& cmd, std::ostream& out, std::ostream& err);
+Status run_admin(const AdminCommand &cmd, std::ostream &out, std::ostream &err);
 
 // The long help: usage lines as Codis's codis-admin, then worked examples.
 std::string admin_usage();
 
-}  // namespace codis::admin
+} // namespace codis::admin

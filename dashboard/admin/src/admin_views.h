@@ -14,19 +14,19 @@
 namespace codis::admin {
 
 // Indented JSON (4 spaces, as Codis's json.MarshalIndent) and a newline.
-std::string pretty(const Json& v);
+std::string pretty(const Json &v);
 
 // `stats` is GET /api/topom/stats. "[?]" no stats yet, "[E]" error,
 // "[T]" timeout, "[X]" replication not as the group says, "[ ]" fine.
-std::string group_status(const Json& stats);
-std::string proxy_status(const Json& stats);
+std::string group_status(const Json &stats);
+std::string proxy_status(const Json &stats);
 
 // `plan` is the reply of slots/rebalance: {"<sid>": gid, ...}.
-std::string rebalance_plan(const Json& plan);
+std::string rebalance_plan(const Json &plan);
 
 // Picks a part of GET /topom (dashboard) or GET /proxy (proxy) by view name:
 // "" or "overview" (all), config, model, stats, slots, group, proxy,
 // list-group, list-proxy. Null if the overview lacks the part.
-Json select_view(const Json& overview, std::string_view view, bool dashboard);
+Json select_view(const Json &overview, std::string_view view, bool dashboard);
 
-}  // namespace codis::admin
+} // namespace codis::admin

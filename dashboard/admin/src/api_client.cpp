@@ -5,33 +5,42 @@ namespace codis::admin {
 namespace {
 
 std::string one_line(std::string s, size_t limit = 300) {
-  for (auto& c : s) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  for (auto &c : s) {
+    if (c == '\n' || c == '\r' || c == '\t')
+      c = ' ';
   }
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  if (s.size() > limit) s = s.substr(0, limit) + "...";
+  while (!s.empty() && s.back() == ' ')
+    s.pop_back();
+  if (s.size() > limit)
+    s = s.substr(0, limit) + "...";
   return s;
 }
 
-}  // namespace
+} // namespace
 
-Result<Json> decode_reply(unsigned status, const std::string& body) {
+Result<Json> decode_reply(unsigned status, const std::string &body) {
   if (status == 200) {
-    if (body.find_first_not_of(" \t\r\n") == std::string::npos) return Json();
+    if (body.find_first_not_of(" \t\r\n") == std::string::npos)
+      return Json();
     auto v = Json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (v.is_discarded()) return Result<Json>::Error("the reply is not JSON: " + one_line(body));
+    if (v.is_discarded())
+      return Result<Json>::Error("the reply is not JSON: " + one_line(body));
     return v;
   }
   if (status == 800 || status == 1500) {
     auto v = Json::parse(body, nullptr, false);
-    if (!v.is_discarded() && v.is_object() && v.contains("Cause") && v["Cause"].is_string()) {
+    if (!v.is_discarded() && v.is_object() && v.contains("Cause") &&
+        v["Cause"].is_string()) {
       return Result<Json>::Error(v["Cause"].get<std::string>());
     }
     return Result<Json>::Error("error reply: " + one_line(body));
   }
   std::string msg = "HTTP " + std::to_string(status);
-  if (status == 404) msg += " (this daemon does not serve the call: is it the right address, and the right version?)";
-  if (body.find_first_not_of(" \t\r\n") != std::string::npos) msg += ": " + one_line(body);
+  if (status == 404)
+    msg += " (this daemon does not serve the call: is it the right address, "
+           "and the right version?)";
+  if (body.find_first_not_of(" \t\r\n") != std::string::npos)
+    msg += ": " + one_line(body);
   return Result<Json>::Error(msg);
 }
 
@@ -44,20 +53,26 @@ std::string ApiClient::path(std::initializer_list<std::string_view> segments) {
   return out.empty() ? "/" : out;
 }
 
-Result<Json> ApiClient::get(std::initializer_list<std::string_view> segments) const {
+Result<Json>
+ApiClient::get(std::initializer_list<std::string_view> segments) const {
   return call("GET", path(segments), {});
 }
 
-Result<Json> ApiClient::put(std::initializer_list<std::string_view> segments, const std::string& body) const {
+Result<Json> ApiClient::put(std::initializer_list<std::string_view> segments,
+                            const std::string &body) const {
   return call("PUT", path(segments), body);
 }
 
-Result<Json> ApiClient::call(std::string_view method, const std::string& target, const std::string& body) const {
+Result<Json> ApiClient::call(std::string_view method, const std::string &target,
+                             const std::string &body) const {
   auto rep = http_.request(addr_, method, target, body);
-  if (!rep) return rep.status();
+  if (!rep)
+    return rep.status();
   auto v = decode_reply(rep->status, rep->body);
-  if (!v) return Result<Json>::Error(std::string(method) + " " + target + " on " + addr_ + ": " + v.message());
+  if (!v)
+    return Result<Json>::Error(v.message() + " (" + std::string(method) + " " +
+                               target + " on " + addr_ + ")");
   return v;
 }
 
-}  // namespace codis::admin
+} // namespace codis::admin

@@ -21,16 +21,17 @@ struct HttpResponse {
 };
 
 class HttpClient {
- public:
+public:
   explicit HttpClient(std::chrono::milliseconds timeout) : timeout_(timeout) {}
 
   // `addr` is "host:port"; `target` the already-encoded path. A non-2xx status
   // is a response, not an error: only connection and protocol failures are
   // errors, and their message names the address and the step that failed.
-  Result<HttpResponse> request(const std::string& addr, std::string_view method, const std::string& target,
-                               const std::string& body) const;
+  Result<HttpResponse> request(const std::string &addr, std::string_view method,
+                               const std::string &target,
+                               const std::string &body) const;
 
- private:
+private:
   std::chrono::milliseconds timeout_;
 };
 
@@ -39,4 +40,4 @@ class HttpClient {
 // sent unchanged), everything else becomes %XX.
 std::string escape_path_segment(std::string_view segment);
 
-}  // namespace codis::admin
+} // namespace codis::admin

@@ -4,7 +4,7 @@
 
 #include "admin_command.h"
 
-int main(int argc, char** argv) {
+int main(int argc, char **argv) {
   auto parsed = codis::admin::parse_admin_args(argc, argv);
   if (!parsed.command) {
     if (parsed.exit_code == 0) {

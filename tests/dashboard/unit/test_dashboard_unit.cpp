@@ -4,9 +4,15 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <unistd.h>
+
+#include "codis/coordinator.h"
 #include "codis/dashboard_config.h"
 #include "codis/sha256.h"
 #include "rpc.h"
+#include "topom.h"
+#include "topom_api.h"
 
 using codis::dashboard::Call;
 using codis::dashboard::HttpReply;
@@ -93,4 +99,44 @@ TEST_CASE("router: xauth, parameters, Codis errors") {
   auto c = r.dispatch("PUT", "/api/topom/group/add/" + x + "/3/a:1", "", "t");
   CHECK(body(c)["Cause"] == "use of closed topom");
   CHECK(r.dispatch("GET", "/api/topom/model", "", "t").status == 200);  // no xauth: still served
+}
+
+TEST_CASE("topom routes: every Codis 3.2 group/sentinel route is bound") {
+  const auto dir = std::filesystem::temp_directory_path() / ("codis-dash-unit-" + std::to_string(::getpid()));
+  auto coord = codis::connect_coordinator("filesystem", dir.string());
+  REQUIRE(coord.ok());
+  codis::DashboardConfig config;
+  config.product_name = "unit";
+  {
+    codis::dashboard::Topom topom(config, std::move(*coord));
+    Router r = codis::dashboard::make_topom_router(topom, nullptr);
+    const std::string wrong(32, '0');
+    // A wrong xauth is refused by a matched route (800), never 404/405.
+    for (const std::string p : {"group/replica-groups/X/1/127.0.0.1%3A6379/1", "group/replica-groups-all/X/1",
+                                "group/action/create/X/127.0.0.1%3A6379", "group/action/remove/X/127.0.0.1%3A6379",
+                                "sentinels/add/X/127.0.0.1%3A26379", "sentinels/del/X/127.0.0.1%3A26379/1",
+                                "sentinels/resync-all/X", "group/add/X/1/127.0.0.1%3A6379"}) {
+      std::string target = "/api/topom/" + p;
+      target.replace(target.find("/X"), 2, "/" + wrong);
+      auto rep = r.dispatch("PUT", target, "", "t");
+      INFO(target << " -> " << rep.status << " " << rep.body);
+      CHECK(rep.status == codis::dashboard::kCodisErrorStatus);
+      CHECK(rep.body.find("invalid xauth") != std::string::npos);
+    }
+    // Parameter errors name the parameter (Codis's parseInteger).
+    const std::string x = topom.xauth();
+    auto bad = r.dispatch("PUT", "/api/topom/group/replica-groups-all/" + x + "/yes", "", "t");
+    CHECK(bad.body.find("invalid value") != std::string::npos);
+    auto missing = r.dispatch("PUT", "/api/topom/group/replica-groups/" + x + "/1/a%3A1/1", "", "t");
+    CHECK(missing.body.find("group-[1] doesn't exist") != std::string::npos);
+    CHECK(r.dispatch("PUT", "/api/topom/group/replica-groups-all/" + x + "/1", "", "t").status == 200);
+    auto del = r.dispatch("PUT", "/api/topom/sentinels/del/" + x + "/a%3A1/0", "", "t");
+    CHECK(del.body.find("sentinel-[a:1] not found") != std::string::npos);
+    // group/info and sentinels/info are GETs without xauth, as in Codis.
+    CHECK(r.dispatch("GET", "/api/topom/group/info/127.0.0.1%3A1", "", "t").status == 800);
+    CHECK(r.dispatch("GET", "/api/topom/sentinels/info/127.0.0.1%3A1", "", "t").status == 800);
+    CHECK(r.dispatch("GET", "/api/topom/sentinels/info/127.0.0.1%3A1/monitored", "", "t").status == 800);
+    topom.close();
+  }
+  std::filesystem::remove_all(dir);
 }
