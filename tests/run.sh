@@ -18,17 +18,17 @@ ctest --test-dir "$CODIS_BUILD_DIR" --output-on-failure
 passed=0
 failed=0
 status=0
-for suite in coordinator integration dashboard module; do
+for suite in coordinator integration dashboard module admin; do
   echo "== integration tests: tests/$suite"
   log="$(mktemp)"
   set +e
   /usr/bin/python3 -m pytest -q -p no:cacheprovider "tests/$suite" "$@" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
-  set -e
   summary="$(tail -n 1 "$log")"
-  rm -f "$log"
   p=$(grep -oE '[0-9]+ passed' <<<"$summary" | awk '{s += $1} END {print s + 0}')
   f=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$summary" | awk '{s += $1} END {print s + 0}')
+  set -e
+  rm -f "$log"
   passed=$((passed + ${p:-0}))
   failed=$((failed + ${f:-0}))
   if [ "$rc" -ne 0 ]; then

@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
     std::cerr << "coordinator_cli: " << c.message() << "\n";
     return 1;
   }
-  Shell shell{**c};
+  Shell shell{**c, {}};
   if (cmd == "shell") {
     say("OK ready " + (*c)->describe());
     std::string line;
