@@ -219,6 +219,7 @@ void Topom::start(std::function<void()> on_lost_lock) {
   auto watch = coord_->watch_data(path::topom(config_.product_name), [this] { on_lock_changed(); });
   if (watch) lock_watch_ = std::move(*watch);
   poller_ = std::thread([this] { poll_loop(); });
+  executor_ = std::thread([this] { executor_loop(); });
 }
 
 void Topom::on_lock_changed() {
@@ -247,6 +248,12 @@ void Topom::close() {
     poll_stop_ = true;
   }
   poll_cv_.notify_all();
+  {
+    std::lock_guard lk(exec_mu_);
+    exec_stop_ = true;
+  }
+  exec_cv_.notify_all();
+  if (executor_.joinable()) executor_.join();
   if (poller_.joinable()) poller_.join();
   lock_watch_.reset();
   if (locked_ && !lost_lock_) {
@@ -837,22 +844,23 @@ Result<json> Topom::slots_rebalance(bool confirm) {
   }
   json plan = json::object();
   for (const auto& [sid, gid] : plans) plan[std::to_string(sid)] = gid;
-  if (!confirm) return plan;
-  if (!moves.empty()) {
-    return Result<json>::Error(
-        "rebalance needs to migrate " + std::to_string(moves.size()) + " slots that hold data (first: " +
-        sstr(moves[0].first) + " -> " + gstr(moves[0].second) +
-        "); slot migration is not available in this dashboard yet: nothing was changed");
-  }
-  if (plans.empty()) return plan;
+  if (!confirm || plans.empty()) return plan;
+  // Unowned slots are assigned at once; owned ones get migration actions.
   std::vector<models::SlotMapping> assign;
   for (const auto& [sid, gid] : plans) {
+    if (std::find(moves.begin(), moves.end(), std::make_pair(sid, gid)) != moves.end()) continue;
     models::SlotMapping m;
     m.id = sid;
     m.group_id = gid;
     assign.push_back(m);
   }
-  if (auto st = slots_assign(std::move(assign)); !st.ok()) return st;
+  if (!assign.empty()) {
+    if (auto st = slots_assign(std::move(assign)); !st.ok()) return st;
+  }
+  if (!moves.empty()) {
+    std::lock_guard op(op_mu_);
+    if (auto st = create_actions_locked(moves); !st.ok()) return st;
+  }
   return plan;
 }
 
@@ -1264,13 +1272,34 @@ ordered_json Topom::stats() const {
       j["proxy"]["stats"][token] = std::move(x);
     }
   }
-  // No migration executor yet (issue 5): Codis's shape, idle.
+  // Codis's shape; per-slot progress is in "slot_actions" (ours).
   ordered_json action = ordered_json::object();
-  action["interval"] = 0;
-  action["disabled"] = false;
-  action["progress"] = ordered_json{{"status", ""}};
-  action["executor"] = 0;
+  action["interval"] = action_interval_us_.load();
+  action["disabled"] = action_disabled_.load();
+  {
+    std::lock_guard lk(action_mu_);
+    action["progress"] = ordered_json{{"status", action_status_}};
+  }
+  action["executor"] = action_executors_.load();
   j["slot_action"] = std::move(action);
+  {
+    ordered_json actions = slot_actions();
+    int64_t keys_left = 0;
+    bool unknown = false;
+    for (const auto& a : actions) {
+      if (a["keys_left"].get<int64_t>() < 0) {
+        unknown = true;
+      } else {
+        keys_left += a["keys_left"].get<int64_t>();
+      }
+    }
+    ordered_json sa = ordered_json::object();
+    sa["remaining"] = actions.size();
+    sa["keys_left"] = keys_left;
+    sa["keys_left_complete"] = !unknown;
+    sa["actions"] = std::move(actions);
+    j["slot_actions"] = std::move(sa);
+  }
   ordered_json ha = ordered_json::object();
   models::Sentinel sentinel;
   {
@@ -1366,6 +1395,7 @@ std::string Topom::metrics() const {
 void Topom::poll_loop() {
   for (;;) {
     poll_once();
+    refresh_slot_keys();
     process_sync_action();
     std::unique_lock lk(poll_mu_);
     if (poll_cv_.wait_for(lk, std::chrono::seconds(1), [this] { return poll_stop_; })) return;

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -80,6 +81,22 @@ class Topom {
   Status slots_assign(std::vector<models::SlotMapping> slots);
   Status slots_assign_offline(std::vector<models::SlotMapping> slots);
   Result<nlohmann::json> slots_rebalance(bool confirm);  // the plan {"sid": gid}
+
+  // Slot migration (Codis's slots/action/*; topom_slots.cpp). create* queue
+  // pending actions (index = max + 1); the executor drives each through
+  // preparing -> prepared -> migrating -> finished and then clears it
+  // (group_id = target). Every transition is stored in the coordinator, then
+  // pushed to every proxy; a failed push rolls the state back.
+  Status slot_create_action(int sid, int gid);
+  Status slot_create_action_some(int src, int dst, int num);
+  Status slot_create_action_range(int beg, int end, int gid);
+  Status slot_remove_action(int sid);  // only while pending
+  Status set_slot_action_interval(int us);  // pause between migration steps, 0..1e6 µs
+  Status set_slot_action_disabled(bool value);
+  // Per-slot progress of the actions in flight: [{id, group_id, target_id,
+  // index, state, keys_left}], keys_left = keys of the slot still on the
+  // source (-1 = unknown yet).
+  nlohmann::ordered_json slot_actions() const;
 
   // Replica reads (Codis's EnableReplicaGroups[All]): marks servers as
   // replica_group, stores the group, then pushes the group's slots so proxies
@@ -146,6 +163,24 @@ class Topom {
   std::vector<models::Proxy> proxy_list() const;
   std::string proxy_xauth(const models::Proxy& p) const;
 
+  // ---- slot actions (topom_slots.cpp) ----
+  Status create_actions_locked(const std::vector<std::pair<int, int>>& sid_gid);  // callers hold op_mu_
+  void executor_loop();
+  void process_slot_action(int sid);
+  // One transition of slot `sid` from `from` to `to` state: store, push, roll back on failure.
+  Status slot_transition(int sid, std::string_view from, std::string_view to);
+  // Re-pushes the stored mapping of `sid` to every proxy (after a restart or a failure).
+  Status slot_repush(int sid);
+  // One round of migration on the source: every db with keys in the slot.
+  // Returns keys left on the source after the round (0 = empty everywhere).
+  Result<int64_t> migrate_slot_round(int sid, const std::string& source, const std::string& target);
+  // Adds proxies that registered themselves in the coordinator since load().
+  void refresh_proxies();
+  void refresh_slot_keys();  // poller: SLOTSINFO of the sources of actions in flight
+  std::mutex& source_mutex(const std::string& addr);
+  void set_action_status(const std::string& status);
+  bool executor_stopping();
+
   void poll_loop();
   void poll_once();
   void on_lock_changed();
@@ -173,6 +208,24 @@ class Topom {
   std::condition_variable poll_cv_;
   bool poll_stop_ = false;
   std::thread poller_;
+
+  // slot actions
+  std::atomic<int> action_interval_us_{0};
+  std::atomic<bool> action_disabled_{false};
+  std::atomic<int> action_executors_{0};  // slots with a migrate command running
+  mutable std::mutex action_mu_;
+  std::string action_status_;                 // Codis's progress.status
+  std::map<int, int64_t> slot_keys_;          // sid -> keys left on the source
+  std::map<int, std::thread> workers_;        // slot -> its worker (executor thread only)
+  std::set<int> running_;                     // slots whose worker has not returned yet
+  std::map<std::string, std::unique_ptr<std::mutex>> source_mu_;  // one async batch per source at a time
+  std::mutex exec_mu_;
+  std::condition_variable exec_cv_;
+  bool exec_stop_ = false;
+  bool exec_wake_ = false;
+  std::thread executor_;
+  void wake_executor();
+  bool sleep_unless_stopped(std::chrono::milliseconds d);
 
   std::function<void()> on_lost_lock_;
   std::atomic<bool> lost_lock_{false};

@@ -178,6 +178,46 @@ Router make_topom_router(Topom& t, std::function<void()> on_shutdown) {
     if (!slots) return json_error(slots.message());
     return json_reply(t.slots_assign_offline(std::move(*slots)));
   });
+  // Slot actions (migration), Codis 3.2's paths.
+  auto ints = [](const Call& c, std::initializer_list<std::string_view> names) -> Result<std::vector<int>> {
+    std::vector<int> out;
+    for (auto n : names) {
+      auto v = integer_param(c, n);
+      if (!v) return Result<std::vector<int>>::Error(v.message());
+      out.push_back(*v);
+    }
+    return out;
+  };
+  put("/api/topom/slots/action/create/:xauth/:sid/:gid", [&t, ints](const Call& c) {
+    auto v = ints(c, {"sid", "gid"});
+    if (!v) return json_error(v.message());
+    return json_reply(t.slot_create_action((*v)[0], (*v)[1]));
+  });
+  put("/api/topom/slots/action/create-some/:xauth/:src/:dst/:num", [&t, ints](const Call& c) {
+    auto v = ints(c, {"src", "dst", "num"});
+    if (!v) return json_error(v.message());
+    return json_reply(t.slot_create_action_some((*v)[0], (*v)[1], (*v)[2]));
+  });
+  put("/api/topom/slots/action/create-range/:xauth/:beg/:end/:gid", [&t, ints](const Call& c) {
+    auto v = ints(c, {"beg", "end", "gid"});
+    if (!v) return json_error(v.message());
+    return json_reply(t.slot_create_action_range((*v)[0], (*v)[1], (*v)[2]));
+  });
+  put("/api/topom/slots/action/remove/:xauth/:sid", [&t, ints](const Call& c) {
+    auto v = ints(c, {"sid"});
+    if (!v) return json_error(v.message());
+    return json_reply(t.slot_remove_action((*v)[0]));
+  });
+  put("/api/topom/slots/action/interval/:xauth/:value", [&t, ints](const Call& c) {
+    auto v = ints(c, {"value"});
+    if (!v) return json_error(v.message());
+    return json_reply(t.set_slot_action_interval((*v)[0]));
+  });
+  put("/api/topom/slots/action/disabled/:xauth/:value", [&t, ints](const Call& c) {
+    auto v = ints(c, {"value"});
+    if (!v) return json_error(v.message());
+    return json_reply(t.set_slot_action_disabled((*v)[0] != 0));
+  });
   put("/api/topom/slots/rebalance/:xauth/:confirm", [&t](const Call& c) {
     auto confirm = integer_param(c, "confirm");
     if (!confirm) return json_error(confirm.message());

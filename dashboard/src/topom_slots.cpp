@@ -1,0 +1,553 @@
+// Slot migration: Codis's slot actions (pkg/topom/topom_slots.go,
+// topom_action.go), re-written for this dashboard.
+//
+// An action lives in the slot's coordinator node ({index, state, target_id}).
+// The executor thread starts one worker per action, up to
+// migration_parallel_slots, lowest index first (actions already past pending
+// before pending ones, so a restarted dashboard resumes what was in flight).
+// A worker drives its slot:
+//
+//   pending -> preparing -> prepared -> migrating -> finished -> cleared
+//
+// Each transition is stored in the coordinator first, then pushed (fillslots
+// of that one slot) to every proxy registered in the coordinator; the next
+// step starts only when every proxy has ACKed. A failed push stores and
+// pushes the previous state again (roll back) and the error is reported in
+// the progress status; the worker retries after a back-off. Rolling back is
+// safe at every step: before `migrating` is acknowledged no key has moved;
+// after it, every state involved routes to the target (the source's wrapper
+// answers "not here" for moved keys).
+//
+// In `migrating` the worker loops SLOTSMGRTTAGSLOT-ASYNC (or SLOTSMGRTTAGSLOT
+// for migration_method = "sync") on the source master for every db that has
+// keys in the slot, until SLOTSINFO says the slot is empty in all of them.
+// Several slots of the same (source, target) pair may be in flight: each
+// slot's keys move only by its own migrate commands and by proxies routing
+// that slot, so slots are independent; the module runs one async batch per
+// db at a time, so commands to one source are serialized by a per-source
+// mutex (they interleave between slots, batch by batch).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "clients.h"
+#include "codis/routing.h"
+#include "topom.h"
+
+namespace codis::dashboard {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+namespace path = models::path;
+namespace action = models::action;
+
+namespace {
+
+std::string gstr(int gid) { return "group-[" + std::to_string(gid) + "]"; }
+std::string sstr(int sid) { return "slot-[" + std::to_string(sid) + "]"; }
+
+std::string slot4(int sid) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%04d", sid);
+  return buf;
+}
+
+// "db0:keys=3,expires=0,avg_ttl=0" lines of INFO keyspace -> db numbers.
+std::vector<int> keyspace_dbs(const std::string& info) {
+  std::vector<int> dbs;
+  size_t pos = 0;
+  while (pos < info.size()) {
+    size_t end = info.find('\n', pos);
+    if (end == std::string::npos) end = info.size();
+    std::string line = info.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.rfind("db", 0) != 0) continue;
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    try {
+      dbs.push_back(std::stoi(line.substr(2, colon - 2)));
+    } catch (...) {
+    }
+  }
+  std::sort(dbs.begin(), dbs.end());
+  return dbs;
+}
+
+bool is_error(const resp::Value& v) { return v.type == resp::Value::Type::kError; }
+
+}  // namespace
+
+// ---- API operations ----
+
+Status Topom::create_actions_locked(const std::vector<std::pair<int, int>>& sid_gid) {
+  std::vector<models::SlotMapping> next;
+  {
+    std::lock_guard lk(models_mu_);
+    int max_index = 0;
+    for (const auto& m : slots_) {
+      if (!m.action.state.empty()) max_index = std::max(max_index, m.action.index);
+    }
+    std::set<int> seen;
+    for (const auto& [sid, gid] : sid_gid) {
+      if (sid < 0 || sid >= models::kMaxSlotNum) return Status::Error(sstr(sid) + " doesn't exist");
+      auto it = groups_.find(gid);
+      if (it == groups_.end()) return Status::Error(gstr(gid) + " doesn't exist");
+      if (it->second.servers.empty()) return Status::Error(gstr(gid) + " is empty");
+      const auto& m = slots_[sid];
+      if (!m.action.state.empty() || !seen.insert(sid).second) {
+        return Status::Error(sstr(sid) + " action already exists");
+      }
+      if (m.group_id == gid) return Status::Error(sstr(sid) + " already in " + gstr(gid));
+      models::SlotMapping x = m;
+      x.action.index = ++max_index;
+      x.action.state = std::string(action::kPending);
+      x.action.target_id = gid;
+      next.push_back(x);
+    }
+  }
+  for (const auto& m : next) {
+    if (auto st = store_slot(m); !st.ok()) return st;
+    spdlog::info("topom: {} action created: {} -> {} (index {})", sstr(m.id), gstr(m.group_id),
+                 gstr(m.action.target_id), m.action.index);
+  }
+  wake_executor();
+  return Status::Ok();
+}
+
+Status Topom::slot_create_action(int sid, int gid) {
+  std::lock_guard op(op_mu_);
+  return create_actions_locked({{sid, gid}});
+}
+
+Status Topom::slot_create_action_some(int src, int dst, int num) {
+  std::lock_guard op(op_mu_);
+  std::vector<std::pair<int, int>> plan;
+  {
+    std::lock_guard lk(models_mu_);
+    auto it = groups_.find(dst);
+    if (it == groups_.end()) return Status::Error(gstr(dst) + " doesn't exist");
+    if (it->second.servers.empty()) return Status::Error(gstr(dst) + " is empty");
+    if (groups_.find(src) == groups_.end()) return Status::Error(gstr(src) + " doesn't exist");
+    for (const auto& m : slots_) {
+      if (static_cast<int>(plan.size()) >= num) break;
+      if (!m.action.state.empty() || m.group_id != src || m.group_id == dst) continue;
+      plan.emplace_back(m.id, dst);
+    }
+  }
+  if (plan.empty()) return Status::Ok();
+  return create_actions_locked(plan);
+}
+
+Status Topom::slot_create_action_range(int beg, int end, int gid) {
+  if (beg < 0 || end >= models::kMaxSlotNum || beg > end) {
+    return Status::Error("invalid slot range [" + std::to_string(beg) + "," + std::to_string(end) + "]");
+  }
+  std::lock_guard op(op_mu_);
+  std::vector<std::pair<int, int>> plan;
+  for (int sid = beg; sid <= end; ++sid) plan.emplace_back(sid, gid);
+  return create_actions_locked(plan);
+}
+
+Status Topom::slot_remove_action(int sid) {
+  std::lock_guard op(op_mu_);
+  models::SlotMapping m;
+  {
+    std::lock_guard lk(models_mu_);
+    if (sid < 0 || sid >= models::kMaxSlotNum) return Status::Error(sstr(sid) + " doesn't exist");
+    m = slots_[sid];
+  }
+  if (m.action.state.empty()) return Status::Error(sstr(sid) + " action doesn't exist");
+  if (m.action.state != action::kPending) {
+    return Status::Error(sstr(sid) + " action isn't pending (state = " + m.action.state + ")");
+  }
+  {
+    // A worker may be about to take it: it re-reads the state under op_mu_ (held here).
+    std::lock_guard lk(action_mu_);
+    slot_keys_.erase(sid);
+  }
+  models::SlotMapping x;
+  x.id = m.id;
+  x.group_id = m.group_id;
+  if (auto st = store_slot(x); !st.ok()) return st;
+  spdlog::info("topom: {} action removed", sstr(sid));
+  return resync_slots({x});
+}
+
+Status Topom::set_slot_action_interval(int us) {
+  us = std::clamp(us, 0, 1000 * 1000);
+  action_interval_us_ = us;
+  spdlog::info("topom: slot action interval = {} us", us);
+  return Status::Ok();
+}
+
+Status Topom::set_slot_action_disabled(bool value) {
+  action_disabled_ = value;
+  spdlog::info("topom: slot action disabled = {}", value);
+  wake_executor();
+  return Status::Ok();
+}
+
+ordered_json Topom::slot_actions() const {
+  std::vector<models::SlotMapping> actions;
+  {
+    std::lock_guard lk(models_mu_);
+    for (const auto& m : slots_) {
+      if (!m.action.state.empty()) actions.push_back(m);
+    }
+  }
+  std::sort(actions.begin(), actions.end(),
+            [](const auto& a, const auto& b) { return a.action.index < b.action.index; });
+  ordered_json out = ordered_json::array();
+  std::lock_guard lk(action_mu_);
+  for (const auto& m : actions) {
+    ordered_json x = ordered_json::object();
+    x["id"] = m.id;
+    x["group_id"] = m.group_id;
+    x["target_id"] = m.action.target_id;
+    x["index"] = m.action.index;
+    x["state"] = m.action.state;
+    auto it = slot_keys_.find(m.id);
+    x["keys_left"] = it != slot_keys_.end() ? it->second : -1;
+    x["running"] = running_.count(m.id) > 0;
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+// ---- helpers ----
+
+void Topom::wake_executor() {
+  std::lock_guard lk(exec_mu_);
+  exec_wake_ = true;
+  exec_cv_.notify_all();
+}
+
+bool Topom::executor_stopping() { return closed_.load() || lost_lock_.load(); }
+
+bool Topom::sleep_unless_stopped(std::chrono::milliseconds d) {
+  std::unique_lock lk(exec_mu_);
+  exec_cv_.wait_for(lk, d, [this] { return exec_stop_; });
+  return !exec_stop_;
+}
+
+void Topom::set_action_status(const std::string& status) {
+  std::lock_guard lk(action_mu_);
+  action_status_ = status;
+}
+
+std::mutex& Topom::source_mutex(const std::string& addr) {
+  std::lock_guard lk(action_mu_);
+  auto& p = source_mu_[addr];
+  if (!p) p = std::make_unique<std::mutex>();
+  return *p;
+}
+
+void Topom::refresh_proxies() {
+  const auto& product = config_.product_name;
+  auto names = coord_->list(path::proxy_dir(product));
+  if (!names) return;
+  for (const auto& name : *names) {
+    const std::string token = name.rfind("proxy-", 0) == 0 ? name.substr(6) : name;
+    {
+      std::lock_guard lk(models_mu_);
+      if (proxies_.count(token)) continue;
+    }
+    auto data = coord_->read(path::proxy_dir(product) + "/" + name);
+    if (!data || !data->has_value() || (*data)->empty()) continue;
+    auto p = models::parse_json<models::Proxy>(**data);
+    if (!p) continue;
+    spdlog::info("topom: proxy-[{}] ({}) registered itself in the coordinator: it gets slot pushes too", p->token,
+                 p->admin_addr);
+    std::lock_guard lk(models_mu_);
+    proxies_[p->token] = *p;
+  }
+}
+
+// ---- transitions ----
+
+Status Topom::slot_repush(int sid) {
+  std::lock_guard op(op_mu_);
+  models::SlotMapping m;
+  {
+    std::lock_guard lk(models_mu_);
+    m = slots_[sid];
+  }
+  refresh_proxies();
+  return resync_slots({m});
+}
+
+Status Topom::slot_transition(int sid, std::string_view from, std::string_view to) {
+  std::lock_guard op(op_mu_);
+  models::SlotMapping m;
+  {
+    std::lock_guard lk(models_mu_);
+    m = slots_[sid];
+  }
+  if (m.action.state.empty()) return Status::Ok();  // removed meanwhile (remove works while pending)
+  if (m.action.state != from) {
+    return Status::Error(sstr(sid) + " action state changed (" + m.action.state + ", expected " +
+                         std::string(from) + ")");
+  }
+  models::SlotMapping next = m;
+  if (to.empty()) {
+    next = models::SlotMapping{};
+    next.id = m.id;
+    next.group_id = m.action.target_id;
+  } else {
+    next.action.state = std::string(to);
+  }
+  if (auto st = store_slot(next); !st.ok()) return st;
+  refresh_proxies();
+  auto st = resync_slots({next});
+  const std::string to_name = to.empty() ? "cleared (" + gstr(next.group_id) + ")" : std::string(to);
+  if (!st.ok()) {
+    spdlog::warn("topom: {} resync to {} failed, rolling back to {}", sstr(sid), to_name, from);
+    if (auto rs = store_slot(m); !rs.ok()) {
+      return Status::Error(sstr(sid) + " " + std::string(from) + " -> " + to_name + ": " + st.message() +
+                           "; roll back failed: " + rs.message());
+    }
+    (void)resync_slots({m});
+    return Status::Error(sstr(sid) + " " + std::string(from) + " -> " + to_name + " failed (rolled back to " +
+                         std::string(from) + "): " + st.message());
+  }
+  spdlog::info("topom: {} action {} -> {}", sstr(sid), from, to_name);
+  return Status::Ok();
+}
+
+// ---- executor ----
+
+void Topom::executor_loop() {
+  for (;;) {
+    {
+      std::unique_lock lk(exec_mu_);
+      exec_cv_.wait_for(lk, std::chrono::milliseconds(200), [this] { return exec_stop_ || exec_wake_; });
+      if (exec_stop_) break;
+      exec_wake_ = false;
+    }
+    // Join the workers that returned.
+    std::vector<int> done;
+    {
+      std::lock_guard lk(action_mu_);
+      for (const auto& [sid, t] : workers_) {
+        if (!running_.count(sid)) done.push_back(sid);
+      }
+    }
+    for (int sid : done) {
+      workers_[sid].join();
+      workers_.erase(sid);
+    }
+    if (executor_stopping()) continue;
+    std::vector<models::SlotMapping> actions;
+    {
+      std::lock_guard lk(models_mu_);
+      for (const auto& m : slots_) {
+        if (!m.action.state.empty()) actions.push_back(m);
+      }
+    }
+    std::sort(actions.begin(), actions.end(), [](const auto& a, const auto& b) {
+      const bool pa = a.action.state == action::kPending, pb = b.action.state == action::kPending;
+      if (pa != pb) return !pa;
+      return a.action.index < b.action.index;
+    });
+    const size_t parallel = static_cast<size_t>(std::max(1, config_.migration_parallel_slots));
+    for (const auto& m : actions) {
+      if (workers_.count(m.id)) continue;
+      if (workers_.size() >= parallel) break;
+      if (m.action.state == action::kPending && action_disabled_) continue;
+      {
+        std::lock_guard lk(action_mu_);
+        running_.insert(m.id);
+      }
+      const int sid = m.id;
+      workers_[sid] = std::thread([this, sid] {
+        process_slot_action(sid);
+        {
+          std::lock_guard lk(action_mu_);
+          running_.erase(sid);
+        }
+        wake_executor();
+      });
+    }
+  }
+  for (auto& [sid, t] : workers_) t.join();
+  workers_.clear();
+}
+
+void Topom::process_slot_action(int sid) {
+  bool pushed = false;  // the stored state has been pushed by this worker
+  auto backoff = std::chrono::milliseconds(500);
+  while (!executor_stopping()) {
+    models::SlotMapping m;
+    bool promoting = false;
+    std::string source, target;
+    {
+      std::lock_guard lk(models_mu_);
+      m = slots_[sid];
+      promoting = group_locked(m.group_id) || group_locked(m.action.target_id);
+      source = group_master(m.group_id);
+      target = group_master(m.action.target_id);
+    }
+    const std::string& state = m.action.state;
+    if (state.empty()) return;  // removed (while pending) or done
+    Status st = Status::Ok();
+    if (state == action::kPending) {
+      if (action_disabled_) return;
+      st = slot_transition(sid, action::kPending, action::kPreparing);
+    } else if (!pushed) {
+      // First round of this worker (e.g. after a dashboard restart): proxies
+      // get the stored state again before anything moves on.
+      st = slot_repush(sid);
+      if (st.ok()) pushed = true;
+    } else if (state == action::kPreparing) {
+      st = slot_transition(sid, action::kPreparing, action::kPrepared);
+    } else if (state == action::kPrepared) {
+      st = slot_transition(sid, action::kPrepared, action::kMigrating);
+    } else if (state == action::kMigrating) {
+      if (action_disabled_ || promoting) {
+        sleep_unless_stopped(std::chrono::milliseconds(200));
+        continue;
+      }
+      if (target.empty()) {
+        st = Status::Error(gstr(m.action.target_id) + " has no master");
+      } else {
+        Result<int64_t> left = source.empty() ? Result<int64_t>(int64_t{0}) : migrate_slot_round(sid, source, target);
+        if (!left) {
+          st = left.status();
+        } else if (*left == 0) {
+          st = slot_transition(sid, action::kMigrating, action::kFinished);
+          if (st.ok()) {
+            std::lock_guard lk(action_mu_);
+            slot_keys_[sid] = 0;
+          }
+        }
+      }
+    } else if (state == action::kFinished) {
+      st = slot_transition(sid, action::kFinished, action::kNothing);
+      if (st.ok()) {
+        std::lock_guard lk(action_mu_);
+        slot_keys_.erase(sid);
+        if (action_status_.find("Slot[" + slot4(sid) + "]") != std::string::npos) action_status_.clear();
+      }
+    } else {
+      st = Status::Error(sstr(sid) + " has an invalid action state \"" + state + "\"");
+    }
+    if (!st.ok()) {
+      spdlog::error("topom: {} action: {}", sstr(sid), st.message());
+      set_action_status("[ERROR] Slot[" + slot4(sid) + "]: " + st.message());
+      pushed = false;
+      if (!sleep_unless_stopped(backoff)) return;
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      continue;
+    }
+    backoff = std::chrono::milliseconds(500);
+    if (state != action::kMigrating) pushed = true;
+  }
+}
+
+Result<int64_t> Topom::migrate_slot_round(int sid, const std::string& source, const std::string& target) {
+  using R = Result<int64_t>;
+  const auto colon = target.rfind(':');
+  if (colon == std::string::npos) return R::Error("bad target address " + target);
+  const std::string host = target.substr(0, colon), port = target.substr(colon + 1);
+  const bool sync = config_.migration_method == "sync";
+  const std::string timeout = std::to_string(config_.migration_timeout.count());
+  auto c = RedisClient::connect(source, config_.product_auth,
+                                config_.migration_timeout + std::chrono::seconds(10));
+  if (!c) return R::Error("source " + source + ": " + c.message());
+  auto info = c->call({"INFO", "keyspace"});
+  if (!info) return R::Error("source " + source + ": INFO keyspace: " + info.message());
+  if (is_error(*info)) return R::Error("source " + source + ": INFO keyspace: " + info->str);
+  int64_t left_total = 0;
+  for (int db : keyspace_dbs(info->str)) {
+    auto sel = c->call({"SELECT", std::to_string(db)});
+    if (!sel || is_error(*sel)) {
+      return R::Error("source " + source + ": SELECT " + std::to_string(db) + " failed: " +
+                      (sel ? sel->str : sel.message()));
+    }
+    auto si = c->call({"SLOTSINFO", std::to_string(sid), "1"});
+    if (!si || is_error(*si)) {
+      return R::Error("source " + source + ": SLOTSINFO failed: " + (si ? si->str : si.message()));
+    }
+    int64_t left = 0;
+    for (const auto& e : si->elements) {
+      if (e.elements.size() == 2 && e.elements[0].integer == sid) left = e.elements[1].integer;
+    }
+    while (left > 0) {
+      if (executor_stopping() || action_disabled_) break;
+      std::vector<std::string> cmd;
+      if (sync) {
+        cmd = {"SLOTSMGRTTAGSLOT", host, port, timeout, std::to_string(sid)};
+      } else {
+        cmd = {"SLOTSMGRTTAGSLOT-ASYNC",
+               host,
+               port,
+               timeout,
+               std::to_string(config_.migration_async_maxbulks),
+               std::to_string(config_.migration_async_maxbytes),
+               std::to_string(sid),
+               std::to_string(config_.migration_async_numkeys)};
+      }
+      Result<resp::Value> r = Status::Error("");
+      {
+        std::lock_guard src(source_mutex(source));
+        ++action_executors_;
+        r = c->call(cmd);
+        --action_executors_;
+      }
+      if (!r) return R::Error("source " + source + ": " + cmd[0] + " failed: " + r.message());
+      if (is_error(*r)) return R::Error("source " + source + ": " + cmd[0] + " failed: " + r->str);
+      if (r->elements.size() != 2) return R::Error("source " + source + ": " + cmd[0] + ": unexpected reply");
+      const int64_t moved = r->elements[0].integer;
+      left = r->elements[1].integer;
+      {
+        std::lock_guard lk(action_mu_);
+        slot_keys_[sid] = left_total + left;
+        action_status_ = "[OK] Slot[" + slot4(sid) + "]@DB[" + std::to_string(db) + "]=" + std::to_string(moved);
+      }
+      if (const int us = action_interval_us_.load(); us > 0) {
+        if (!sleep_unless_stopped(std::chrono::milliseconds(std::max(1, us / 1000)))) break;
+      } else if (moved == 0) {
+        if (!sleep_unless_stopped(std::chrono::milliseconds(10))) break;
+      }
+    }
+    left_total += left;
+  }
+  return left_total;
+}
+
+void Topom::refresh_slot_keys() {
+  std::map<std::string, std::vector<int>> by_source;
+  {
+    std::lock_guard lk(models_mu_);
+    for (const auto& m : slots_) {
+      if (m.action.state.empty() || m.action.state == action::kFinished) continue;
+      const std::string src = group_master(m.group_id);
+      if (!src.empty()) by_source[src].push_back(m.id);
+    }
+  }
+  for (const auto& [src, sids] : by_source) {
+    auto c = RedisClient::connect(src, config_.product_auth, std::chrono::milliseconds(900));
+    if (!c) continue;
+    auto info = c->call({"INFO", "keyspace"});
+    if (!info || is_error(*info)) continue;
+    std::map<int, int64_t> counts;
+    bool ok = true;
+    for (int db : keyspace_dbs(info->str)) {
+      auto sel = c->call({"SELECT", std::to_string(db)});
+      auto si = c->call({"SLOTSINFO", "0", std::to_string(models::kMaxSlotNum)});
+      if (!sel || !si || is_error(*si)) {
+        ok = false;
+        break;
+      }
+      for (const auto& e : si->elements) {
+        if (e.elements.size() == 2) counts[static_cast<int>(e.elements[0].integer)] += e.elements[1].integer;
+      }
+    }
+    if (!ok) continue;
+    std::lock_guard lk(action_mu_);
+    for (int sid : sids) slot_keys_[sid] = counts.count(sid) ? counts[sid] : 0;
+  }
+}
+
+}  // namespace codis::dashboard
