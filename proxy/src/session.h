@@ -43,6 +43,9 @@ class Session {
   bool subscribed() const { return pubsub_ != nullptr; }
   void resubscribe();  // after a routing change: follow channels whose slot moved
   int64_t last_active_ms() const { return last_active_ms_; }
+  // Subject to session_recv_timeout: nothing in flight (a blocked BLPOP is not
+  // idle) and not subscribed (as Redis exempts pub/sub clients).
+  bool idle() const { return waiting_ == 0 && !pubsub_; }
   bool closed() const { return closed_; }
   bool flush_scheduled = false;  // owned by Worker's dirty list
 

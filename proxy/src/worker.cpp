@@ -196,7 +196,7 @@ void Worker::tick() {
     // up to one tick; allow that much so no active session is cut.
     std::vector<Session*> expired;
     for (Session* s : sessions_)
-      if (now_ms_ - s->last_active_ms() > idle + kTickMs) expired.push_back(s);
+      if (s->idle() && now_ms_ - s->last_active_ms() > idle + kTickMs) expired.push_back(s);
     for (Session* s : expired) s->close("idle timeout (session_recv_timeout)");
   }
 }

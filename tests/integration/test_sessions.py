@@ -211,3 +211,17 @@ def test_wait_counts_replicas_of_every_group(make_redis, make_proxy):
         with r2.conn() as r:
             assert r.call("GET", Q2) == b"w"
         assert isinstance(c.call("WAIT", "x", 1), Err)
+
+
+def test_idle_timeout_spares_blocked_and_subscribed_clients(make_redis, make_proxy):
+    g1, g2 = make_redis(), make_redis()
+    proxy = make_proxy(two_group_slots(g1.addr, g2.addr), config={"session_recv_timeout": "1s"})
+    with proxy.conn(timeout=10) as blocked, proxy.conn(timeout=10) as sub, proxy.conn(timeout=10) as idle:
+        assert idle.call("PING") == Status("PONG")
+        blocked.send("BLPOP", Q1, 4)
+        sub.send("SUBSCRIBE", "news")
+        assert sub.read_reply()[0] == b"subscribe"
+        assert idle.wait_closed(6)                       # the idle one is closed after ~1-2 s
+        assert blocked.read_reply(timeout=6) is None     # the blocked one got its (timed out) reply
+        sub.send("PING")
+        assert sub.read_reply() == [b"pong", b""]        # the subscriber is still there
