@@ -48,7 +48,7 @@ void BackendConn::mark_dirty() { worker_.mark_dirty(this); }
 void BackendConn::send(const RequestPtr& req, ReplyUse use, std::string_view encoded) {
   if (state_ == State::kBackoff) {
     if (worker_.now_ms() < backoff_until_ms_ && worker_.refresh_clock() < backoff_until_ms_) {
-      worker_.complete_error(req.get(), "ERR backend " + addr_ + " is unavailable: " + last_error_);
+      worker_.backend_failed(req.get(), "ERR backend " + addr_ + " is unavailable: " + last_error_);
       return;
     }
     state_ = State::kIdle;
@@ -305,7 +305,7 @@ void BackendConn::fail(const std::string& why) {
   scanner_.reset();
   std::string msg = "ERR backend " + addr_ + " failed: " + why;
   for (auto& p : failed)
-    if (p.req) worker_.complete_error(p.req.get(), msg);
+    if (p.req) worker_.backend_failed(p.req.get(), msg);
   if (push_fail_) push_fail_();  // last: it may close this connection
 }
 

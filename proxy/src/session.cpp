@@ -378,6 +378,11 @@ void Session::flush() {
   });
 }
 
+void Session::close_after_reply() {
+  close_after_write_ = true;
+  worker_.mark_dirty(this);  // flush() closes once the queue is empty and written
+}
+
 void Session::close(const char* why) {
   if (closed_) return;
   closed_ = true;

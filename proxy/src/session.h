@@ -46,6 +46,8 @@ class Session {
   // Subject to session_recv_timeout: nothing in flight (a blocked BLPOP is not
   // idle) and not subscribed (as Redis exempts pub/sub clients).
   bool idle() const { return waiting_ == 0 && !pubsub_; }
+  // session_break_on_failure: stop reading; close once the replies owed are written.
+  void close_after_reply();
   bool closed() const { return closed_; }
   bool flush_scheduled = false;  // owned by Worker's dirty list
 

@@ -467,6 +467,14 @@ void Worker::retry_later(const RequestPtr& req) {
   });
 }
 
+void Worker::backend_failed(Request* req, std::string_view message) {
+  if (ctx_.config.session_break_on_failure) {
+    Request* owner = req->parent ? req->parent : req;
+    if (owner->session) owner->session->close_after_reply();
+  }
+  complete_error(req, message);
+}
+
 void Worker::complete_error(Request* req, std::string_view message) {
   std::string out;
   resp::append_error(out, message);

@@ -80,7 +80,10 @@ class Worker {
   // following the slot's lock or migration. `hashkey` is its first key.
   void forward(const RequestPtr& req, std::string_view encoded, std::string_view hashkey);
   void complete(Request* req, std::string_view reply, bool proxy_error = false);
-  void complete_error(Request* req, std::string_view message);  // message without '-'
+  void complete_error(Request* req, std::string_view message);
+  // A backend failed this request: answer the error and, with
+  // session_break_on_failure, close the client's connection after it.
+  void backend_failed(Request* req, std::string_view message);  // message without '-'
   void on_backend_reply(const RequestPtr& req, ReplyUse use, std::string_view reply);
   BackendConn* backend(std::string_view addr, int db);
   // A connection for one session only (blocking commands, transactions).

@@ -281,3 +281,17 @@ def test_abrupt_client_disconnects(make_redis, make_proxy):
         return st["sessions"]["alive"] <= 1
     wait_until(sessions_drained, 15, interval=0.3, what="sessions of vanished clients to be released")
     assert proxy.alive()
+
+
+def test_session_break_on_failure(make_redis, make_proxy):
+    from harness import key_in_slot, two_group_slots, Err
+    g1, g2 = make_redis(), make_redis()
+    proxy = make_proxy(two_group_slots(g1.addr, g2.addr), config={"session_break_on_failure": True})
+    with proxy.conn() as c:
+        assert c.call("SET", key_in_slot(900, "b"), 1) is not None
+        g1.kill()
+        r = c.call("GET", key_in_slot(5, "b"))
+        assert isinstance(r, Err) and "backend" in r.message
+        assert c.wait_closed(5)                 # the connection is closed after the error
+    with proxy.conn() as c:                     # other connections are fine
+        assert c.call("GET", key_in_slot(900, "b")) == b"1"
