@@ -1,5 +1,7 @@
 #include "rpc.h"
 
+#include "codis/codis_rpc.h"
+
 #include <spdlog/spdlog.h>
 
 #include <exception>
@@ -9,36 +11,8 @@ namespace codis::dashboard {
 
 using nlohmann::json;
 
-namespace {
-
-std::string go_escape(const std::string& raw) {
-  std::string out;
-  out.reserve(raw.size() + 16);
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    const char c = raw[i];
-    if (c == '&') {
-      out += "\\u0026";
-    } else if (c == '<') {
-      out += "\\u003c";
-    } else if (c == '>') {
-      out += "\\u003e";
-    } else if (c == '\xE2' && i + 2 < raw.size() && raw[i + 1] == '\x80' &&
-               (raw[i + 2] == '\xA8' || raw[i + 2] == '\xA9')) {
-      out += raw[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-std::string go_json(const json& v) { return go_escape(v.dump(4, ' ', false, json::error_handler_t::replace)); }
-std::string go_json(const nlohmann::ordered_json& v) {
-  return go_escape(v.dump(4, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
-}
+std::string go_json(const json& v) { return rpc::go_json(v); }
+std::string go_json(const nlohmann::ordered_json& v) { return rpc::go_json(v); }
 
 HttpReply json_ok(const nlohmann::ordered_json& v) {
   HttpReply r;
@@ -53,12 +27,9 @@ HttpReply json_ok(const json& v) {
 }
 
 HttpReply json_error(std::string_view cause) {
-  json e = json::object();
-  e["Cause"] = cause;
-  e["Stack"] = nullptr;
   HttpReply r;
   r.status = kCodisErrorStatus;
-  r.body = go_json(e);
+  r.body = rpc::error_body(cause);
   r.error = cause;
   return r;
 }

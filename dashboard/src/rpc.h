@@ -16,7 +16,7 @@
 
 namespace codis::dashboard {
 
-inline constexpr unsigned kCodisErrorStatus = 800;
+inline constexpr unsigned kCodisErrorStatus = 800;  // codis::rpc::kErrorStatus
 inline constexpr std::string_view kJsonType = "application/json; charset=utf-8";
 inline constexpr std::string_view kTextType = "text/plain; charset=utf-8";
 inline constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";

@@ -7,6 +7,8 @@
 //            error"), body {"Cause": "...", "Stack": null} in the same format.
 #include "admin_server.h"
 
+#include "codis/codis_rpc.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -57,7 +59,7 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kJsonType = "application/json; charset=utf-8";
 constexpr std::string_view kTextType = "text/plain; charset=utf-8";
 constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
-constexpr unsigned kCodisErrorStatus = 800;
+constexpr unsigned kCodisErrorStatus = rpc::kErrorStatus;
 
 struct Reply {
   Reply() = default;
@@ -72,32 +74,7 @@ struct Reply {
   std::string error;     // the Cause of a Codis error, for the log
 };
 
-// nlohmann's dump(4) matches Go's MarshalIndent layout; Go additionally
-// escapes the HTML-sensitive characters and U+2028/U+2029 inside strings
-// (e.g. "product name \u0026 auth"). None of these bytes can occur outside a
-// string in JSON text, so escaping them everywhere is exact.
-std::string go_json(const json& v) {
-  const std::string raw = v.dump(4, ' ', false, json::error_handler_t::replace);
-  std::string out;
-  out.reserve(raw.size() + 16);
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    const char c = raw[i];
-    if (c == '&') {
-      out += "\\u0026";
-    } else if (c == '<') {
-      out += "\\u003c";
-    } else if (c == '>') {
-      out += "\\u003e";
-    } else if (c == '\xE2' && i + 2 < raw.size() && raw[i + 1] == '\x80' &&
-               (raw[i + 2] == '\xA8' || raw[i + 2] == '\xA9')) {
-      out += raw[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+using rpc::go_json;
 
 Reply codis_ok(const json& v) { return {200, go_json(v)}; }
 Reply codis_ok() { return codis_ok(json("OK")); }
@@ -105,10 +82,7 @@ Reply codis_ok() { return codis_ok(json("OK")); }
 // Codis's RemoteError. Our errors carry no Go stack, as errors.New ones
 // did not either, so "Stack" is null exactly like Codis's own replies.
 Reply codis_error(std::string_view cause) {
-  json e = json::object();
-  e["Cause"] = cause;
-  e["Stack"] = nullptr;
-  Reply r(kCodisErrorStatus, go_json(e));
+  Reply r(kCodisErrorStatus, rpc::error_body(cause));
   r.error = cause;
   return r;
 }
