@@ -274,6 +274,8 @@ Status Topom::slot_repush(int sid) {
     m = slots_[sid];
   }
   refresh_proxies();
+  spdlog::info("topom: {} resync to {} (stored state, pushed again before the action goes on)", sstr(sid),
+               m.action.state);
   return resync_slots({m});
 }
 

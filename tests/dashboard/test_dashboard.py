@@ -225,12 +225,15 @@ def test_rebalance(cluster):
     assert d.ok("PUT", "/api/topom/slots/rebalance/{x}/1") == plan
     assert cluster.node(f"/codis3/{PRODUCT}/slots/slot-0007")["group_id"] == 1
     assert cluster.node(f"/codis3/{PRODUCT}/slots/slot-0600")["group_id"] == 2
-    # unbalanced: moving owned slots needs migration -> refused, nothing changed
+    # unbalanced: owned slots get migration actions, which the executor runs
     d.ok("PUT", "/api/topom/slots/assign/{x}", [{"id": i, "group_id": 1} for i in range(512, 520)])
-    before = cluster.snapshot()
-    assert "migrat" in d.err("PUT", "/api/topom/slots/rebalance/{x}/1")
-    assert cluster.snapshot() == before
-    d.ok("PUT", "/api/topom/slots/assign/{x}", [{"id": i, "group_id": 2} for i in range(512, 520)])
+    plan = d.ok("PUT", "/api/topom/slots/rebalance/{x}/0")
+    assert len(plan) == 8 and set(plan.values()) == {2}
+    assert d.ok("PUT", "/api/topom/slots/rebalance/{x}/1") == plan
+    wait_until(lambda: all(cluster.node(f"/codis3/{PRODUCT}/slots/slot-{int(s):04d}") ==
+                           {"id": int(s), "group_id": 2, "action": {}} for s in plan), 30,
+               what="rebalance migrations finished")
+    assert d.ok("GET", "/api/topom/stats/{x}")["slot_actions"]["actions"] == []
 
 
 def test_resync_and_promote(cluster):
