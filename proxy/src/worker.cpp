@@ -227,6 +227,9 @@ void Worker::retire(Session* s) {
 }
 
 void Worker::set_table(std::shared_ptr<const RoutingTable> table) {
+  // Commands routed by the old table leave now, before the push is
+  // acknowledged: after the ACK nothing goes out by the old routes.
+  flush_all();
   table_ = std::move(table);
   db0_cache_.fill(nullptr);
   std::vector<RequestPtr> resume;
