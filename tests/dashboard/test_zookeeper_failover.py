@@ -58,7 +58,12 @@ def build(tmp, addr, product):
     dash.ok("PUT", "/api/topom/group/create/{x}/1")
     dash.ok("PUT", f"/api/topom/group/add/{{x}}/1/{server.addr}")
     dash.ok("PUT", f"/api/topom/proxy/create/{{x}}/{proxy.admin_url[7:]}")
-    dash.ok("PUT", "/api/topom/slots/assign/{x}", [{"id": i, "group_id": 1} for i in range(1024)])
+    # 1024 coordinator writes: on a loaded 2-core machine a fresh ensemble can
+    # still drop the session once; assigning again is idempotent.
+    def assigned():
+        ok, _ = dash.api("PUT", "/api/topom/slots/assign/{x}", [{"id": i, "group_id": 1} for i in range(1024)])
+        return ok or None
+    wait_until(assigned, 40, interval=1, what="slots assigned")
     return server, proxy, dash
 
 
