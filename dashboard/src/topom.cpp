@@ -1297,6 +1297,7 @@ ordered_json Topom::stats() const {
     sa["remaining"] = actions.size();
     sa["keys_left"] = keys_left;
     sa["keys_left_complete"] = !unknown;
+    sa["estimate"] = slot_actions_estimate();
     sa["actions"] = std::move(actions);
     j["slot_actions"] = std::move(sa);
   }

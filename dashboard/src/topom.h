@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -97,6 +98,13 @@ class Topom {
   // index, state, keys_left}], keys_left = keys of the slot still on the
   // source (-1 = unknown yet).
   nlohmann::ordered_json slot_actions() const;
+  // Overall progress of the actions in flight: {keys_left (sum of the known
+  // per-slot counts), keys_left_complete (false while a slot's count is still
+  // unknown), keys_moved (by this dashboard since it started), keys_per_sec
+  // (moved keys over the last ~10 s), eta_seconds (keys_left / keys_per_sec,
+  // null without a recent rate; rough: it ignores the per-slot transitions)}.
+  // Meant for stats()'s "slot_actions" section as "estimate".
+  nlohmann::ordered_json slot_actions_estimate() const;
 
   // Replica reads (Codis's EnableReplicaGroups[All]): marks servers as
   // replica_group, stores the group, then pushes the group's slots so proxies
@@ -216,6 +224,8 @@ class Topom {
   mutable std::mutex action_mu_;
   std::string action_status_;                 // Codis's progress.status
   std::map<int, int64_t> slot_keys_;          // sid -> keys left on the source
+  int64_t keys_moved_ = 0;                    // keys moved by migrate commands since start
+  std::deque<std::pair<std::chrono::steady_clock::time_point, int64_t>> moved_samples_;  // (when, keys_moved_)
   std::map<int, std::thread> workers_;        // slot -> its worker (executor thread only)
   std::set<int> running_;                     // slots whose worker has not returned yet
   std::map<std::string, std::unique_ptr<std::mutex>> source_mu_;  // one async batch per source at a time

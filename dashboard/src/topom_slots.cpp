@@ -35,6 +35,8 @@
 #include "codis/routing.h"
 #include "topom.h"
 
+#include <set>
+
 namespace codis::dashboard {
 
 using nlohmann::json;
@@ -215,6 +217,54 @@ ordered_json Topom::slot_actions() const {
   return out;
 }
 
+ordered_json Topom::slot_actions_estimate() const {
+  std::set<int> sids;
+  {
+    std::lock_guard lk(models_mu_);
+    for (const auto& m : slots_) {
+      if (!m.action.state.empty()) sids.insert(m.id);
+    }
+  }
+  const auto now = std::chrono::steady_clock::now();
+  const auto window = std::chrono::seconds(10);
+  std::lock_guard lk(action_mu_);
+  int64_t keys_left = 0;
+  bool complete = true;
+  for (int sid : sids) {
+    auto it = slot_keys_.find(sid);
+    if (it == slot_keys_.end() || it->second < 0) {
+      complete = false;
+    } else {
+      keys_left += it->second;
+    }
+  }
+  // Rate over the window: from the last sample before it (or the oldest kept) to now.
+  double rate = 0;
+  if (!moved_samples_.empty()) {
+    auto base = moved_samples_.front();
+    for (const auto& s : moved_samples_) {
+      if (s.first > now - window) break;
+      base = s;
+    }
+    const double secs = std::chrono::duration<double>(now - base.first).count();
+    if (secs >= 0.2 && keys_moved_ > base.second) rate = static_cast<double>(keys_moved_ - base.second) / secs;
+  }
+  ordered_json x = ordered_json::object();
+  x["actions"] = sids.size();
+  x["keys_left"] = keys_left;
+  x["keys_left_complete"] = complete;
+  x["keys_moved"] = keys_moved_;
+  x["keys_per_sec"] = static_cast<int64_t>(rate);
+  if (sids.empty()) {
+    x["eta_seconds"] = 0;
+  } else if (rate > 0 && (complete || keys_left > 0)) {
+    x["eta_seconds"] = static_cast<double>(static_cast<int64_t>(keys_left / rate * 10)) / 10;
+  } else {
+    x["eta_seconds"] = nullptr;
+  }
+  return x;
+}
+
 // ---- helpers ----
 
 void Topom::wake_executor() {
@@ -247,6 +297,22 @@ void Topom::refresh_proxies() {
   const auto& product = config_.product_name;
   auto names = coord_->list(path::proxy_dir(product));
   if (!names) return;
+  {
+    // A registration removed from the coordinator (for instance by the next
+    // run of that proxy, which takes over its address) gets no more pushes.
+    std::set<std::string> present;
+    for (const auto& name : *names) present.insert(name.rfind("proxy-", 0) == 0 ? name.substr(6) : name);
+    std::lock_guard lk(models_mu_);
+    for (auto it = proxies_.begin(); it != proxies_.end();) {
+      if (present.count(it->first)) {
+        ++it;
+        continue;
+      }
+      spdlog::info("topom: proxy-[{}] ({}) is no longer registered in the coordinator: dropped", it->first,
+                   it->second.admin_addr);
+      it = proxies_.erase(it);
+    }
+  }
   for (const auto& name : *names) {
     const std::string token = name.rfind("proxy-", 0) == 0 ? name.substr(6) : name;
     {
@@ -505,6 +571,14 @@ Result<int64_t> Topom::migrate_slot_round(int sid, const std::string& source, co
       {
         std::lock_guard lk(action_mu_);
         slot_keys_[sid] = left_total + left;
+        keys_moved_ += std::max<int64_t>(moved, 0);
+        const auto now = std::chrono::steady_clock::now();
+        moved_samples_.emplace_back(now, keys_moved_);
+        // keep ~10 s: one sample at or before the window's start, and the rest
+        while (moved_samples_.size() > 1 && moved_samples_[1].first <= now - std::chrono::seconds(10)) {
+          moved_samples_.pop_front();
+        }
+        if (moved_samples_.size() > 100000) moved_samples_.pop_front();
         action_status_ = "[OK] Slot[" + slot4(sid) + "]@DB[" + std::to_string(db) + "]=" + std::to_string(moved);
       }
       if (const int us = action_interval_us_.load(); us > 0) {

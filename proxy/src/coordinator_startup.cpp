@@ -12,6 +12,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <map>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "codis/routing.h"
@@ -74,7 +75,20 @@ Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
   const std::string& product = ctx_.config.product_name;
 
   // 1. Register first: the dashboard pushes every routing change to the proxies
-  //    it finds registered, so from here on no change can pass us by.
+  //    it finds registered, so from here on no change can pass us by. An older
+  //    registration with our admin address is a previous run of this proxy
+  //    (we hold that port now): remove it, or the dashboard would keep
+  //    pushing to it and wait for a proxy that is gone.
+  if (auto names = c.list(models::path::proxy_dir(product)); names) {
+    for (const auto& name : *names) {
+      auto old = read_model<models::Proxy>(c, models::path::proxy_dir(product) + "/" + name);
+      if (old && old->admin_addr == ctx_.config.admin_addr && old->token != ctx_.token) {
+        spdlog::info("removing the registration of a previous run of this proxy (token {})", old->token);
+        if (auto st = c.remove(models::path::proxy_dir(product) + "/" + name); !st.ok())
+          spdlog::warn("could not remove {}: {}", name, st.message());
+      }
+    }
+  }
   if (auto st = c.update(models::path::proxy(product, ctx_.token), models::encode(model_)); !st.ok())
     return Status::Error("registering in the coordinator: " + st.message());
   nlohmann::json jodis = {{"addr", ctx_.config.proxy_addr},
@@ -125,15 +139,19 @@ Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
                  topom.message());
     return Status::Ok();
   }
-  const std::string target =
-      "/api/topom/proxy/create/" + codis_xauth({product}) + "/" + ctx_.config.admin_addr;
-  auto res = http_put(topom->admin_addr, target, std::chrono::seconds(10));
-  if (!res)
-    spdlog::warn("dashboard {} did not answer proxy/create: {}", topom->admin_addr, res.message());
-  else if (res->first != 200)
-    spdlog::warn("dashboard {} refused proxy/create ({}): {}", topom->admin_addr, res->first, res->second);
-  else
-    spdlog::info("dashboard {} took over this proxy", topom->admin_addr);
+  // The dashboard calls back into our admin API, which serves only once the
+  // control loop runs: ask from a thread of its own, after start-up.
+  std::string dashboard = topom->admin_addr;
+  std::string target = "/api/topom/proxy/create/" + codis_xauth({product}) + "/" + ctx_.config.admin_addr;
+  handoff_ = std::thread([dashboard, target] {
+    auto res = http_put(dashboard, target, std::chrono::seconds(10));
+    if (!res)
+      spdlog::warn("dashboard {} did not answer proxy/create: {}", dashboard, res.message());
+    else if (res->first != 200)
+      spdlog::warn("dashboard {} refused proxy/create ({}): {}", dashboard, res->first, res->second);
+    else
+      spdlog::info("dashboard {} took over this proxy", dashboard);
+  });
   return Status::Ok();
 }
 

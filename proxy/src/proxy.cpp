@@ -108,6 +108,7 @@ Proxy::Proxy(ProxyConfig config, int threads)
 }
 
 Proxy::~Proxy() {
+  if (handoff_.joinable()) handoff_.join();
   for (auto& w : workers_) w->stop();
 }
 

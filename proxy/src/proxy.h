@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,7 @@ class Proxy final : public AdminApi {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<Coordinator> coordinator_;  // keeps our ephemeral registration alive
+  std::thread handoff_;                       // asks the dashboard to take us over (bounded by a timeout)
   models::Proxy model_;
   std::string xauth_;
   uint16_t proxy_port_ = 0;
