@@ -7,8 +7,10 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace codis::rpc {
 
@@ -21,5 +23,15 @@ std::string go_json(const nlohmann::ordered_json& v);
 
 // The body of a Codis error reply.
 std::string error_body(std::string_view cause);
+
+// Routing helpers of the admin servers (Codis's router matches Go's URL.Path).
+// The decoded path of a request target (origin- or absolute-form); nullopt
+// when malformed.
+std::optional<std::string> request_path(std::string_view target);
+// "/a/b/" -> {"a", "b"} (one trailing slash tolerated, as Codis's router);
+// "/" -> {}. Empty inner segments are kept so that they match nothing.
+std::vector<std::string_view> split_path(std::string_view path);
+// Compares an xauth without leaking where it differs through timing.
+bool same_secret(std::string_view a, std::string_view b);
 
 }  // namespace codis::rpc
