@@ -78,7 +78,6 @@ class Session {
   bool check_auth(std::string_view user, std::string_view pass, const RequestPtr& req);
   // Blocking commands and transactions (transaction.cpp).
   void forward_blocking(const RequestPtr& req, std::string_view encoded, uint32_t slot);
-  bool in_transaction() const { return tx_.active; }
   void queue_in_multi(const RequestPtr& req, std::span<const std::string_view> args, std::string_view raw,
                       bool is_inline);
   void handle_transaction(const RequestPtr& req, std::span<const std::string_view> args, std::string_view raw,
@@ -93,7 +92,6 @@ class Session {
   void issue_wait(const RequestPtr& req);
   BackendConn* dedicated_for(const std::string& addr);
   void release_dedicated();
-  void start_write();
   void maybe_retire();
 
   Worker& worker_;

@@ -253,15 +253,6 @@ void Worker::snapshot(StatsSnapshot& out) const {
       if (c) out.backends.push_back(c->state());
 }
 
-std::vector<std::string> Worker::masters() const {
-  std::vector<std::string> out;
-  for (int i = 0; i < kSlotCount; ++i) {
-    const auto& b = table_->route(i).backend;
-    if (!b.empty() && std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
-  }
-  return out;
-}
-
 BackendConn* Worker::new_dedicated(const std::string& addr, int db) {
   auto conn = std::make_unique<BackendConn>(*this, addr, db);
   conn->set_dedicated();
@@ -389,9 +380,11 @@ void Worker::forward(const RequestPtr& req, std::string_view encoded, std::strin
 void Worker::on_backend_reply(const RequestPtr& req, ReplyUse use, std::string_view reply) {
   switch (use) {
     case ReplyUse::kClient:
-    case ReplyUse::kInternal:
       complete(req.get(), reply);
       return;
+    case ReplyUse::kInternal:
+    case ReplyUse::kDiscard:
+      return;  // BackendConn consumes these itself; nobody waits for them
     case ReplyUse::kWrapper:
       handle_wrapper_reply(req, reply);
       return;

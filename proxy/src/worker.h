@@ -90,7 +90,6 @@ class Worker {
   // The worker owns it; the session gives it back with release_dedicated().
   BackendConn* new_dedicated(const std::string& addr, int db);
   void release_dedicated(BackendConn* conn);
-  std::vector<std::string> masters() const;  // distinct group masters in the routing table
   // (group id, master address) of every group serving a slot, by group id.
   const std::vector<std::pair<int, std::string>>& groups();
 
