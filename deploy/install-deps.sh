@@ -14,12 +14,17 @@ PACKAGES=(
   libboost1.81-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libtomlplusplus-dev libcli11-dev catch2 libzookeeper-mt-dev
   # real parts the tests and the quickstart run
-  redis-server redis-tools zookeeper
+  redis-server redis-tools zookeeper haproxy
+  # the web UI: built with npm (Vite), tested in headless Chromium
+  nodejs chromium
   # the Redis module's build fetches redismodule.h from Debian's redis source package
   dpkg-dev xz-utils
   # test and benchmark tools
   python3 python3-pytest python3-redis nutcracker valgrind linux-perf procps
 )
+# Debian's nodejs has npm as a separate package; NodeSource's nodejs bundles
+# it (and conflicts with Debian's npm), so ask for npm only when it is missing.
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(npm); fi
 
 # redismodule.h ships only in Debian's redis *source* package: enable deb-src
 # for the configured Debian mirrors (once; a separate file we own).
