@@ -220,6 +220,12 @@ void Topom::start(std::function<void()> on_lost_lock) {
   if (watch) lock_watch_ = std::move(*watch);
   poller_ = std::thread([this] { poll_loop(); });
   executor_ = std::thread([this] { executor_loop(); });
+  std::vector<std::string> sentinels;
+  {
+    std::lock_guard lk(models_mu_);
+    sentinels = sentinel_.servers;
+  }
+  if (!sentinels.empty()) rewatch_sentinels(sentinels);
 }
 
 void Topom::on_lock_changed() {
@@ -243,6 +249,7 @@ void Topom::on_lock_changed() {
 
 void Topom::close() {
   if (closed_.exchange(true)) return;
+  rewatch_sentinels({});  // stops the watcher (its callback gives up on closed_)
   {
     std::lock_guard lk(poll_mu_);
     poll_stop_ = true;
@@ -425,6 +432,18 @@ Status Topom::reinit(const models::Proxy& p) {
   }
   if (auto r = rpc_call(p.admin_addr, "PUT", "/api/proxy/start/" + x, "", kProxyTimeout); !r) {
     return Status::Error("proxy-[" + p.token + "] start failed: " + r.message());
+  }
+  // Codis's reinit also hands over the sentinels, so the proxy follows failovers.
+  models::Sentinel sentinel;
+  {
+    std::lock_guard lk(models_mu_);
+    sentinel = sentinel_;
+  }
+  if (!sentinel.servers.empty()) {
+    if (auto r = rpc_call(p.admin_addr, "PUT", "/api/proxy/sentinels/" + x, models::encode(sentinel), kProxyTimeout);
+        !r) {
+      return Status::Error("proxy-[" + p.token + "] set sentinels failed: " + r.message());
+    }
   }
   return Status::Ok();
 }
@@ -1076,7 +1095,9 @@ Status Topom::add_sentinel(const std::string& addr) {
   p.servers.push_back(addr);
   p.out_of_sync = true;
   spdlog::info("topom: sentinel-[{}] added", addr);
-  return store_sentinel(p);
+  if (auto st = store_sentinel(p); !st.ok()) return st;
+  rewatch_sentinels(p.servers);
+  return Status::Ok();
 }
 
 Status Topom::sentinel_remove_groups(const std::string& addr) const {
@@ -1112,7 +1133,9 @@ Status Topom::del_sentinel(const std::string& addr, bool force) {
   }
   p.servers.erase(std::find(p.servers.begin(), p.servers.end(), addr));
   spdlog::info("topom: sentinel-[{}] removed", addr);
-  return store_sentinel(p);
+  if (auto st = store_sentinel(p); !st.ok()) return st;
+  rewatch_sentinels(p.servers);
+  return Status::Ok();
 }
 
 Status Topom::resync_sentinels() {
@@ -1164,6 +1187,7 @@ Status Topom::resync_sentinels() {
       spdlog::info("topom: sentinel-[{}] monitors {} at {}", addr, name, master);
     }
   }
+  rewatch_sentinels(p.servers);
   const std::string body = models::encode(p);
   std::string failed;
   for (const auto& x : proxies) {
@@ -1208,8 +1232,137 @@ Result<json> Topom::sentinel_monitored(const std::string& addr) const {
 }
 
 Status Topom::reload() {
+  std::vector<std::string> before, after;
+  {
+    std::lock_guard lk(models_mu_);
+    before = sentinel_.servers;
+  }
   if (auto st = load(); !st.ok()) return st;
+  {
+    std::lock_guard lk(models_mu_);
+    after = sentinel_.servers;
+  }
+  if (before != after && !closed_) rewatch_sentinels(after);
   return Status::Ok();
+}
+
+// ---- sentinel failover following ----
+
+void Topom::rewatch_sentinels(const std::vector<std::string>& servers) {
+  std::lock_guard lk(ha_mu_);
+  ++ha_generation_;
+  if (ha_watcher_) {
+    ha_watcher_->cancel();
+    ha_watcher_.reset();  // joins: every wait in the watcher wakes on cancel
+  }
+  {
+    std::lock_guard s(stats_mu_);
+    ha_masters_.clear();
+  }
+  if (servers.empty() || closed_) return;
+  sentinel::Watcher::Options o;
+  o.product = config_.product_name;
+  o.auth = config_.product_auth;
+  o.servers = servers;
+  o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.sentinel_client_timeout);
+  if (o.timeout <= std::chrono::milliseconds(0)) o.timeout = std::chrono::seconds(5);
+  o.ping_period = std::chrono::seconds(5);
+  o.who = "topom";
+  const uint64_t generation = ha_generation_.load();
+  std::string list;
+  for (const auto& x : servers) list += (list.empty() ? "" : ", ") + x;
+  spdlog::warn("topom: rewatch sentinels = [{}]", list);
+  ha_watcher_ = std::make_unique<sentinel::Watcher>(
+      std::move(o), [this, generation](const std::map<int, std::string>& masters, const std::string& reason) {
+        on_sentinel_masters(generation, masters, reason);
+      });
+}
+
+void Topom::on_sentinel_masters(uint64_t generation, const std::map<int, std::string>& masters,
+                                const std::string& reason) {
+  auto stale = [&] { return closed_.load() || ha_generation_.load() != generation; };
+  if (stale()) return;
+  {
+    std::lock_guard lk(stats_mu_);
+    ha_masters_ = masters;
+  }
+  {
+    std::lock_guard lk(models_mu_);
+    bool differs = false;
+    for (const auto& [gid, addr] : masters) {
+      auto it = groups_.find(gid);
+      if (it != groups_.end() && !it->second.servers.empty() && it->second.servers[0].server != addr) differs = true;
+    }
+    if (!differs) {
+      spdlog::debug("topom: sentinel masters ({}): every group's servers[0] is its master", reason);
+      return;
+    }
+  }
+  // The op lock, without waiting behind rewatch_sentinels() (which holds it
+  // while it stops this watcher) or a closing dashboard.
+  std::unique_lock op(op_mu_, std::defer_lock);
+  while (!op.try_lock()) {
+    if (stale()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (stale()) return;
+  switch_group_masters(masters, reason);
+}
+
+void Topom::switch_group_masters(const std::map<int, std::string>& masters, const std::string& reason) {
+  auto run_id = [this](const std::string& addr) -> std::string {
+    auto c = RedisClient::connect(addr, config_.product_auth, std::chrono::milliseconds(500));
+    if (!c) return "";
+    auto info = c->info();
+    if (!info) return "";
+    auto it = info->find("run_id");
+    return it == info->end() ? "" : it->second;
+  };
+  for (const auto& [gid, addr] : masters) {
+    models::Group g;
+    {
+      std::lock_guard lk(models_mu_);
+      auto it = groups_.find(gid);
+      if (it == groups_.end() || it->second.servers.empty()) continue;
+      g = it->second;
+    }
+    if (g.servers[0].server == addr) continue;
+    if (!g.promoting.state.empty()) {
+      spdlog::warn("topom: {} is promoting: the sentinels' master {} is ignored", gstr(gid), addr);
+      continue;
+    }
+    int index = -1;
+    for (size_t i = 0; i < g.servers.size(); ++i) {
+      if (g.servers[i].server == addr) index = static_cast<int>(i);
+    }
+    if (index < 0) {  // the same server under another address (Codis compares run ids)
+      if (const std::string rid = run_id(addr); !rid.empty()) {
+        for (size_t i = 0; i < g.servers.size() && index < 0; ++i) {
+          if (run_id(g.servers[i].server) == rid) index = static_cast<int>(i);
+        }
+      }
+    }
+    if (index < 0) {
+      spdlog::warn("topom: {}: the sentinels' master {} is not a server of the group; ignored ({})", gstr(gid), addr,
+                   reason);
+      continue;
+    }
+    if (index == 0) continue;
+    const std::string old = g.servers[0].server;
+    std::swap(g.servers[0], g.servers[index]);
+    g.out_of_sync = true;  // as Codis: the replicas are the sentinels' business until a resync
+    if (auto st = store_group(g); !st.ok()) {
+      spdlog::error("topom: {}: storing the sentinel's master switch failed: {}", gstr(gid), st.message());
+      continue;
+    }
+    spdlog::warn("topom: {} master switched from {} to {} by sentinel ({})", gstr(gid), old, g.servers[0].server,
+                 reason);
+    if (auto st = resync_slots_of_group(gid); !st.ok()) {
+      spdlog::error("topom: {} after the sentinel switch: {}", gstr(gid), st.message());
+    } else {
+      spdlog::info("topom: {} slots pushed to every proxy with master {}", gstr(gid), g.servers[0].server);
+    }
+  }
 }
 
 // ---- readers ----
@@ -1310,6 +1463,10 @@ ordered_json Topom::stats() const {
   ha["model"] = ordered(sentinel);
   ha["stats"] = ordered_json::object();
   ha["masters"] = ordered_json::object();
+  {
+    std::lock_guard lk(stats_mu_);
+    for (const auto& [gid, addr] : ha_masters_) ha["masters"][std::to_string(gid)] = addr;
+  }
   j["sentinels"] = std::move(ha);
   return j;
 }

@@ -30,6 +30,7 @@
 #include "codis/coordinator.h"
 #include "codis/dashboard_config.h"
 #include "codis/models.h"
+#include "codis/sentinel.h"
 #include "codis/status.h"
 
 namespace codis::dashboard {
@@ -127,6 +128,16 @@ class Topom {
   Status resync_sentinels();
   Result<nlohmann::json> sentinel_info(const std::string& addr) const;       // the sentinel's INFO
   Result<nlohmann::json> sentinel_monitored(const std::string& addr) const;  // our masters and their replicas
+  // Sentinel failover following (Codis's rewatchSentinels / SwitchMasters):
+  // a sentinel::Watcher subscribes to +switch-master on every sentinel of the
+  // list; after each switch of one of our groups (and each time a
+  // subscription starts, so a switch that happened while no dashboard
+  // listened is picked up) it asks the sentinels for the masters, and every
+  // group whose servers[0] differs gets the new master swapped to index 0,
+  // is marked out_of_sync, stored, and its slots are pushed to every proxy.
+  // Started by start() and re-started whenever the list changes (add, del,
+  // resync-all, reload); stopped by close(). Callers may hold op_mu_.
+  void rewatch_sentinels(const std::vector<std::string>& servers);
 
  private:
   struct ProxyStats {
@@ -155,6 +166,11 @@ class Topom {
   void process_sync_action();
   // SENTINEL REMOVE of every {product}-* master the sentinel watches.
   Status sentinel_remove_groups(const std::string& addr) const;
+  // The watcher's callback (its thread): takes op_mu_ unless the watcher is
+  // replaced or the dashboard closes meanwhile, then switch_group_masters().
+  void on_sentinel_masters(uint64_t generation, const std::map<int, std::string>& masters,
+                           const std::string& reason);
+  void switch_group_masters(const std::map<int, std::string>& masters, const std::string& reason);  // op_mu_ held
 
   // Pushes the given slots to every registered proxy, in parallel.
   Status resync_slots(const std::vector<models::SlotMapping>& slots);
@@ -236,6 +252,12 @@ class Topom {
   std::thread executor_;
   void wake_executor();
   bool sleep_unless_stopped(std::chrono::milliseconds d);
+
+  // sentinel following
+  std::mutex ha_mu_;  // guards ha_watcher_; taken after op_mu_
+  std::unique_ptr<sentinel::Watcher> ha_watcher_;
+  std::atomic<uint64_t> ha_generation_{0};  // bumped by every rewatch: an old watcher's callback gives up
+  std::map<int, std::string> ha_masters_;   // the sentinels' last answer (under stats_mu_)
 
   std::function<void()> on_lost_lock_;
   std::atomic<bool> lost_lock_{false};

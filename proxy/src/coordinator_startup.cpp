@@ -132,6 +132,18 @@ Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
   spdlog::info("routing loaded from {}: {} groups, {} slots assigned", c.describe(), groups.size(),
                std::count_if(slots.begin(), slots.end(), [](const auto& s) { return !s.backend_addr.empty(); }));
 
+  // Follow the sentinels the dashboard registered the groups with, without
+  // waiting for the dashboard to hand them over (it does when it takes us over).
+  if (auto data = c.read(models::path::sentinel(product)); data && data->has_value() && !(*data)->empty()) {
+    auto sentinel = models::parse_json<models::Sentinel>(**data);
+    if (!sentinel) {
+      spdlog::warn("ignoring {}: {}", models::path::sentinel(product), sentinel.message());
+    } else if (!sentinel->servers.empty()) {
+      nlohmann::json body = *sentinel;
+      if (auto st = set_sentinels(body); !st.ok()) spdlog::warn("sentinels: {}", st.message());
+    }
+  }
+
   // 3. Hand ourselves to the active dashboard, if any; without one we serve anyway.
   auto topom = read_model<models::Topom>(c, models::path::topom(product));
   if (!topom) {

@@ -108,6 +108,7 @@ Proxy::Proxy(ProxyConfig config, int threads)
 }
 
 Proxy::~Proxy() {
+  rewatch({});  // before the workers stop: a switch in progress waits for them
   if (handoff_.joinable()) handoff_.join();
   for (auto& w : workers_) w->stop();
 }
@@ -186,6 +187,7 @@ void Proxy::arm_stats_tick() {
 
 void Proxy::run() {
   control_.run();
+  rewatch({});
   for (auto& w : workers_) w->stop();
   spdlog::info("proxy stopped");
 }
@@ -203,6 +205,7 @@ void Proxy::request_shutdown(const std::string& why) {
     signals_.cancel(ec);
     stats_timer_.cancel();
     if (admin_) admin_->stop();
+    rewatch({});  // before the workers stop: a switch in progress waits for them
     for (auto& w : workers_) w->stop();
     control_.stop();
   });
@@ -261,6 +264,12 @@ Status Proxy::load_slots(const std::vector<models::Slot>& slots, std::optional<u
     next = RoutingTable::apply(*table_, slots);
     table_ = next;
   }
+  publish(next);
+  spdlog::info("routing table v{}: {} slots updated", next->version(), slots.size());
+  return Status::Ok();
+}
+
+void Proxy::publish(const std::shared_ptr<const RoutingTable>& next) {
   // Wait until every worker uses the new table: once the caller hears OK, no
   // worker routes by the old one (the migration protocol depends on it).
   std::latch done(static_cast<std::ptrdiff_t>(workers_.size()));
@@ -273,8 +282,68 @@ Status Proxy::load_slots(const std::vector<models::Slot>& slots, std::optional<u
       done.count_down();
   }
   done.wait();
-  spdlog::info("routing table v{}: {} slots updated", next->version(), slots.size());
-  return Status::Ok();
+}
+
+// ------------------------------------------------------------------ sentinels
+
+void Proxy::rewatch(const std::vector<std::string>& servers) {
+  std::lock_guard lk(watch_mu_);
+  if (watcher_) {
+    watcher_->cancel();
+    watcher_.reset();  // joins its threads: milliseconds, every wait there wakes on cancel
+  }
+  {
+    std::lock_guard m(mu_);
+    ha_masters_.clear();
+    if (closing_ || servers.empty()) return;
+  }
+  sentinel::Watcher::Options o;
+  o.product = ctx_.config.product_name;
+  o.auth = ctx_.config.product_auth;
+  o.servers = servers;
+  o.timeout = std::chrono::seconds(5);
+  o.ping_period = std::chrono::seconds(5);
+  o.who = "proxy";
+  watcher_ = std::make_unique<sentinel::Watcher>(
+      std::move(o), [this](const std::map<int, std::string>& masters, const std::string& reason) {
+        on_sentinel_masters(masters, reason);
+      });
+}
+
+void Proxy::on_sentinel_masters(const std::map<int, std::string>& masters, const std::string& reason) {
+  std::lock_guard apply_lock(apply_mu_);
+  std::shared_ptr<const RoutingTable> next;
+  std::map<int, std::pair<std::string, std::string>> moved;  // gid -> (old master, new master)
+  std::map<int, int> count;                                   // gid -> slots re-routed
+  size_t changed = 0;
+  {
+    std::lock_guard lk(mu_);
+    if (closing_) return;
+    ha_masters_ = masters;
+    auto slots = table_->switched_slots(masters);
+    if (slots.empty()) {
+      spdlog::debug("sentinel masters ({}): every slot already routes to its group's master", reason);
+      return;
+    }
+    for (const auto& s : slots) {
+      const Route& r = table_->route(static_cast<uint32_t>(s.id));
+      if (s.backend_addr != r.backend) {
+        moved[r.group_id] = {r.backend, s.backend_addr};
+        ++count[r.group_id];
+      }
+      if (s.migrate_from != r.migrate_from) moved[r.migrate_from_group_id] = {r.migrate_from, s.migrate_from};
+    }
+    changed = slots.size();
+    next = RoutingTable::apply(*table_, slots);
+    table_ = next;
+    ha_switched_ = true;
+  }
+  for (const auto& [gid, m] : moved) {
+    spdlog::warn("group-[{}] master switched from {} to {} by sentinel ({}): {} slots re-routed", gid, m.first,
+                 m.second, reason, count[gid]);
+  }
+  publish(next);
+  spdlog::warn("routing table v{}: {} slots re-routed to new masters by sentinel", next->version(), changed);
 }
 
 // ------------------------------------------------------------------ admin API
@@ -302,6 +371,12 @@ nlohmann::json Proxy::stats(bool with_cmds) const {
   j["closed"] = closing_;
   nlohmann::json sentinels = nlohmann::json::object();
   if (!sentinel_.servers.empty()) sentinels["servers"] = sentinel_.servers;
+  if (!ha_masters_.empty()) {
+    nlohmann::json masters = nlohmann::json::object();
+    for (const auto& [gid, addr] : ha_masters_) masters[std::to_string(gid)] = addr;
+    sentinels["masters"] = masters;
+  }
+  if (ha_switched_) sentinels["switched"] = true;
   j["sentinels"] = sentinels;
   nlohmann::json ops;
   ops["total"] = s.totals.ops_total;
@@ -392,19 +467,44 @@ Status Proxy::shutdown() {
   return Status::Ok();
 }
 
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
+  return "[" + out + "]";
+}
+
+}  // namespace
+
 Status Proxy::set_sentinels(const nlohmann::json& body) {
+  models::Sentinel s;
   try {
-    auto s = body.get<models::Sentinel>();
-    std::lock_guard lk(mu_);
-    sentinel_ = s;
+    s = body.get<models::Sentinel>();
   } catch (const std::exception& e) {
     return Status::Error(std::string("sentinels: bad JSON: ") + e.what());
   }
-  spdlog::info("sentinels recorded (following sentinel failover is not implemented in this version)");
+  {
+    std::lock_guard lk(mu_);
+    if (closing_) return Status::Error("proxy is shutting down");
+    sentinel_ = s;
+  }
+  spdlog::warn("set sentinels = {}", join(s.servers));
+  rewatch(s.servers);
   return Status::Ok();
 }
 
-Status Proxy::rewatch_sentinels() { return Status::Ok(); }
+Status Proxy::rewatch_sentinels() {
+  std::vector<std::string> servers;
+  {
+    std::lock_guard lk(mu_);
+    if (closing_) return Status::Error("proxy is shutting down");
+    servers = sentinel_.servers;
+  }
+  spdlog::warn("rewatch sentinels = {}", join(servers));
+  rewatch(servers);
+  return Status::Ok();
+}
 
 std::string Proxy::metrics() const {
   StatsSnapshot s = collect();

@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "codis/config.h"
 #include "codis/coordinator.h"
 #include "codis/models.h"
+#include "codis/sentinel.h"
 #include "routing_table.h"
 #include "stats.h"
 #include "worker.h"
@@ -64,6 +66,16 @@ class Proxy final : public AdminApi {
 
  private:
   StatsSnapshot collect() const;
+  // Hands `next` (already in table_) to every worker; returns once all use it.
+  void publish(const std::shared_ptr<const RoutingTable>& next);
+  // Sentinel following (Codis's Proxy.rewatchSentinels / SwitchMasters): a
+  // Watcher subscribes to +switch-master on every sentinel and, on a switch of
+  // one of our groups, asks the sentinels for the masters; every slot of a
+  // group whose master changed is re-routed to the new one at once, by the
+  // usual table push to the workers (no locks on the data path). A later
+  // fillslots push from the dashboard replaces those slots as usual.
+  void rewatch(const std::vector<std::string>& servers);  // stops the old watcher first; empty: none
+  void on_sentinel_masters(const std::map<int, std::string>& masters, const std::string& reason);
   void accept_next();
   void arm_stats_tick();
 
@@ -82,11 +94,15 @@ class Proxy final : public AdminApi {
   uint16_t proxy_port_ = 0;
   size_t next_worker_ = 0;
 
-  std::mutex apply_mu_;     // serialises load_slots() end to end
+  std::mutex watch_mu_;                          // guards watcher_ (rewatch, shutdown)
+  std::unique_ptr<sentinel::Watcher> watcher_;  // on threads of its own
+  std::mutex apply_mu_;     // serialises table changes (load_slots, sentinel switches) end to end
   mutable std::mutex mu_;  // control plane only: table_, baseline_, sentinel_, online_
   std::shared_ptr<const RoutingTable> table_;
   WorkerStats baseline_;
   models::Sentinel sentinel_;
+  std::map<int, std::string> ha_masters_;  // the sentinels' last answer (gid -> master)
+  bool ha_switched_ = false;               // a sentinel switch re-routed slots since start
   bool online_ = false;
   bool closing_ = false;
   uint64_t qps_ = 0;

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +43,11 @@ class RoutingTable {
   const Route& route(uint32_t slot) const { return routes_[slot]; }
   uint64_t version() const { return version_; }
   std::vector<models::Slot> to_models() const;
+  // Codis's Router.SwitchMasters: the slots whose group (backend_addr_group_id)
+  // or migration source group (migrate_from_group_id) has another master in
+  // `masters` (gid -> "ip:port"), with that master put in; nothing else of the
+  // slot changes. Empty when every slot already routes there.
+  std::vector<models::Slot> switched_slots(const std::map<int, std::string>& masters) const;
 
  private:
   std::array<Route, kSlotCount> routes_;

@@ -1,45 +1,22 @@
 """Sentinels through the dashboard API, against a real Sentinel (Debian's
 redis-server in sentinel mode: `redis-server sentinel.conf --sentinel`, the
-same code as redis-sentinel)."""
+same code as redis-sentinel; tests/ha/sentinel_harness.py). Failover
+following itself is tested in tests/ha/test_sentinel_failover.py."""
 
 import json
-import subprocess
+import os
+import sys
 
 import pytest
 
 from coordinator_shell import CoordinatorShell
 from dashboard_harness import Dashboard, codis_server
-from harness import REDIS_SERVER, Proxy, RespConn, free_port, kill_proc, ping_ok, spawn, wait_until
+from harness import Proxy
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ha"))
+from sentinel_harness import Sentinel  # noqa: E402  (shared with tests/ha)
 
 PRODUCT = "codis-sentinel-it"
-
-
-class Sentinel:
-    def __init__(self, workdir):
-        self.port = free_port()
-        self.dir = workdir / f"sentinel-{self.port}"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.conf = self.dir / "sentinel.conf"
-        self.conf.write_text(f"port {self.port}\nbind 127.0.0.1\nprotected-mode no\ndir {self.dir}\n"
-                             f"logfile {self.dir / 'sentinel.log'}\n")
-        self.proc = spawn([REDIS_SERVER, self.conf, "--sentinel"], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.STDOUT)
-        wait_until(lambda: ping_ok(self.port), 10, what=f"sentinel on {self.port}")
-
-    @property
-    def addr(self):
-        return f"127.0.0.1:{self.port}"
-
-    def masters(self):
-        with RespConn(self.port) as c:
-            out = {}
-            for m in c.call("SENTINEL", "MASTERS"):
-                fields = {m[i].decode(): m[i + 1].decode() for i in range(0, len(m), 2)}
-                out[fields["name"]] = fields
-            return out
-
-    def stop(self):
-        kill_proc(self.proc)
 
 
 @pytest.fixture(scope="module")
