@@ -21,6 +21,8 @@ PACKAGES=(
   dpkg-dev xz-utils
   # test and benchmark tools
   python3 python3-pytest python3-redis nutcracker valgrind linux-perf procps
+  # the quickstart drives the dashboard's HTTP API
+  curl
 )
 # Debian's nodejs has npm as a separate package; NodeSource's nodejs bundles
 # it (and conflicts with Debian's npm), so ask for npm only when it is missing.

@@ -1,0 +1,188 @@
+"""deploy/quickstart.sh as a new user runs it (without the apt and build
+steps): every part on free ports in a temporary state directory, the whole
+path checked (HAProxy -> proxies -> groups with replicas, slots, sentinels,
+the web UI URL), a second start that changes nothing, stop (no process it
+started is left), start again (the same cluster, data kept), stop."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from dashboard_harness import topom_xauth
+from harness import REPO_ROOT, RespConn, build_dir, free_port, http, key_in_slots
+
+SCRIPT = REPO_ROOT / "deploy" / "quickstart.sh"
+PRODUCT = "codis-demo"
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def pids_in(state: Path) -> dict:
+    """{pidfile: pid} of every pidfile under the state directory."""
+    out = {}
+    for f in state.glob("*/*.pid"):
+        try:
+            out[str(f.relative_to(state))] = int(f.read_text().strip())
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+class QuickStart:
+    def __init__(self, tmp: Path):
+        self.state = tmp / "qs"
+        self.ports = {name: free_port() for name in (
+            "ZK", "G1_MASTER", "G1_REPLICA", "G2_MASTER", "G2_REPLICA", "SENTINEL1", "SENTINEL2",
+            "SENTINEL3", "DASHBOARD", "PROXY1", "PROXY1_ADMIN", "PROXY2", "PROXY2_ADMIN", "HAPROXY",
+            "HAPROXY_STATS")}
+        self.env = dict(os.environ, CODIS_QS_SKIP_DEPS="1", CODIS_QS_SKIP_BUILD="1",
+                        CODIS_BUILD_DIR=str(build_dir()), CODIS_QUICKSTART_DIR=str(self.state))
+        for name, port in self.ports.items():
+            self.env[f"CODIS_QS_{name}_PORT"] = str(port)
+        self.seen_pids = {}
+
+    def run(self, *args, timeout=240):
+        t0 = time.monotonic()
+        r = subprocess.run(["bash", str(SCRIPT), *args], env=self.env, capture_output=True, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+        self.seen_pids.update(pids_in(self.state))
+        return r, time.monotonic() - t0
+
+    def dash(self, path):
+        r = http("GET", f"http://127.0.0.1:{self.ports['DASHBOARD']}{path}", timeout=10)
+        assert r.status == 200, r
+        return r.json()
+
+    def kill_leftovers(self):
+        for pid in set(self.seen_pids.values()) | set(pids_in(self.state).values()):
+            if alive(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+@pytest.fixture
+def qs(tmp_path):
+    q = QuickStart(tmp_path)
+    try:
+        yield q
+    finally:
+        try:
+            q.run("stop", timeout=120)
+        finally:
+            q.kill_leftovers()
+
+
+def test_quickstart_start_again_and_stop(qs):
+    r, first = qs.run("start")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-4000:]
+    # progress, then what to do
+    steps = re.findall(r"(?m)^\[(\d)/9\] ", r.stdout)
+    assert steps == [str(i) for i in range(1, 10)], r.stdout
+    p = qs.ports
+    assert f"redis-cli -p {p['HAPROXY']}" in r.stdout
+    assert f"http://127.0.0.1:{p['DASHBOARD']}/" in r.stdout
+    assert f"redis-cli -p {p['PROXY1']}" in r.stdout and f"redis-cli -p {p['PROXY2']}" in r.stdout
+    assert f"{SCRIPT.relative_to(REPO_ROOT)} stop" in r.stdout or "quickstart.sh stop" in r.stdout
+    assert str(qs.state) in r.stdout  # where the logs are
+
+    # a SET/GET through HAProxy, for keys of both groups
+    with RespConn(p["HAPROXY"]) as c:
+        for lo, hi in ((0, 511), (512, 1023)):
+            k = key_in_slots(lo, hi, "qs-test")
+            assert c.call("SET", k, "v") == "OK"
+            assert c.call("GET", k) == b"v"
+
+    # every slot assigned: 0-511 to group 1, 512-1023 to group 2
+    slots = qs.dash(f"/api/topom/slots/{topom_xauth(PRODUCT)}")
+    assert len(slots) == 1024
+    for s in slots:
+        gid = 1 if s["id"] < 512 else 2
+        want = p["G1_MASTER"] if gid == 1 else p["G2_MASTER"]
+        assert (s["backend_addr_group_id"], s["backend_addr"]) == (gid, f"127.0.0.1:{want}"), s
+
+    # groups: master + replica, and the replica replicates
+    stats = qs.dash("/topom/stats")
+    groups = {g["id"]: [s["server"] for s in g["servers"]] for g in stats["group"]["models"]}
+    assert groups == {1: [f"127.0.0.1:{p['G1_MASTER']}", f"127.0.0.1:{p['G1_REPLICA']}"],
+                      2: [f"127.0.0.1:{p['G2_MASTER']}", f"127.0.0.1:{p['G2_REPLICA']}"]}
+    for master, replica in (("G1_MASTER", "G1_REPLICA"), ("G2_MASTER", "G2_REPLICA")):
+        with RespConn(p[replica]) as c:
+            info = c.call("INFO", "replication").decode()
+        assert "role:slave" in info and f"master_port:{p[master]}" in info, info
+    assert len(stats["proxy"]["models"]) == 2
+
+    # every sentinel monitors both groups' masters
+    assert sorted(stats["sentinels"]["model"]["servers"]) == sorted(
+        f"127.0.0.1:{p[f'SENTINEL{i}']}" for i in (1, 2, 3))
+    assert not stats["sentinels"]["model"].get("out_of_sync")
+    for i in (1, 2, 3):
+        with RespConn(p[f"SENTINEL{i}"]) as c:
+            masters = {}
+            for m in c.call("SENTINEL", "MASTERS"):
+                fields = dict(zip(m[::2], m[1::2]))
+                masters[fields[b"name"].decode()] = int(fields[b"port"])
+        assert masters == {f"{PRODUCT}-1": p["G1_MASTER"], f"{PRODUCT}-2": p["G2_MASTER"]}
+
+    # the UI URL answers
+    r_ui = http("GET", f"http://127.0.0.1:{p['DASHBOARD']}/", timeout=10)
+    assert r_ui.status == 200, r_ui
+
+    # status: everything up
+    r, _ = qs.run("status")
+    assert r.returncode == 0 and "NOT answering" not in r.stdout, r.stdout
+
+    # start again: nothing restarted, nothing set up twice
+    pids = pids_in(qs.state)
+    assert len(pids) == 12, pids  # zk, 4 redis, 3 sentinels, dashboard, 2 proxies, haproxy
+    r, again = qs.run("start")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    assert pids_in(qs.state) == pids
+    assert r.stdout.count("already running") == 12, r.stdout
+    for word in ("created", "added", "assigned to", "removed", "sync action", " is up "):
+        assert word not in r.stdout, f"{word!r} on the second start:\n{r.stdout}"
+    assert again < 60, f"the second start took {again:.0f}s"
+    stats = qs.dash("/topom/stats")
+    assert len(stats["group"]["models"]) == 2 and len(stats["proxy"]["models"]) == 2
+    assert len(stats["sentinels"]["model"]["servers"]) == 3
+    print(f"\nquickstart: first start {first:.1f}s, second start {again:.1f}s")
+
+    # stop: every process is gone
+    def stop_and_check(pids):
+        r, _ = qs.run("stop")
+        assert r.returncode == 0, r.stdout + r.stderr
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(alive(pid) for pid in pids.values()):
+            time.sleep(0.1)
+        assert not [name for name, pid in pids.items() if alive(pid)]
+        r, _ = qs.run("status")
+        assert r.returncode != 0 and "running (pid" not in r.stdout, r.stdout
+    stop_and_check(pids)
+
+    # start after stop: the same cluster comes back (data kept, replicas and
+    # proxies set up again, the old proxies' registrations dropped)
+    r, third = qs.run("start")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    assert "already exist" in r.stdout and "already assigned" in r.stdout, r.stdout
+    with RespConn(p["HAPROXY"]) as c:
+        assert c.call("GET", key_in_slots(0, 511, "qs-test")) == b"v"
+        assert c.call("GET", key_in_slots(512, 1023, "qs-test")) == b"v"
+    stats = qs.dash("/topom/stats")
+    assert len(stats["proxy"]["models"]) == 2 and len(stats["group"]["models"]) == 2
+    pids = pids_in(qs.state)
+    assert len(pids) == 12, pids
+    print(f"quickstart: start after stop {third:.1f}s")
+    stop_and_check(pids)
