@@ -183,7 +183,7 @@ class Topom {
   struct Transition {
     int sid;
     std::string from, to;
-    bool done = false;
+    bool done = false;  // guarded by transitions_mu_
     Status result = Status::Ok();
   };
   void run_transitions(const std::vector<std::shared_ptr<Transition>>& batch);  // callers hold op_mu_
@@ -242,7 +242,9 @@ class Topom {
   std::set<int> running_;                     // slots whose worker has not returned yet
   std::map<std::string, std::unique_ptr<std::mutex>> source_mu_;  // one async batch per source at a time
   std::mutex transitions_mu_;
-  std::vector<std::shared_ptr<Transition>> transitions_;  // waiting for the next group commit
+  std::condition_variable transitions_cv_;
+  bool transitions_leader_ = false;                       // a thread is running a batch
+  std::vector<std::shared_ptr<Transition>> transitions_;  // waiting for the next batch
   std::mutex exec_mu_;
   std::condition_variable exec_cv_;
   bool exec_stop_ = false;

@@ -347,19 +347,32 @@ Status Topom::slot_repush(int sid) {
 
 Status Topom::slot_transition(int sid, std::string_view from, std::string_view to) {
   auto req = std::make_shared<Transition>(Transition{sid, std::string(from), std::string(to)});
-  {
-    std::lock_guard lk(transitions_mu_);
-    transitions_.push_back(req);
+  std::unique_lock lk(transitions_mu_);
+  transitions_.push_back(req);
+  // One leader at a time takes op_mu_ and runs every waiting transition; the
+  // others wait here for their result (not on op_mu_, which is not fair: a
+  // waiter there could stay locked out for a long time while its slot is locked).
+  while (!req->done) {
+    if (transitions_leader_) {
+      transitions_cv_.wait(lk);
+      continue;
+    }
+    transitions_leader_ = true;
+    lk.unlock();
+    std::vector<std::shared_ptr<Transition>> batch;
+    {
+      std::lock_guard op(op_mu_);
+      {
+        std::lock_guard q(transitions_mu_);
+        batch.swap(transitions_);
+      }
+      run_transitions(batch);
+    }
+    lk.lock();
+    for (const auto& t : batch) t->done = true;
+    transitions_leader_ = false;
+    transitions_cv_.notify_all();
   }
-  std::lock_guard op(op_mu_);
-  std::vector<std::shared_ptr<Transition>> batch;
-  {
-    std::lock_guard lk(transitions_mu_);
-    // Done by the holder of op_mu_ before us (it set done under op_mu_).
-    if (req->done) return req->result;
-    batch.swap(transitions_);
-  }
-  run_transitions(batch);
   return req->result;
 }
 
@@ -370,7 +383,6 @@ void Topom::run_transitions(const std::vector<std::shared_ptr<Transition>>& batc
   };
   std::vector<Step> steps;
   for (const auto& t : batch) {
-    t->done = true;
     models::SlotMapping m;
     {
       std::lock_guard lk(models_mu_);
