@@ -108,8 +108,8 @@ Status Topom::create_actions_locked(const std::vector<std::pair<int, int>>& sid_
       next.push_back(x);
     }
   }
+  if (auto st = store_slots(next); !st.ok()) return st;
   for (const auto& m : next) {
-    if (auto st = store_slot(m); !st.ok()) return st;
     spdlog::info("topom: {} action created: {} -> {} (index {})", sstr(m.id), gstr(m.group_id),
                  gstr(m.action.target_id), m.action.index);
   }
