@@ -1,19 +1,14 @@
 #include "codis/config.h"
 
 #include <cctype>
-#include <cerrno>
 #include <climits>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <map>
-#include <sstream>
-#include <variant>
 
-#include <toml++/toml.h>
+#include "config_table.h"
 
 namespace codis {
 namespace {
+
+using namespace config_table;
 
 using std::chrono::milliseconds;
 
@@ -73,206 +68,6 @@ int64_t duration_unit_ns(std::string_view u) {
   if (u == "m") return 60LL * 1000000000;
   if (u == "h") return 3600LL * 1000000000;
   return 0;
-}
-
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
-// ---- the key table ----
-
-template <class C>
-using Member = std::variant<std::string C::*, bool C::*, int C::*, milliseconds C::*, uint64_t C::*>;
-
-template <class C>
-struct Field {
-  const char* key;
-  Member<C> member;
-  const char* comment = nullptr;  // printed above the key in the default file
-  int64_t min = 0;                // for integers and sizes
-  int64_t max = INT64_MAX;
-  bool secret = false;  // left out of describe()
-};
-
-using Lines = std::map<std::string, int64_t, std::less<>>;
-
-std::string at(const Lines* lines, std::string_view key) {
-  std::string s;
-  if (lines) {
-    if (auto it = lines->find(key); it != lines->end()) s = "line " + std::to_string(it->second) + ": ";
-  }
-  return s + "key '" + std::string(key) + "': ";
-}
-
-template <class C>
-Status check_range(const Field<C>& f, int64_t v, const Lines* lines) {
-  if (v >= f.min && v <= f.max) return Status::Ok();
-  std::string expect = "expected a value >= " + std::to_string(f.min);
-  if (f.max != INT64_MAX) expect += " and <= " + std::to_string(f.max);
-  return Status::Error(at(lines, f.key) + expect + ", got " + std::to_string(v));
-}
-
-const char* toml_type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    default: return "nothing";
-  }
-}
-
-template <class C>
-Status set_field(const Field<C>& f, const toml::node& node, C& out, const Lines* lines) {
-  auto wrong = [&](const char* expected) {
-    return Status::Error(at(lines, f.key) + "expected " + expected + ", got " + toml_type_name(node));
-  };
-  return std::visit(
-      [&](auto m) -> Status {
-        using T = std::remove_reference_t<decltype(out.*m)>;
-        if constexpr (std::is_same_v<T, std::string>) {
-          auto s = node.as_string();
-          if (!s) return wrong("a string");
-          out.*m = s->get();
-        } else if constexpr (std::is_same_v<T, bool>) {
-          auto b = node.as_boolean();
-          if (!b) return wrong("true or false");
-          out.*m = b->get();
-        } else if constexpr (std::is_same_v<T, int>) {
-          auto i = node.as_integer();
-          if (!i) return wrong("an integer");
-          if (auto st = check_range(f, i->get(), lines); !st.ok()) return st;
-          out.*m = static_cast<int>(i->get());
-        } else if constexpr (std::is_same_v<T, milliseconds>) {
-          if (auto i = node.as_integer()) {  // a bare number of seconds, as Codis 3.1 wrote
-            if (i->get() < 0 || i->get() > INT64_MAX / 1000000000) {
-              return Status::Error(at(lines, f.key) + "expected a duration >= 0, got " + std::to_string(i->get()));
-            }
-            out.*m = std::chrono::seconds(i->get());
-          } else if (auto s = node.as_string()) {
-            auto d = parse_duration(s->get());
-            if (!d.ok()) return Status::Error(at(lines, f.key) + d.message());
-            out.*m = *d;
-          } else {
-            return wrong("a duration string (e.g. \"5s\")");
-          }
-        } else {
-          static_assert(std::is_same_v<T, uint64_t>);
-          uint64_t v = 0;
-          if (auto i = node.as_integer()) {
-            if (i->get() < 0) {
-              return Status::Error(at(lines, f.key) + "expected a size >= 0, got " + std::to_string(i->get()));
-            }
-            v = static_cast<uint64_t>(i->get());
-          } else if (auto s = node.as_string()) {
-            auto b = parse_bytesize(s->get());
-            if (!b.ok()) return Status::Error(at(lines, f.key) + b.message());
-            v = *b;
-          } else {
-            return wrong("a size (e.g. \"128kb\" or a number of bytes)");
-          }
-          if (v > uint64_t(INT64_MAX)) return Status::Error(at(lines, f.key) + "size is too large");
-          if (auto st = check_range(f, static_cast<int64_t>(v), lines); !st.ok()) return st;
-          out.*m = v;
-        }
-        return Status::Ok();
-      },
-      f.member);
-}
-
-template <class C>
-std::string format_value(const Field<C>& f, const C& c, bool toml) {
-  return std::visit(
-      [&](auto m) -> std::string {
-        using T = std::remove_cvref_t<decltype(c.*m)>;
-        if constexpr (std::is_same_v<T, std::string>) {
-          if (!toml) return c.*m;
-          std::string q = "\"";
-          for (unsigned char ch : c.*m) {
-            if (ch == '"' || ch == '\\') {
-              q += '\\';
-              q += static_cast<char>(ch);
-            } else if (ch < 0x20 || ch == 0x7f) {
-              char buf[8];
-              std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
-              q += buf;
-            } else {
-              q += static_cast<char>(ch);
-            }
-          }
-          return q + "\"";
-        } else if constexpr (std::is_same_v<T, bool>) {
-          return c.*m ? "true" : "false";
-        } else if constexpr (std::is_same_v<T, int>) {
-          return std::to_string(c.*m);
-        } else if constexpr (std::is_same_v<T, milliseconds>) {
-          return toml ? quoted(format_duration(c.*m)) : format_duration(c.*m);
-        } else {
-          const std::string s = format_bytesize(c.*m);
-          return toml && s.find_first_not_of("0123456789") != std::string::npos ? quoted(s) : s;
-        }
-      },
-      f.member);
-}
-
-template <class C>
-Result<C> parse_with_table(std::string_view text, const std::vector<Field<C>>& fields,
-                           Status (*validate_fn)(const C&, const Lines*)) {
-  toml::table tbl;
-  try {
-    tbl = toml::parse(text);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    return Result<C>::Error("line " + std::to_string(where.line) + ", column " + std::to_string(where.column) +
-                            ": invalid TOML: " + std::string(e.description()));
-  } catch (const std::exception& e) {
-    return Result<C>::Error(std::string("invalid TOML: ") + e.what());
-  }
-  C out{};
-  Lines lines;
-  for (auto&& [key, node] : tbl) {
-    const std::string_view k = key.str();
-    const auto line = static_cast<int64_t>(key.source().begin.line);
-    const Field<C>* field = nullptr;
-    for (const auto& f : fields) {
-      if (k == f.key) field = &f;
-    }
-    if (!field) {
-      return Result<C>::Error("line " + std::to_string(line) + ": unknown key '" + std::string(k) +
-                              "' (see --default-config for the accepted keys)");
-    }
-    lines.emplace(std::string(k), line);
-    if (auto st = set_field(*field, node, out, &lines); !st.ok()) return st;
-  }
-  if (auto st = validate_fn(out, &lines); !st.ok()) return st;
-  return out;
-}
-
-template <class C>
-Status check_table_ranges(const C& c, const std::vector<Field<C>>& fields, const Lines* lines) {
-  for (const auto& f : fields) {
-    Status st = std::visit(
-        [&](auto m) -> Status {
-          using T = std::remove_cvref_t<decltype(c.*m)>;
-          if constexpr (std::is_same_v<T, int>) {
-            return check_range(f, c.*m, lines);
-          } else if constexpr (std::is_same_v<T, uint64_t>) {
-            if (c.*m > uint64_t(INT64_MAX)) return Status::Error(at(lines, f.key) + "size is too large");
-            return check_range(f, static_cast<int64_t>(c.*m), lines);
-          } else if constexpr (std::is_same_v<T, milliseconds>) {
-            if ((c.*m).count() < 0) return Status::Error(at(lines, f.key) + "expected a duration >= 0");
-            return Status::Ok();
-          } else {
-            return Status::Ok();
-          }
-        },
-        f.member);
-    if (!st.ok()) return st;
-  }
-  return Status::Ok();
 }
 
 // "host:port" as Go's net.SplitHostPort takes it: host may be empty
@@ -542,18 +337,11 @@ Result<ProxyConfig> parse_proxy_config(std::string_view toml_text) {
 }
 
 Result<ProxyConfig> load_proxy_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Result<ProxyConfig>::Error(path + ": cannot open: " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return Result<ProxyConfig>::Error(path + ": cannot read: " + std::strerror(errno));
-  auto config = parse_proxy_config(text.str());
-  if (!config.ok()) return Result<ProxyConfig>::Error(path + ": " + config.message());
-  return config;
+  return load_file<ProxyConfig>(path, &parse_proxy_config);
 }
 
 std::string default_proxy_config_text() {
-  std::string out =
+  return default_text<ProxyConfig>(
       "##################################################\n"
       "#                                                #\n"
       "#                  Codis-Proxy                   #\n"
@@ -561,34 +349,12 @@ std::string default_proxy_config_text() {
       "##################################################\n"
       "#\n"
       "# Durations: \"100ms\", \"5s\", \"30m\", \"1h\" (\"0\" disables where noted).\n"
-      "# Sizes: \"64kb\", \"512mb\", \"1gb\" (units of 1024) or a number of bytes.\n";
-  const ProxyConfig defaults;
-  for (const auto& f : proxy_fields()) {
-    if (f.comment) {
-      out += "\n";
-      std::string_view c = f.comment;
-      while (!c.empty()) {
-        const size_t nl = c.find('\n');
-        out += "# ";
-        out += c.substr(0, nl);
-        out += "\n";
-        c = nl == std::string_view::npos ? std::string_view() : c.substr(nl + 1);
-      }
-    }
-    out += f.key;
-    out += " = ";
-    out += format_value(f, defaults, /*toml=*/true);
-    out += "\n";
-  }
-  return out;
+      "# Sizes: \"64kb\", \"512mb\", \"1gb\" (units of 1024) or a number of bytes.\n",
+      proxy_fields());
 }
 
 std::vector<std::pair<std::string, std::string>> describe(const ProxyConfig& config) {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& f : proxy_fields()) {
-    if (!f.secret) out.emplace_back(f.key, format_value(f, config, /*toml=*/false));
-  }
-  return out;
+  return describe_fields(config, proxy_fields());
 }
 
 }  // namespace codis

@@ -164,6 +164,33 @@ class ZkCoordinator final : public Coordinator {
     return Status::Ok();
   }
 
+  Status update_many(const std::vector<std::pair<std::string, std::string>>& nodes) override {
+    constexpr size_t kChunk = 128;  // well under ZooKeeper's 1 MiB request limit for slot-sized values
+    for (size_t beg = 0; beg < nodes.size(); beg += kChunk) {
+      const size_t end = std::min(nodes.size(), beg + kChunk);
+      std::vector<zoo_op_t> ops(end - beg);
+      std::vector<zoo_op_result_t> results(end - beg);
+      for (size_t i = beg; i < end; ++i) {
+        const auto& [path, data] = nodes[i];
+        if (auto s = check(path, data, "update"); !s) return s;
+        zoo_set_op_init(&ops[i - beg], path.c_str(), data.data(), static_cast<int>(data.size()), -1, nullptr);
+      }
+      int rc = call([&](zhandle_t* zh) { return zoo_multi(zh, static_cast<int>(ops.size()), ops.data(), results.data()); });
+      if (rc != ZOK) {
+        // A missing node (or any other failure): one by one, which creates what is missing.
+        for (size_t i = beg; i < end; ++i) {
+          if (auto st = update(nodes[i].first, nodes[i].second); !st.ok()) return st;
+        }
+        continue;
+      }
+      std::lock_guard lock(eph_mu_);
+      for (size_t i = beg; i < end; ++i) {
+        if (auto it = ephemerals_.find(nodes[i].first); it != ephemerals_.end()) it->second = nodes[i].second;
+      }
+    }
+    return Status::Ok();
+  }
+
   Status remove(const std::string& path) override {
     if (auto s = check_path(path, false); !s) return s;
     int rc = call([&](zhandle_t* zh) { return zoo_delete(zh, path.c_str(), -1); });

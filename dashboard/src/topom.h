@@ -192,7 +192,19 @@ class Topom {
   void executor_loop();
   void process_slot_action(int sid);
   // One transition of slot `sid` from `from` to `to` state: store, push, roll back on failure.
+  // Transitions requested while another is being pushed are pushed together
+  // (group commit): one fillslots round carries every waiting slot, so the
+  // parallel workers do not queue one push each on op_mu_.
   Status slot_transition(int sid, std::string_view from, std::string_view to);
+  struct Transition {
+    int sid;
+    std::string from, to;
+    bool done = false;  // guarded by transitions_mu_
+    Status result = Status::Ok();
+  };
+  void run_transitions(const std::vector<std::shared_ptr<Transition>>& batch);  // callers hold op_mu_
+  // store_slot() of many in one coordinator round trip; on error, each one by one.
+  Status store_slots(const std::vector<models::SlotMapping>& ms);
   // Re-pushes the stored mapping of `sid` to every proxy (after a restart or a failure).
   Status slot_repush(int sid);
   // One round of migration on the source: every db with keys in the slot.
@@ -245,6 +257,10 @@ class Topom {
   std::map<int, std::thread> workers_;        // slot -> its worker (executor thread only)
   std::set<int> running_;                     // slots whose worker has not returned yet
   std::map<std::string, std::unique_ptr<std::mutex>> source_mu_;  // one async batch per source at a time
+  std::mutex transitions_mu_;
+  std::condition_variable transitions_cv_;
+  bool transitions_leader_ = false;                       // a thread is running a batch
+  std::vector<std::shared_ptr<Transition>> transitions_;  // waiting for the next batch
   std::mutex exec_mu_;
   std::condition_variable exec_cv_;
   bool exec_stop_ = false;

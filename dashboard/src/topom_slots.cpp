@@ -108,8 +108,8 @@ Status Topom::create_actions_locked(const std::vector<std::pair<int, int>>& sid_
       next.push_back(x);
     }
   }
+  if (auto st = store_slots(next); !st.ok()) return st;
   for (const auto& m : next) {
-    if (auto st = store_slot(m); !st.ok()) return st;
     spdlog::info("topom: {} action created: {} -> {} (index {})", sstr(m.id), gstr(m.group_id),
                  gstr(m.action.target_id), m.action.index);
   }
@@ -346,40 +346,109 @@ Status Topom::slot_repush(int sid) {
 }
 
 Status Topom::slot_transition(int sid, std::string_view from, std::string_view to) {
-  std::lock_guard op(op_mu_);
-  models::SlotMapping m;
-  {
-    std::lock_guard lk(models_mu_);
-    m = slots_[sid];
-  }
-  if (m.action.state.empty()) return Status::Ok();  // removed meanwhile (remove works while pending)
-  if (m.action.state != from) {
-    return Status::Error(sstr(sid) + " action state changed (" + m.action.state + ", expected " +
-                         std::string(from) + ")");
-  }
-  models::SlotMapping next = m;
-  if (to.empty()) {
-    next = models::SlotMapping{};
-    next.id = m.id;
-    next.group_id = m.action.target_id;
-  } else {
-    next.action.state = std::string(to);
-  }
-  if (auto st = store_slot(next); !st.ok()) return st;
-  refresh_proxies();
-  auto st = resync_slots({next});
-  const std::string to_name = to.empty() ? "cleared (" + gstr(next.group_id) + ")" : std::string(to);
-  if (!st.ok()) {
-    spdlog::warn("topom: {} resync to {} failed, rolling back to {}", sstr(sid), to_name, from);
-    if (auto rs = store_slot(m); !rs.ok()) {
-      return Status::Error(sstr(sid) + " " + std::string(from) + " -> " + to_name + ": " + st.message() +
-                           "; roll back failed: " + rs.message());
+  auto req = std::make_shared<Transition>(Transition{sid, std::string(from), std::string(to)});
+  std::unique_lock lk(transitions_mu_);
+  transitions_.push_back(req);
+  // One leader at a time takes op_mu_ and runs every waiting transition; the
+  // others wait here for their result (not on op_mu_, which is not fair: a
+  // waiter there could stay locked out for a long time while its slot is locked).
+  while (!req->done) {
+    if (transitions_leader_) {
+      transitions_cv_.wait(lk);
+      continue;
     }
-    (void)resync_slots({m});
-    return Status::Error(sstr(sid) + " " + std::string(from) + " -> " + to_name + " failed (rolled back to " +
-                         std::string(from) + "): " + st.message());
+    transitions_leader_ = true;
+    lk.unlock();
+    std::vector<std::shared_ptr<Transition>> batch;
+    {
+      std::lock_guard op(op_mu_);
+      {
+        std::lock_guard q(transitions_mu_);
+        batch.swap(transitions_);
+      }
+      run_transitions(batch);
+    }
+    lk.lock();
+    for (const auto& t : batch) t->done = true;
+    transitions_leader_ = false;
+    transitions_cv_.notify_all();
   }
-  spdlog::info("topom: {} action {} -> {}", sstr(sid), from, to_name);
+  return req->result;
+}
+
+void Topom::run_transitions(const std::vector<std::shared_ptr<Transition>>& batch) {
+  struct Step {
+    Transition* t;
+    models::SlotMapping prev, next;
+  };
+  std::vector<Step> steps;
+  for (const auto& t : batch) {
+    models::SlotMapping m;
+    {
+      std::lock_guard lk(models_mu_);
+      m = slots_[t->sid];
+    }
+    if (m.action.state.empty()) continue;  // removed meanwhile (remove works while pending)
+    if (m.action.state != t->from) {
+      t->result = Status::Error(sstr(t->sid) + " action state changed (" + m.action.state + ", expected " +
+                                t->from + ")");
+      continue;
+    }
+    models::SlotMapping next = m;
+    if (t->to.empty()) {
+      next = models::SlotMapping{};
+      next.id = m.id;
+      next.group_id = m.action.target_id;
+    } else {
+      next.action.state = t->to;
+    }
+    steps.push_back({t.get(), m, next});
+  }
+  if (steps.empty()) return;
+  std::vector<models::SlotMapping> nexts, prevs;
+  for (const auto& s : steps) {
+    nexts.push_back(s.next);
+    prevs.push_back(s.prev);
+  }
+  if (auto st = store_slots(nexts); !st.ok()) {
+    for (const auto& s : steps) s.t->result = st;
+    (void)store_slots(prevs);  // no proxy has seen the new states: the stored ones go back
+    return;
+  }
+  refresh_proxies();
+  const auto st = resync_slots(nexts);
+  for (const auto& s : steps) {
+    const std::string to_name = s.t->to.empty() ? "cleared (" + gstr(s.next.group_id) + ")" : s.t->to;
+    if (st.ok()) {
+      spdlog::info("topom: {} action {} -> {}", sstr(s.t->sid), s.t->from, to_name);
+    } else {
+      spdlog::warn("topom: {} resync to {} failed, rolling back to {}", sstr(s.t->sid), to_name, s.t->from);
+      s.t->result = Status::Error(sstr(s.t->sid) + " " + s.t->from + " -> " + to_name + " failed (rolled back to " +
+                                  s.t->from + "): " + st.message());
+    }
+  }
+  if (st.ok()) {
+    if (steps.size() > 1) spdlog::debug("topom: {} slot transitions pushed in one round", steps.size());
+    return;
+  }
+  if (auto rs = store_slots(prevs); !rs.ok()) {
+    for (const auto& s : steps) s.t->result = Status::Error(s.t->result.message() + "; roll back failed: " + rs.message());
+  }
+  (void)resync_slots(prevs);
+}
+
+Status Topom::store_slots(const std::vector<models::SlotMapping>& ms) {
+  std::vector<std::pair<std::string, std::string>> nodes;
+  nodes.reserve(ms.size());
+  for (const auto& m : ms) nodes.emplace_back(path::slot(config_.product_name, m.id), models::encode(m));
+  if (coord_->update_many(nodes).ok()) {
+    std::lock_guard lk(models_mu_);
+    for (const auto& m : ms) slots_[m.id] = m;
+    return Status::Ok();
+  }
+  for (const auto& m : ms) {
+    if (auto st = store_slot(m); !st.ok()) return st;
+  }
   return Status::Ok();
 }
 

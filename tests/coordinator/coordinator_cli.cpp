@@ -68,6 +68,7 @@ int usage(const std::string& why) {
             << "usage: coordinator_cli --coordinator zookeeper|filesystem --addr ADDR\n"
             << "         [--auth USER:PASSWORD] [--timeout MS] [--poll MS] [--log-level L]\n"
             << "         create PATH DATA | ephemeral PATH DATA | update PATH DATA |\n"
+            << "         update-many PATH,PATH,... DATA (shell only) |\n"
             << "         read PATH | list DIR | remove PATH | shell\n";
   return 2;
 }
@@ -98,6 +99,12 @@ struct Shell {
     if (cmd == "create") return status_line(c.create(path, data));
     if (cmd == "ephemeral") return status_line(c.create_ephemeral(path, data));
     if (cmd == "update") return status_line(c.update(path, data));
+    if (cmd == "update-many") {  // update-many P1,P2,... DATA: every node gets DATA
+      std::vector<std::pair<std::string, std::string>> nodes;
+      std::istringstream paths(path);
+      for (std::string p; std::getline(paths, p, ',');) nodes.emplace_back(p, data);
+      return status_line(c.update_many(nodes));
+    }
     if (cmd == "remove") return status_line(c.remove(path));
     if (cmd == "read") {
       auto r = c.read(path);

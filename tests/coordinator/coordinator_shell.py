@@ -108,6 +108,9 @@ class CoordinatorShell:
     def update(self, path, data):
         return self.ok(f"update {path} {escape(data)}")
 
+    def update_many(self, paths, data):
+        return self.ok(f"update-many {','.join(paths)} {escape(data)}")
+
     def remove(self, path):
         return self.ok(f"remove {path}")
 

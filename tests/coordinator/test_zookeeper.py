@@ -61,6 +61,21 @@ def test_crud_in_codis_layout(zookeeper, shells):
     assert r.returncode == 3
 
 
+def test_update_many(zookeeper, shells):
+    c = shells("zookeeper", zookeeper.addr)
+    paths = [f"/codis3/many/slots/slot-{i:04d}" for i in range(300)]  # over one multi-op chunk
+    for p in paths:
+        c.create(p, "old")
+    c.update_many(paths, codis_json(SLOT))
+    assert all(c.read(p) == codis_json(SLOT) for p in paths)
+    # A missing node makes the multi-op fail: written one by one, the missing one created.
+    c.update_many(paths[:2] + ["/codis3/many/slots/slot-0999"], "v3")
+    assert [c.read(p) for p in paths[:3]] == ["v3", "v3", codis_json(SLOT)]
+    assert c.read("/codis3/many/slots/slot-0999") == "v3"
+    reply = c.raw("update-many /codis3/many/ok,/codis3/bad/ x")
+    assert reply.startswith("ERR invalid coordinator path"), reply
+
+
 def test_digest_auth_acl(zookeeper, shells):
     c = shells("zookeeper", zookeeper.addr, auth="codis:secret")
     c.create("/codis3/auth/topom", "t")

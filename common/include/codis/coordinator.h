@@ -63,6 +63,14 @@ class Coordinator {
   // one atomic step: readers see the old or the new value, never a mix. An
   // ephemeral node stays ephemeral.
   virtual Status update(const std::string& path, const std::string& data) = 0;
+  // update() of several nodes; ZooKeeper writes them in one round trip (a
+  // multi-op) when they all exist. On error some may have been written.
+  virtual Status update_many(const std::vector<std::pair<std::string, std::string>>& nodes) {
+    for (const auto& [path, data] : nodes) {
+      if (auto st = update(path, data); !st.ok()) return st;
+    }
+    return Status::Ok();
+  }
   // Ok if absent. Error if the node has children.
   virtual Status remove(const std::string& path) = 0;
   // The node's data; nullopt if absent; "" for a directory-like node.
