@@ -374,6 +374,7 @@ std::string Topom::proxy_xauth(const models::Proxy& p) const {
 
 Status Topom::resync_slots(const std::vector<models::SlotMapping>& slots) {
   if (slots.empty()) return Status::Ok();
+  refresh_proxies();  // proxies that registered or deregistered themselves since
   std::vector<std::pair<models::Proxy, std::string>> bodies;
   {
     std::lock_guard lk(models_mu_);

@@ -339,7 +339,6 @@ Status Topom::slot_repush(int sid) {
     std::lock_guard lk(models_mu_);
     m = slots_[sid];
   }
-  refresh_proxies();
   spdlog::info("topom: {} resync to {} (stored state, pushed again before the action goes on)", sstr(sid),
                m.action.state);
   return resync_slots({m});
@@ -415,7 +414,6 @@ void Topom::run_transitions(const std::vector<std::shared_ptr<Transition>>& batc
     (void)store_slots(prevs);  // no proxy has seen the new states: the stored ones go back
     return;
   }
-  refresh_proxies();
   const auto st = resync_slots(nexts);
   for (const auto& s : steps) {
     const std::string to_name = s.t->to.empty() ? "cleared (" + gstr(s.next.group_id) + ")" : s.t->to;

@@ -111,6 +111,17 @@ Proxy::~Proxy() {
   rewatch({});  // before the workers stop: a switch in progress waits for them
   if (handoff_.joinable()) handoff_.join();
   for (auto& w : workers_) w->stop();
+  if (coordinator_) {
+    // No longer serving: our registration goes too, so the dashboard stops
+    // pushing to (and waiting for) a proxy that is gone. After a crash it
+    // stays until the next run on this admin address or proxy/remove.
+    const auto node = models::path::proxy(ctx_.config.product_name, ctx_.token);
+    if (auto st = coordinator_->remove(node); st.ok()) {
+      spdlog::info("removed our registration {} from {}", node, coordinator_->describe());
+    } else {
+      spdlog::warn("could not remove our registration {}: {}", node, st.message());
+    }
+  }
 }
 
 Status Proxy::open() {

@@ -99,3 +99,5 @@ def test_proxy_serves_routing_from_coordinator(kind, request, tmp_path, servers)
     finally:
         proxy.stop()
     assert _list(kind, addr, f"/jodis/{PRODUCT}") == []      # ephemeral: gone with the proxy
+    # a clean stop (SIGTERM) also removes the proxy node, so no dashboard waits for it
+    assert _list(kind, addr, f"/codis3/{PRODUCT}/proxy") == []

@@ -344,6 +344,25 @@ def test_dead_proxy_is_reported(cluster, tmp_path):
     d.ok("PUT", "/api/topom/slots/assign/{x}", [{"id": 9, "group_id": 1}])
 
 
+def test_self_registered_proxy_leaves_cleanly(cluster, tmp_path):
+    """A proxy started with --zookeeper registers itself and is taken over by
+    the dashboard; stopped cleanly, it removes its registration and the
+    dashboard stops pushing to it (a killed one would hold pushes up)."""
+    d = cluster.dash
+    p3 = Proxy(tmp_path, None, {"product_name": PRODUCT}, extra_args=["--zookeeper", cluster.zk.addr]).start()
+    cluster.extra.append(p3)
+    token3 = p3.get("/api/proxy/model").json()["token"]
+    def proxy_tokens():
+        return [m["token"] for m in d.ok("GET", "/api/topom/stats/{x}")["proxy"]["models"]]
+    wait_until(lambda: token3 in proxy_tokens(), 15, what="dashboard takes the proxy")
+    d.ok("PUT", "/api/topom/slots/assign/{x}", [{"id": 10, "group_id": 2}])
+    assert proxy_slots(p3)[10]["backend_addr"] == cluster.servers[1].addr
+    p3.stop()  # SIGTERM
+    assert cluster.node(f"/codis3/{PRODUCT}/proxy/proxy-{token3}") is None
+    d.ok("PUT", "/api/topom/slots/assign/{x}", [{"id": 10, "group_id": 1}])
+    assert token3 not in proxy_tokens()
+
+
 def test_standby_takes_over(cluster, tmp_path):
     first = cluster.dash
     second = Dashboard(tmp_path, PRODUCT, cluster.zk.addr).start(wait_active=False)
