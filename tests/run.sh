@@ -18,7 +18,7 @@ ctest --test-dir "$CODIS_BUILD_DIR" --output-on-failure
 passed=0
 failed=0
 status=0
-for suite in coordinator integration dashboard module admin ha; do
+for suite in coordinator integration dashboard module admin ha web; do
   echo "== integration tests: tests/$suite"
   log="$(mktemp)"
   set +e

@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "rpc_server.h"
 #include "topom.h"
 #include "topom_api.h"
+#include "web_assets.h"
 
 namespace {
 
@@ -56,14 +58,18 @@ int main(int argc, char** argv) {
       "  curl -X PUT http://127.0.0.1:18080/api/topom/group/create/$X/1\n"
       "  curl -X PUT http://127.0.0.1:18080/api/topom/group/add/$X/1/127.0.0.1:6379\n"
       "  curl -X PUT http://127.0.0.1:18080/api/topom/proxy/create/$X/127.0.0.1:11080\n"
-      "  curl -X PUT -d '[{\"id\":0,\"group_id\":1}]' http://127.0.0.1:18080/api/topom/slots/assign/$X\n",
+      "  curl -X PUT -d '[{\"id\":0,\"group_id\":1}]' http://127.0.0.1:18080/api/topom/slots/assign/$X\n"
+      "The operator web UI is served at http://admin_addr/ (see --assets-dir).\n",
       "codis-dashboard"};
-  std::string config_file, log_file, log_level = "info", pidfile;
+  std::string config_file, log_file, log_level = "info", pidfile, assets_dir;
   bool default_config = false, version = false;
   app.add_option("-c,--config", config_file, "TOML configuration file (see --default-config)");
   app.add_option("-l,--log", log_file, "log file (default: stderr)");
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--pidfile", pidfile, "write the process id to this file");
+  app.add_option("--assets-dir", assets_dir,
+                 "the built web UI (web-fe/dist) to serve at /; default: <binary dir>/../../web-fe/dist, "
+                 "<binary dir>/../share/codis/web-fe, /usr/share/codis/web-fe, the first with an index.html");
   app.add_flag("--default-config", default_config, "print a commented default configuration and exit");
   app.add_flag("--version", version, "print the version and exit");
   CLI11_PARSE(app, argc, argv);
@@ -81,6 +87,28 @@ int main(int argc, char** argv) {
   if (!loaded) return fail(loaded.message());
   const codis::DashboardConfig config = std::move(loaded.value());
   if (auto st = codis::log::init(log_file, log_level); !st.ok()) return fail(st.message());
+
+  // The web UI's bundle: --assets-dir, else the first default place with one.
+  std::vector<std::string> searched;
+  if (assets_dir.empty()) {
+    searched = codis::dashboard::WebAssets::default_dirs(argc > 0 ? argv[0] : "");
+    assets_dir = codis::dashboard::WebAssets::find(searched);
+  } else {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(assets_dir, ec)) return fail("--assets-dir " + assets_dir + ": no such directory");
+    if (!std::filesystem::is_regular_file(std::filesystem::path(assets_dir) / "index.html", ec)) {
+      spdlog::warn("web ui: no index.html in --assets-dir {} (build web-fe: deploy/build.sh); / says so", assets_dir);
+    }
+  }
+  const codis::dashboard::WebAssets web(assets_dir, searched);
+  if (assets_dir.empty()) {
+    std::string where;
+    for (const auto& d : searched) where += (where.empty() ? "" : ", ") + d;
+    spdlog::warn("web ui: not built (looked in {}): / answers a page saying how to build it (deploy/build.sh, "
+                 "or --assets-dir DIR)", where);
+  } else {
+    spdlog::info("web ui: serving {} at /", assets_dir);
+  }
 
   // Signals are taken by one thread with sigwait; every other thread blocks them.
   sigset_t sigs;
@@ -134,8 +162,9 @@ int main(int argc, char** argv) {
   } else {
     {
       std::lock_guard lk(server_mu);
-      server = std::make_unique<codis::dashboard::RpcServer>(
-          io, codis::dashboard::make_topom_router(topom, [&] { stop_all(); }));
+      auto router = codis::dashboard::make_topom_router(topom, [&] { stop_all(); });
+      codis::dashboard::add_web_routes(router, web);
+      server = std::make_unique<codis::dashboard::RpcServer>(io, std::move(router));
       if (auto lst2 = server->listen(config.admin_addr); !lst2.ok()) {
         spdlog::error("dashboard: {}", lst2.message());
         rc = 1;

@@ -27,6 +27,7 @@ struct HttpReply {
   std::string content_type = std::string(kJsonType);
   std::string location;  // redirects
   std::string error;     // the Cause of a Codis error, for the log
+  std::vector<std::pair<std::string, std::string>> headers;  // extra response headers (Cache-Control, ...)
 };
 
 // Go's MarshalIndent layout, with Go's escaping of <, >, & and U+2028/9.

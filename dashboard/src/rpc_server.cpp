@@ -135,6 +135,7 @@ asio::awaitable<void> RpcServer::Impl::serve(std::shared_ptr<Impl> self, std::sh
     res.set(http::field::content_type, reply.content_type);
     if (reply.status == 302) res.set(http::field::location, reply.location);
     if (reply.status == 405) res.set(http::field::allow, reply.location);
+    for (const auto& [name, value] : reply.headers) res.set(name, value);
     res.body() = std::move(reply.body);
     const bool keep_alive = req.keep_alive() && !stopping;
     res.keep_alive(keep_alive);

@@ -66,11 +66,7 @@ Router make_topom_router(Topom& t, std::function<void()> on_shutdown) {
     };
   };
 
-  get("/", false, [](const Call&) {
-    HttpReply rep = plain(302, "");
-    rep.location = "/topom";
-    return rep;
-  });
+  // GET / is the web UI (web_assets.h, added by main); Codis redirected it to /topom.
   get("/topom", false, [&t](const Call&) { return json_ok(t.overview()); });
   get("/topom/model", false, [&t](const Call&) { return json_ok(t.model()); });
   get("/topom/stats", false, [&t](const Call&) { return json_ok(t.stats()); });

@@ -74,8 +74,11 @@ def test_lock_node_and_model(cluster):
     assert model["admin_addr"] == f"127.0.0.1:{d.port}" and model["product_name"] == PRODUCT
     assert d.proc.pid == model["pid"]
     assert d.ok("GET", "/api/topom/xping/{x}") == "OK"
+    # GET / is the web UI (or a page saying how to build it); Codis redirected it to /topom.
     r = d.get("/")
-    assert r.status == 200 and "model" in r.json() and "config" in r.json()  # redirected to /topom
+    assert r.status == 200 and r.headers["Content-Type"].startswith("text/html"), r
+    r = d.get("/topom")
+    assert r.status == 200 and "model" in r.json() and "config" in r.json()
 
 
 def test_build_two_group_cluster(cluster):
