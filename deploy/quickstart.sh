@@ -33,6 +33,8 @@
 #   CODIS_QS_PROXY2_ADMIN_PORT   proxy 2 admin API                      (11081)
 #   CODIS_QS_HAPROXY_PORT        HAProxy (what clients use)             (19100)
 #   CODIS_QS_HAPROXY_STATS_PORT  HAProxy status page                    (19101)
+#   CODIS_QS_SENTINEL_DOWN_AFTER how long a master may be silent before the
+#                                sentinels fail it over                 (10s)
 #   CODIS_QS_SKIP_DEPS=1         do not run deploy/install-deps.sh
 #   CODIS_QS_SKIP_BUILD=1        do not run deploy/build.sh
 #   CODIS_BUILD_DIR              build directory (default: <repo>/build)
@@ -56,6 +58,7 @@ PROXY_PORTS=("${CODIS_QS_PROXY1_PORT:-19000}" "${CODIS_QS_PROXY2_PORT:-19001}")
 PROXY_ADMIN_PORTS=("${CODIS_QS_PROXY1_ADMIN_PORT:-11080}" "${CODIS_QS_PROXY2_ADMIN_PORT:-11081}")
 HAPROXY_PORT="${CODIS_QS_HAPROXY_PORT:-19100}"
 HAPROXY_STATS_PORT="${CODIS_QS_HAPROXY_STATS_PORT:-19101}"
+DOWN_AFTER="${CODIS_QS_SENTINEL_DOWN_AFTER:-10s}"
 
 # gid master replica first-slot last-slot
 GROUPS_SPEC=("1 $G1_MASTER $G1_REPLICA 0 511" "2 $G2_MASTER $G2_REPLICA 512 1023")
@@ -319,7 +322,7 @@ start_dashboard() {
   render "$CONFIGS/dashboard.toml" "$dir/dashboard.toml" \
     "$(toml coordinator_name '"zookeeper"')" "$(toml coordinator_addr "\"$HOST:$ZK_PORT\"")" \
     "$(toml admin_addr "\"$HOST:$DASH_PORT\"")" "$(toml product_name "\"$PRODUCT\"")" \
-    "$(toml sentinel_down_after '"10s"')" "$(toml sentinel_failover_timeout '"60s"')"
+    "$(toml sentinel_down_after "\"$DOWN_AFTER\"")" "$(toml sentinel_failover_timeout '"60s"')"
   rm -f "$dir/dashboard.pid"
   setsid "$DASH_BIN" --config "$dir/dashboard.toml" --log "$dir/dashboard.log" --log-level info \
     --pidfile "$dir/dashboard.pid" </dev/null >>"$dir/dashboard.out" 2>&1 &
@@ -444,10 +447,21 @@ setup_groups() {
   [ "$created" = 1 ] || say "groups 1 and 2 already exist with their servers"
 }
 
+# "master-port replica-port" of a group as the dashboard has it now: its
+# servers[0] is the master, which after a Sentinel failover is the former
+# replica (and the old master, restarted, is the one to replicate it).
+group_ports() {  # stats-json gid first-master-port first-replica-port
+  local current
+  current="$(jq_py "$1" "next((g['servers'][0]['server'] for g in j['group']['models'] if g['id'] == $2 and g['servers']), '')")"
+  if [ "$current" = "$HOST:$4" ]; then echo "$4 $3"; else echo "$3 $4"; fi
+}
+
 setup_replication() {
-  local spec gid master replica beg end pending=()
+  local spec gid master replica first second beg end stats pending=()
+  stats="$(stats_json)"
   for spec in "${GROUPS_SPEC[@]}"; do
-    read -r gid master replica beg end <<<"$spec"
+    read -r gid first second beg end <<<"$spec"
+    read -r master replica <<<"$(group_ports "$stats" "$gid" "$first" "$second")"
     if replica_in_sync "$replica" "$master"; then
       continue
     fi
@@ -553,9 +567,11 @@ setup_sentinels() {
 end_to_end_check() {
   # one key per group, written through HAProxy, read back through each proxy,
   # from the group's master and from its replica
-  local k r spec gid master replica beg end got port
+  local k r spec gid master replica first second beg end got port stats
+  stats="$(stats_json)"
   for spec in "${GROUPS_SPEC[@]}"; do
-    read -r gid master replica beg end <<<"$spec"
+    read -r gid first second beg end <<<"$spec"
+    read -r master replica <<<"$(group_ports "$stats" "$gid" "$first" "$second")"
     [ "$gid" = 1 ] && k="quickstart:group1" || k="quickstart:a"  # slot 112 / slot 963
     got="$(redis-cli -h "$HOST" -p "$HAPROXY_PORT" SET "$k" ok 2>&1)"
     [ "$got" = "OK" ] || die "SET $k through HAProxy :$HAPROXY_PORT failed: $got"
@@ -577,6 +593,10 @@ end_to_end_check() {
 }
 
 print_info() {
+  local stats g1 g2
+  stats="$(stats_json)"
+  g1="$(group_ports "$stats" 1 "$G1_MASTER" "$G1_REPLICA")"
+  g2="$(group_ports "$stats" 2 "$G2_MASTER" "$G2_REPLICA")"
   cat <<EOF
 
 Codis quickstart cluster "$PRODUCT" is running (state dir $STATE).
@@ -585,8 +605,8 @@ Codis quickstart cluster "$PRODUCT" is running (state dir $STATE).
   web UI:     http://127.0.0.1:$DASH_PORT/
   dashboard:  127.0.0.1:$DASH_PORT   e.g. $BUILD/dashboard/admin/codis-admin --dashboard=127.0.0.1:$DASH_PORT --group-status
   proxies:    admin http://127.0.0.1:${PROXY_ADMIN_PORTS[0]}/proxy/stats  http://127.0.0.1:${PROXY_ADMIN_PORTS[1]}/proxy/stats  (/metrics)
-  groups:     1 = 127.0.0.1:$G1_MASTER + replica :$G1_REPLICA (slots 0-511)
-              2 = 127.0.0.1:$G2_MASTER + replica :$G2_REPLICA (slots 512-1023)
+  groups:     1 = 127.0.0.1:${g1% *} + replica :${g1#* } (slots 0-511)
+              2 = 127.0.0.1:${g2% *} + replica :${g2#* } (slots 512-1023)
   sentinels:  127.0.0.1:${SENTINEL_PORTS[0]} :${SENTINEL_PORTS[1]} :${SENTINEL_PORTS[2]}  (masters $PRODUCT-1, $PRODUCT-2)
   ZooKeeper:  127.0.0.1:$ZK_PORT
   HAProxy:    status page http://127.0.0.1:$HAPROXY_STATS_PORT/
@@ -646,10 +666,10 @@ cmd_start() {
   step 3 "starting ZooKeeper ..."
   start_zookeeper
   step 4 "starting the Redis group servers (with the codis_slots module) ..."
-  start_redis "$G1_MASTER" "group 1 master"
-  start_redis "$G1_REPLICA" "group 1 replica"
-  start_redis "$G2_MASTER" "group 2 master"
-  start_redis "$G2_REPLICA" "group 2 replica"
+  start_redis "$G1_MASTER" "group 1, first master"
+  start_redis "$G1_REPLICA" "group 1, first replica"
+  start_redis "$G2_MASTER" "group 2, first master"
+  start_redis "$G2_REPLICA" "group 2, first replica"
   step 5 "starting sentinels ..."
   local p
   for p in "${SENTINEL_PORTS[@]}"; do start_sentinel "$p"; done

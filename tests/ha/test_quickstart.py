@@ -46,7 +46,7 @@ class QuickStart:
             "ZK", "G1_MASTER", "G1_REPLICA", "G2_MASTER", "G2_REPLICA", "SENTINEL1", "SENTINEL2",
             "SENTINEL3", "DASHBOARD", "PROXY1", "PROXY1_ADMIN", "PROXY2", "PROXY2_ADMIN", "HAPROXY",
             "HAPROXY_STATS")}
-        self.env = dict(os.environ, CODIS_QS_SKIP_DEPS="1", CODIS_QS_SKIP_BUILD="1",
+        self.env = dict(os.environ, CODIS_QS_SKIP_DEPS="1", CODIS_QS_SKIP_BUILD="1", CODIS_QS_SENTINEL_DOWN_AFTER="1s",
                         CODIS_BUILD_DIR=str(build_dir()), CODIS_QUICKSTART_DIR=str(self.state))
         for name, port in self.ports.items():
             self.env[f"CODIS_QS_{name}_PORT"] = str(port)
@@ -159,6 +159,30 @@ def test_quickstart_start_again_and_stop(qs):
     assert len(stats["group"]["models"]) == 2 and len(stats["proxy"]["models"]) == 2
     assert len(stats["sentinels"]["model"]["servers"]) == 3
     print(f"\nquickstart: first start {first:.1f}s, second start {again:.1f}s")
+
+    # a Sentinel failover, then start again: the former replica is group 1's
+    # master now, and the old master comes back as its replica
+    os.kill(pids["redis-" + str(p["G1_MASTER"]) + "/redis.pid"], signal.SIGKILL)
+    k1 = key_in_slots(0, 511, "qs-failover")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with RespConn(p["HAPROXY"]) as c:
+                if c.call("SET", k1, "after") == "OK":
+                    break
+        except Exception:  # noqa: BLE001 - errors are expected until the switch
+            pass
+        assert time.monotonic() < deadline, "no write to group 1 succeeded within 60s of killing its master"
+        time.sleep(0.2)
+    r, _ = qs.run("start")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    assert f"1 = 127.0.0.1:{p['G1_REPLICA']} + replica :{p['G1_MASTER']}" in r.stdout, r.stdout
+    with RespConn(p["G1_MASTER"]) as c:
+        info = c.call("INFO", "replication").decode()
+    assert "role:slave" in info and f"master_port:{p['G1_REPLICA']}" in info, info
+    with RespConn(p["HAPROXY"]) as c:
+        assert c.call("GET", k1) == b"after"
+    pids = pids_in(qs.state)
 
     # stop: every process is gone
     def stop_and_check(pids):
