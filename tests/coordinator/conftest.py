@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from coordinator_shell import CoordinatorShell  # noqa: E402
-from zk_harness import ZooKeeperEnsemble, ZooKeeperServer, ZooKeeperUnavailable  # noqa: E402
+from zk_harness import ZooKeeperEnsemble, ZooKeeperServer, ZooKeeperUnavailable, zookeeper  # noqa: E402,F401
 
 
 @pytest.fixture
@@ -34,16 +34,6 @@ def zk_factory(tmp_path):
     for zk in made:
         zk.close()
 
-
-@pytest.fixture(scope="module")
-def zookeeper(tmp_path_factory):
-    """One standalone server shared by a module's tests (use distinct paths)."""
-    try:
-        zk = ZooKeeperServer(str(tmp_path_factory.mktemp("zk"))).start()
-    except ZooKeeperUnavailable as e:
-        pytest.fail(f"ZooKeeper unavailable: {e}", pytrace=False)
-    yield zk
-    zk.close()
 
 
 @pytest.fixture

@@ -282,3 +282,21 @@ class ZooKeeperEnsemble:
             s.stop()
         if self._own_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+try:
+    import pytest
+except ImportError:  # the harness is also used outside pytest (bench/)
+    pytest = None
+
+if pytest is not None:
+    @pytest.fixture(scope="module")
+    def zookeeper(tmp_path_factory):
+        """One standalone ZooKeeper shared by a test module's tests (use
+        distinct paths). A suite's conftest.py imports it to offer it."""
+        try:
+            zk = ZooKeeperServer(str(tmp_path_factory.mktemp("zk"))).start()
+        except ZooKeeperUnavailable as e:
+            pytest.fail(f"ZooKeeper unavailable: {e}", pytrace=False)
+        yield zk
+        zk.close()

@@ -9,21 +9,11 @@ ZooKeeper). $CODIS_DASHBOARD_BIN overrides the dashboard's path."""
 import os
 import sys
 
-import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "coordinator"))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-from zk_harness import ZooKeeperServer, ZooKeeperUnavailable  # noqa: E402
+from zk_harness import zookeeper  # noqa: E402,F401 (the fixture)
 
-
-@pytest.fixture(scope="module")
-def zookeeper(tmp_path_factory):
-    try:
-        zk = ZooKeeperServer(str(tmp_path_factory.mktemp("zk"))).start()
-    except ZooKeeperUnavailable as e:
-        pytest.fail(f"ZooKeeper unavailable: {e}", pytrace=False)
-    yield zk
-    zk.close()

@@ -11,21 +11,11 @@ zk_harness.py (ZooKeeper) and tests/dashboard/dashboard_harness.py
 import os
 import sys
 
-import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 for d in ("dashboard", "coordinator", "integration"):
     sys.path.insert(0, os.path.join(HERE, "..", d))
 
-from zk_harness import ZooKeeperServer, ZooKeeperUnavailable  # noqa: E402
+from zk_harness import zookeeper  # noqa: E402,F401 (the fixture)
 
-
-@pytest.fixture(scope="module")
-def zookeeper(tmp_path_factory):
-    try:
-        zk = ZooKeeperServer(str(tmp_path_factory.mktemp("zk"))).start()
-    except ZooKeeperUnavailable as e:
-        pytest.fail(f"ZooKeeper unavailable: {e}", pytrace=False)
-    yield zk
-    zk.close()

@@ -20,7 +20,7 @@ for sub in ("coordinator", "dashboard", "integration"):
     sys.path.insert(0, str(REPO / "tests" / sub))
 sys.path.insert(0, str(HERE))
 
-from zk_harness import ZooKeeperServer, ZooKeeperUnavailable  # noqa: E402
+from zk_harness import zookeeper  # noqa: E402,F401 (the fixture)
 
 WEB_FE = REPO / "web-fe"
 CHROMIUM = "/usr/bin/chromium"
@@ -55,12 +55,3 @@ def artifacts():
         old.unlink()
     return d
 
-
-@pytest.fixture(scope="module")
-def zookeeper(tmp_path_factory):
-    try:
-        zk = ZooKeeperServer(str(tmp_path_factory.mktemp("zk"))).start()
-    except ZooKeeperUnavailable as e:
-        pytest.fail(f"ZooKeeper unavailable: {e}", pytrace=False)
-    yield zk
-    zk.close()
