@@ -1,4 +1,5 @@
 #include "codis/sentinel.h"
+#include "codis/host_port.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -53,16 +54,6 @@ Wait wait_fd(int fd, short events, Clock::time_point deadline, const std::vector
     if (rc == 0) return Wait::kTimeout;
     if (p[0].revents) return Wait::kReady;
   }
-}
-
-bool split_host_port(const std::string& addr, std::string& host, std::string& port) {
-  const auto colon = addr.rfind(':');
-  if (colon == std::string::npos || colon + 1 == addr.size()) return false;
-  host = addr.substr(0, colon);
-  port = addr.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "127.0.0.1";
-  return true;
 }
 
 // A blocking RESP connection whose every wait also ends on a cancel fd.

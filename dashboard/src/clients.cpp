@@ -12,21 +12,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "codis/host_port.h"
+
 namespace codis::dashboard {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-bool split_host_port(const std::string& addr, std::string& host, std::string& port) {
-  const auto colon = addr.rfind(':');
-  if (colon == std::string::npos || colon + 1 == addr.size()) return false;
-  host = addr.substr(0, colon);
-  port = addr.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "127.0.0.1";
-  return true;
-}
 
 int remaining_ms(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
