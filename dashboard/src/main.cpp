@@ -16,8 +16,8 @@
 
 #include "codis/coordinator.h"
 #include "codis/dashboard_config.h"
+#include "codis/http_server.h"
 #include "codis/logging.h"
-#include "rpc_server.h"
 #include "topom.h"
 #include "topom_api.h"
 #include "web_assets.h"
@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
   boost::asio::io_context io;
   codis::dashboard::Topom topom(config, std::move(coord.value()));
   std::atomic<bool> stopping{false};
-  std::unique_ptr<codis::dashboard::RpcServer> server;
+  std::unique_ptr<codis::http::Server> server;
   std::mutex server_mu;
   auto stop_all = [&] {
     stopping = true;
@@ -162,11 +162,16 @@ int main(int argc, char** argv) {
   } else {
     {
       std::lock_guard lk(server_mu);
-      auto router = codis::dashboard::make_topom_router(topom, [&] { stop_all(); });
+      auto router = codis::dashboard::make_topom_router(topom, [&] { stop_all(); }).http_router();
       codis::dashboard::add_web_routes(router, web);
-      server = std::make_unique<codis::dashboard::RpcServer>(io, std::move(router));
+      // Handlers on a small pool: Topom operations block on the coordinator,
+      // proxies and redis servers, and a slow proxy must not stall GET /topom/stats.
+      codis::http::Server::Options options;
+      options.name = "api";
+      options.handler_threads = 4;
+      server = std::make_unique<codis::http::Server>(io, std::move(router), options);
       if (auto lst2 = server->listen(config.admin_addr); !lst2.ok()) {
-        spdlog::error("dashboard: {}", lst2.message());
+        spdlog::error("dashboard: cannot listen on admin_addr {}: {}", config.admin_addr, lst2.message());
         rc = 1;
       }
     }

@@ -12,6 +12,12 @@ using nlohmann::json;
 
 namespace {
 
+using Call = http::Request;
+using HttpReply = http::Reply;
+using rpc::json_error;
+using rpc::json_ok;
+using rpc::json_reply;
+
 // Codis's parseInteger: strconv.Atoi, "missing x" / "invalid x".
 Result<int> integer_param(const Call& c, std::string_view name) {
   const auto text = c.param(name);
@@ -47,16 +53,18 @@ Result<std::vector<models::SlotMapping>> slot_mappings(const Call& c) {
 
 }  // namespace
 
-Router make_topom_router(Topom& t, std::function<void()> on_shutdown) {
-  Router r;
+rpc::Router make_topom_router(Topom& t, std::function<void()> on_shutdown) {
+  rpc::Router r;
   r.xauth = [&t] { return t.xauth(); };
   r.closed = [&t] { return t.closed(); };
+  r.closed_error = "use of closed topom";
+  r.log_name = "api";
   auto& routes = r.routes;
   auto get = [&](std::string p, bool x, std::function<HttpReply(const Call&)> h) {
-    routes.push_back(Route{"GET", std::move(p), x, std::move(h)});
+    routes.push_back(rpc::Route{"GET", std::move(p), x, std::move(h)});
   };
   auto put = [&](std::string p, std::function<HttpReply(const Call&)> h) {
-    routes.push_back(Route{"PUT", std::move(p), true, std::move(h)});
+    routes.push_back(rpc::Route{"PUT", std::move(p), true, std::move(h)});
   };
   auto gid_op = [](auto fn) {
     return [fn](const Call& c) {
@@ -71,7 +79,7 @@ Router make_topom_router(Topom& t, std::function<void()> on_shutdown) {
   get("/topom/model", false, [&t](const Call&) { return json_ok(t.model()); });
   get("/topom/stats", false, [&t](const Call&) { return json_ok(t.stats()); });
   get("/topom/slots", false, [&t](const Call&) { return json_ok(t.slots()); });
-  get("/metrics", false, [&t](const Call&) { return plain(200, t.metrics(), kMetricsType); });
+  get("/metrics", false, [&t](const Call&) { return http::text(200, t.metrics(), rpc::kMetricsType); });
 
   get("/api/topom/model", false, [&t](const Call&) { return json_ok(t.model()); });
   get("/api/topom/xping/:xauth", true, [](const Call&) { return json_ok(); });

@@ -67,7 +67,7 @@ std::string html_escape(std::string_view s) {
   return out;
 }
 
-HttpReply not_found() { return plain(404, "404 page not found\n"); }
+http::Reply not_found() { return http::text(404, "404 page not found\n"); }
 
 }  // namespace
 
@@ -95,7 +95,7 @@ std::string WebAssets::find(const std::vector<std::string>& dirs) {
   return "";
 }
 
-HttpReply WebAssets::not_built() const {
+http::Reply WebAssets::not_built() const {
   std::ostringstream page;
   page << "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Codis dashboard: web UI not "
           "built</title></head>\n<body style=\"font-family: sans-serif; max-width: 46em; margin: 2em auto\">\n"
@@ -114,12 +114,12 @@ HttpReply WebAssets::not_built() const {
           "<code>--assets-dir DIR</code> pointing at a built bundle.</p>\n"
           "<p>The API works meanwhile: <a href=\"topom\">/topom</a> (overview JSON), "
           "<a href=\"topom/stats\">/topom/stats</a>, <a href=\"metrics\">/metrics</a>.</p>\n</body></html>\n";
-  HttpReply r = plain(200, page.str(), "text/html; charset=utf-8");
+  http::Reply r = http::text(200, page.str(), "text/html; charset=utf-8");
   r.headers.emplace_back("Cache-Control", "no-cache");
   return r;
 }
 
-HttpReply WebAssets::serve(const std::string& rel) const {
+http::Reply WebAssets::serve(const std::string& rel) const {
   std::string_view name = rel;
   bool hashed = false;  // Vite's assets/ carry a content hash in their names
   if (name.empty() || name == "index.html") {
@@ -146,19 +146,18 @@ HttpReply WebAssets::serve(const std::string& rel) const {
   if (!in) return not_found();
   std::ostringstream body;
   body << in.rdbuf();
-  HttpReply r = plain(200, body.str(), content_type(name));
+  http::Reply r = http::text(200, body.str(), content_type(name));
   r.headers.emplace_back("Cache-Control", hashed ? "public, max-age=31536000, immutable" : "no-cache");
   r.headers.emplace_back("X-Content-Type-Options", "nosniff");
   return r;
 }
 
-void add_web_routes(Router& router, const WebAssets& assets) {
-  router.routes.push_back(Route{"GET", "/", false, [assets](const Call&) { return assets.serve(""); }});
-  router.routes.push_back(
-      Route{"GET", "/:file", false, [assets](const Call& c) { return assets.serve(std::string(c.param("file"))); }});
-  router.routes.push_back(Route{"GET", "/assets/:file", false, [assets](const Call& c) {
-                                  return assets.serve("assets/" + std::string(c.param("file")));
-                                }});
+void add_web_routes(http::Router& router, const WebAssets& assets) {
+  router.add("GET", "/", [assets](const http::Request&) { return assets.serve(""); });
+  router.add("GET", "/assets/:file",
+             [assets](const http::Request& req) { return assets.serve("assets/" + std::string(req.param("file"))); });
+  router.add_fallback("GET", "/:file",
+                      [assets](const http::Request& req) { return assets.serve(std::string(req.param("file"))); });
 }
 
 }  // namespace codis::dashboard

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "rpc.h"
+#include "codis/http_server.h"
 
 namespace codis::dashboard {
 
@@ -29,16 +29,18 @@ class WebAssets {
   // GET/HEAD of one path of the bundle: "" or "index.html" for the page,
   // "assets/<name>" or "<name>". Never leaves dir(): names with "/", "\",
   // a leading "." or a NUL are refused (404).
-  HttpReply serve(const std::string& rel) const;
+  http::Reply serve(const std::string& rel) const;
 
  private:
-  HttpReply not_built() const;
+  http::Reply not_built() const;
   std::string dir_;
   std::vector<std::string> searched_;
 };
 
-// GET /, /index.html, /:file, /assets/:file. Add after the API routes (the
-// router takes the first match, so /topom, /metrics, ... keep theirs).
-void add_web_routes(Router& router, const WebAssets& assets);
+// GET / and /assets/:file, and GET /:file (index.html and the bundle's other
+// top-level files) as a fallback: every one-segment API path (/topom,
+// /metrics) keeps its route, and a path that no route has (PUT /nope, also
+// PUT /index.html) is 404 whatever the method, not 405.
+void add_web_routes(http::Router& router, const WebAssets& assets);
 
 }  // namespace codis::dashboard

@@ -1,11 +1,13 @@
-// AdminApi: what the proxy's admin HTTP server (AdminServer) needs from the
-// proxy. The proxy implements it; tests implement it with a fake. Keeping this
-// seam narrow lets the HTTP layer (routing, xauth, Codis wire format) be
-// tested without a running proxy, and lets the proxy be written without Beast.
+// AdminApi: what the proxy's admin API (proxy_api.h: Codis's routes, served
+// by an http::Server) needs from the proxy. The proxy implements it; tests
+// implement it with a fake. Keeping this seam narrow lets the HTTP layer
+// (routing, xauth, Codis wire format) be tested without a running proxy, and
+// lets the proxy be written without Beast.
 //
-// Every call comes from the admin server's own thread; implementations must be
-// thread-safe with respect to the proxy's worker threads. A call may throw in
-// the control plane: the server turns an exception into a Codis error reply.
+// Every call comes from the admin server's thread (the proxy's control
+// thread); implementations must be thread-safe with respect to the proxy's
+// worker threads. A call may throw in the control plane: the server turns an
+// exception into a Codis error reply.
 #pragma once
 
 #include <nlohmann/json.hpp>  // ok in this header; it is included by few files

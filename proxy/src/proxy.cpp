@@ -12,10 +12,11 @@
 #include <fstream>
 #include <latch>
 
-#include "admin_server.h"
+#include "codis/http_server.h"
 #include "codis/logging.h"
 #include "codis/sha256.h"
 #include "command_table.h"
+#include "proxy_api.h"
 
 namespace codis::proxy {
 
@@ -135,7 +136,9 @@ Status Proxy::open() {
   if (ec) return Status::Error("cannot listen on proxy_addr " + ctx_.config.proxy_addr + ": " + ec.message());
   proxy_port_ = acceptor_.local_endpoint().port();
 
-  admin_ = std::make_unique<AdminServer>(control_, *this);
+  http::Server::Options admin_options;
+  admin_options.name = "admin";
+  admin_ = std::make_unique<http::Server>(control_, make_proxy_router(*this).http_router(), admin_options);
   if (auto st = admin_->listen(ctx_.config.admin_addr); !st.ok())
     return Status::Error("cannot listen on admin_addr " + ctx_.config.admin_addr + ": " + st.message());
 

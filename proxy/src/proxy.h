@@ -25,9 +25,11 @@
 #include "stats.h"
 #include "worker.h"
 
-namespace codis::proxy {
+namespace codis::http {
+class Server;
+}
 
-class AdminServer;
+namespace codis::proxy {
 
 class Proxy final : public AdminApi {
  public:
@@ -86,7 +88,7 @@ class Proxy final : public AdminApi {
   boost::asio::signal_set signals_;
   boost::asio::steady_timer stats_timer_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<http::Server> admin_;  // the admin API (proxy_api.h) on the control thread
   std::unique_ptr<Coordinator> coordinator_;  // keeps our ephemeral registration alive
   std::thread handoff_;                       // asks the dashboard to take us over (bounded by a timeout)
   models::Proxy model_;

@@ -1,15 +1,8 @@
-// AdminServer over real loopback sockets: Codis 3.2 routes, xauth, the
-// Codis reply format, and robustness against bad clients. The proxy side is
-// a fake AdminApi that records what the server asked of it.
+// The proxy's admin API (proxy_api.h) served by http::Server over real
+// loopback sockets: Codis 3.2 routes, xauth, the Codis reply format, and
+// robustness against bad clients. The proxy side is a fake AdminApi that
+// records what the server asked of it.
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <functional>
@@ -20,17 +13,18 @@
 #include <vector>
 
 #include "admin_api.h"
-#include "admin_server.h"
+#include "codis/http_server.h"
+#include "http_test_client.h"
+#include "proxy_api.h"
 
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
 namespace http = boost::beast::http;
-using tcp = asio::ip::tcp;
 using codis::Status;
 using codis::proxy::AdminApi;
-using codis::proxy::AdminServer;
+using Limits = codis::http::Server::Limits;
+using Client = codis::test::HttpClient;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -121,9 +115,17 @@ class FakeApi : public AdminApi {
   std::function<void()> on_shutdown_;
 };
 
+// The proxy's admin server as proxy.cpp builds it, over `api`.
+codis::http::Server admin_server(asio::io_context& io, AdminApi& api, Limits limits = {}) {
+  codis::http::Server::Options options;
+  options.name = "admin";
+  options.limits = limits;
+  return codis::http::Server(io, codis::proxy::make_proxy_router(api).http_router(), options);
+}
+
 // The server on 127.0.0.1:0 with its own io_context and thread.
 struct TestServer {
-  explicit TestServer(AdminServer::Limits limits = {}) : server(io, api, limits) {
+  explicit TestServer(Limits limits = {}) : server(admin_server(io, api, limits)) {
     Status st = server.listen("127.0.0.1:0");
     REQUIRE(st.ok());
     REQUIRE(server.port() != 0);
@@ -137,102 +139,8 @@ struct TestServer {
 
   asio::io_context io;
   FakeApi api;
-  AdminServer server;
+  codis::http::Server server;
   std::thread thread;
-};
-
-// A small client: async Beast operations driven to completion (or a timeout)
-// on the test thread, so a misbehaving server fails a test, never hangs it.
-class Client {
- public:
-  explicit Client(uint16_t port) : stream_(io_) {
-    stream_.expires_after(5s);
-    beast::error_code ec;
-    stream_.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [&](beast::error_code e) { ec = e; });
-    run();
-    REQUIRE_FALSE(ec);
-  }
-
-  http::response<http::string_body> request(http::verb verb, const std::string& target, const std::string& body = {},
-                                            bool keep_alive = true) {
-    http::request<http::string_body> req{verb, target, 11};
-    req.set(http::field::host, "127.0.0.1");
-    if (!body.empty()) req.set(http::field::content_type, "application/json");
-    req.body() = body;
-    req.keep_alive(keep_alive);
-    req.prepare_payload();
-    beast::error_code ec;
-    stream_.expires_after(5s);
-    http::async_write(stream_, req, [&](beast::error_code e, std::size_t) { ec = e; });
-    run();
-    REQUIRE_FALSE(ec);
-    return read_response();
-  }
-  http::response<http::string_body> get(const std::string& target) { return request(http::verb::get, target); }
-  http::response<http::string_body> put(const std::string& target, const std::string& body = {}) {
-    return request(http::verb::put, target, body);
-  }
-
-  http::response<http::string_body> read_response() {
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    beast::error_code ec;
-    stream_.expires_after(5s);
-    http::async_read(stream_, buffer_, parser, [&](beast::error_code e, std::size_t) { ec = e; });
-    run();
-    REQUIRE_FALSE(ec);
-    return parser.release();
-  }
-
-  void send_raw(std::string_view bytes) {
-    beast::error_code ec;
-    stream_.expires_after(5s);
-    asio::async_write(stream_, asio::buffer(bytes), [&](beast::error_code e, std::size_t) { ec = e; });
-    run();
-    REQUIRE_FALSE(ec);
-  }
-
-  // Everything until the server closes; `timed_out` if it did not within `wait`.
-  std::string read_until_closed(bool& timed_out, std::chrono::milliseconds wait = 5s) {
-    std::string all = beast::buffers_to_string(buffer_.data());
-    buffer_.consume(buffer_.size());
-    timed_out = false;
-    stream_.expires_after(wait);
-    for (;;) {
-      char chunk[4096];
-      beast::error_code ec;
-      std::size_t n = 0;
-      stream_.async_read_some(asio::buffer(chunk), [&](beast::error_code e, std::size_t k) { ec = e, n = k; });
-      run();
-      all.append(chunk, n);
-      if (ec) {
-        timed_out = ec == beast::error::timeout;
-        return all;
-      }
-    }
-  }
-  std::string read_until_closed() {
-    bool timed_out = false;
-    auto s = read_until_closed(timed_out);
-    CHECK_FALSE(timed_out);
-    return s;
-  }
-
-  void close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
-  }
-
- private:
-  void run() {
-    io_.restart();
-    io_.run();
-  }
-
-  asio::io_context io_;
-  beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
 };
 
 std::string x(const std::string& route) { return route + kXAuth; }
@@ -433,7 +341,7 @@ TEST_CASE("admin server: keep-alive serves several requests on one connection", 
 }
 
 TEST_CASE("admin server: survives bad clients", "[admin]") {
-  AdminServer::Limits limits;
+  Limits limits;
   limits.max_body_bytes = 1024;
   limits.max_header_bytes = 4096;
   TestServer s(limits);
@@ -517,7 +425,7 @@ TEST_CASE("admin server: Expect 100-continue", "[admin]") {
 }
 
 TEST_CASE("admin server: idle connections time out and the connection count is bounded", "[admin]") {
-  AdminServer::Limits limits;
+  Limits limits;
   limits.io_timeout = 300ms;
   limits.max_connections = 2;
   TestServer s(limits);
@@ -543,11 +451,11 @@ TEST_CASE("admin server: listen errors, stop with clients connected, stop from a
     TestServer s;
     asio::io_context io;
     FakeApi api;
-    AdminServer other(io, api);
+    auto other = admin_server(io, api);
     Status st = other.listen("127.0.0.1:" + std::to_string(s.server.port()));
     CHECK_FALSE(st.ok());
     CHECK(st.message().find("cannot listen") != std::string::npos);
-    AdminServer third(io, api);
+    auto third = admin_server(io, api);
     CHECK_FALSE(third.listen("127.0.0.1").ok());
     CHECK_FALSE(third.listen("127.0.0.1:99999").ok());
     CHECK_FALSE(third.listen("127.0.0.1:http").ok());
@@ -576,7 +484,7 @@ TEST_CASE("admin server: listen errors, stop with clients connected, stop from a
     FakeApi api;
     std::thread t;
     {
-      AdminServer server(io, api);
+      auto server = admin_server(io, api);
       REQUIRE(server.listen("127.0.0.1:0").ok());
       t = std::thread([&] { io.run(); });
       Client c(server.port());

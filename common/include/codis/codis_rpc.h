@@ -1,5 +1,5 @@
 // Codis 3.2's HTTP rpc conventions (pkg/utils/rpc), shared by every admin API
-// server and client of ours (proxy, dashboard, codis-admin):
+// server (through codis_api.h) and client of ours (proxy, dashboard, codis-admin):
 //   success: 200, application/json, the value as Go's json.MarshalIndent(v, "", "    ");
 //   failure: status 800, body {"Cause": "...", "Stack": null}.
 // Codis's clients accept 800 (and 1500) as "an error with a cause"; any other
@@ -7,10 +7,8 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace codis::rpc {
 
@@ -24,13 +22,6 @@ std::string go_json(const nlohmann::ordered_json& v);
 // The body of a Codis error reply.
 std::string error_body(std::string_view cause);
 
-// Routing helpers of the admin servers (Codis's router matches Go's URL.Path).
-// The decoded path of a request target (origin- or absolute-form); nullopt
-// when malformed.
-std::optional<std::string> request_path(std::string_view target);
-// "/a/b/" -> {"a", "b"} (one trailing slash tolerated, as Codis's router);
-// "/" -> {}. Empty inner segments are kept so that they match nothing.
-std::vector<std::string_view> split_path(std::string_view path);
 // Compares an xauth without leaking where it differs through timing.
 bool same_secret(std::string_view a, std::string_view b);
 

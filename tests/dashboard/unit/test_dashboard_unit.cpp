@@ -10,14 +10,14 @@
 #include "codis/coordinator.h"
 #include "codis/dashboard_config.h"
 #include "codis/sha256.h"
-#include "rpc.h"
+#include "codis/codis_api.h"
 #include "topom.h"
 #include "topom_api.h"
 
-using codis::dashboard::Call;
-using codis::dashboard::HttpReply;
-using codis::dashboard::Route;
-using codis::dashboard::Router;
+using Call = codis::http::Request;
+using HttpReply = codis::http::Reply;
+using codis::rpc::Route;
+using codis::rpc::Router;
 using nlohmann::json;
 
 TEST_CASE("dashboard.toml: defaults are Codis's") {
@@ -60,9 +60,10 @@ Router test_router(bool* closed) {
   Router r;
   r.xauth = [] { return codis::codis_xauth({"demo"}); };
   r.closed = [closed] { return *closed; };
-  r.routes.push_back(Route{"GET", "/api/topom/model", false, [](const Call&) { return codis::dashboard::json_ok(json{{"a", 1}}); }});
+  r.closed_error = "use of closed topom";
+  r.routes.push_back(Route{"GET", "/api/topom/model", false, [](const Call&) { return codis::rpc::json_ok(json{{"a", 1}}); }});
   r.routes.push_back(Route{"PUT", "/api/topom/group/add/:xauth/:gid/:addr", true, [](const Call& c) {
-                             return codis::dashboard::json_ok(json{{"gid", c.param("gid")}, {"addr", c.param("addr")}});
+                             return codis::rpc::json_ok(json{{"gid", c.param("gid")}, {"addr", c.param("addr")}});
                            }});
   r.routes.push_back(Route{"PUT", "/api/topom/throw/:xauth", true,
                            [](const Call&) -> HttpReply { throw std::runtime_error("boom"); }});
@@ -120,7 +121,7 @@ TEST_CASE("topom routes: every Codis 3.2 group/sentinel route is bound") {
       target.replace(target.find("/X"), 2, "/" + wrong);
       auto rep = r.dispatch("PUT", target, "", "t");
       INFO(target << " -> " << rep.status << " " << rep.body);
-      CHECK(rep.status == codis::dashboard::kCodisErrorStatus);
+      CHECK(rep.status == codis::rpc::kErrorStatus);
       CHECK(rep.body.find("invalid xauth") != std::string::npos);
     }
     // Parameter errors name the parameter (Codis's parseInteger).

@@ -1,0 +1,464 @@
+// The HTTP/1.1 server behind codis/http_server.h: an accept loop and one
+// coroutine per connection (read a request, answer it, repeat while
+// keep-alive) on the caller's io_context, and the router in front of the
+// handlers.
+#include "codis/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <charconv>
+#include <exception>
+#include <optional>
+#include <unordered_set>
+
+// GCC 12 misreads Asio's recycling allocator for coroutine frames
+// (aligned_alloc paired with its own operator delete) as a mismatch.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace codis::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+Reply text(unsigned status, std::string body, std::string_view content_type) {
+  Reply r;
+  r.status = status;
+  r.body = std::move(body);
+  r.content_type = content_type;
+  return r;
+}
+
+std::string_view Request::param(std::string_view name) const {
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------
+// Router
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The decoded path of a request target (origin- or absolute-form), as Go's
+// URL.Path, which Codis's router matches; nullopt when malformed.
+std::optional<std::string> request_path(std::string_view target) {
+  if (target.starts_with("http://") || target.starts_with("https://")) {
+    target.remove_prefix(target.find("//") + 2);
+    const auto slash = target.find('/');
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+  }
+  target = target.substr(0, target.find_first_of("?#"));
+  if (!target.starts_with('/')) return std::nullopt;
+  std::string path;
+  path.reserve(target.size());
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    if (target[i] != '%') {
+      path += target[i];
+      continue;
+    }
+    if (i + 2 >= target.size()) return std::nullopt;
+    const int hi = hex_value(target[i + 1]);
+    const int lo = hex_value(target[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    path += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return path;
+}
+
+// "/a/b/" -> {"a", "b"} (one trailing slash tolerated, as Codis's router);
+// "/" -> {}. Empty inner segments are kept so that they match nothing.
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> segs;
+  if (path.starts_with('/')) path.remove_prefix(1);
+  if (path.ends_with('/')) path.remove_suffix(1);
+  if (path.empty()) return segs;
+  for (;;) {
+    const auto slash = path.find('/');
+    segs.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return segs;
+}
+
+bool match(const std::vector<std::string>& pattern, const std::vector<std::string_view>& segs,
+           std::vector<std::pair<std::string, std::string>>& params) {
+  if (pattern.size() != segs.size()) return false;
+  params.clear();
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    if (pattern[i].starts_with(':')) {
+      if (segs[i].empty()) return false;
+      params.emplace_back(pattern[i].substr(1), segs[i]);
+    } else if (pattern[i] != segs[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void Router::add(std::string method, std::string_view pattern, Handler handler) {
+  std::vector<std::string> segments;
+  for (auto s : split_path(pattern)) segments.emplace_back(s);
+  const auto first_fallback = std::find_if(routes_.begin(), routes_.end(), [](const Route& r) { return r.fallback; });
+  routes_.insert(first_fallback,
+                 Route{std::move(method), std::string(pattern), std::move(segments), std::move(handler), false});
+}
+
+void Router::add_fallback(std::string method, std::string_view pattern, Handler handler) {
+  std::vector<std::string> segments;
+  for (auto s : split_path(pattern)) segments.emplace_back(s);
+  routes_.push_back(Route{std::move(method), std::string(pattern), std::move(segments), std::move(handler), true});
+}
+
+Reply Router::dispatch(std::string_view method, std::string_view target, std::string body, std::string remote) const {
+  auto path = request_path(target);
+  if (!path) return text(400, "400 bad request: malformed request target\n");
+  const auto segs = split_path(*path);
+
+  std::vector<std::string_view> allowed;  // methods of routes (not fallbacks) with this path, for 405
+  std::vector<std::pair<std::string, std::string>> params;
+  for (const Route& route : routes_) {
+    if (!match(route.segments, segs, params)) continue;
+    if (route.method != method && !(options_.head_as_get && method == "HEAD" && route.method == "GET")) {
+      if (!route.fallback && std::find(allowed.begin(), allowed.end(), route.method) == allowed.end()) {
+        allowed.push_back(route.method);
+      }
+      continue;
+    }
+    const Request request{std::string(method), std::move(*path), std::move(body), std::move(remote),
+                          std::move(params)};
+    try {
+      return route.handler(request);
+    } catch (const std::exception& e) {
+      spdlog::error("http: {} {}: handler failed: {}", method, route.pattern, e.what());
+      Reply r = text(500, "500 internal server error\n");
+      r.error = e.what();
+      return r;
+    } catch (...) {
+      spdlog::error("http: {} {}: handler failed with an unknown exception", method, route.pattern);
+      return text(500, "500 internal server error\n");
+    }
+  }
+  if (!allowed.empty()) {
+    std::string allow;
+    for (auto m : allowed) allow.append(allow.empty() ? "" : ", ").append(m);
+    Reply r = text(405, "405 method not allowed\n");
+    r.headers.emplace_back("Allow", std::move(allow));
+    return r;
+  }
+  return text(404, "404 page not found\n");
+}
+
+// ---------------------------------------------------------------------------
+// Server
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+std::string endpoint_string(const tcp::endpoint& ep) {
+  const auto addr = ep.address();
+  return addr.is_v6() ? "[" + addr.to_string() + "]:" + std::to_string(ep.port())
+                      : addr.to_string() + ":" + std::to_string(ep.port());
+}
+
+bhttp::response<bhttp::string_body> to_response(Reply reply) {
+  if (reply.status < 100 || reply.status > 999) {
+    spdlog::error("http: a handler answered status {}: sending 500", reply.status);
+    reply = text(500, "500 internal server error\n");
+  }
+  bhttp::response<bhttp::string_body> res;
+  res.version(11);
+  res.result(reply.status);
+  if (res.result() == bhttp::status::unknown) res.reason("status code " + std::to_string(reply.status));  // as Go
+  if (!reply.content_type.empty()) res.set(bhttp::field::content_type, reply.content_type);
+  if (!reply.location.empty()) res.set(bhttp::field::location, reply.location);
+  for (const auto& [name, value] : reply.headers) res.set(name, value);
+  res.body() = std::move(reply.body);
+  return res;
+}
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Impl> {
+  // One accepted connection. `reading` says it waits for (more of) a request,
+  // so stop() may close it without cutting off a reply.
+  struct Conn {
+    beast::tcp_stream stream;
+    std::string remote;
+    bool reading = false;
+  };
+
+  Impl(asio::io_context& io_, Router router_, Options options_)
+      : io(io_), router(std::move(router_)), options(std::move(options_)), acceptor(io_) {
+    if (options.handler_threads > 0) pool.emplace(static_cast<std::size_t>(options.handler_threads));
+  }
+
+  asio::io_context& io;
+  const Router router;
+  const Options options;
+  std::optional<asio::thread_pool> pool;
+  tcp::acceptor acceptor;
+  std::atomic<uint16_t> port{0};
+  std::atomic<bool> stop_requested{false};
+  // Touched only on the io thread.
+  bool stopping = false;
+  std::unordered_set<Conn*> conns;
+
+  asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self);
+  asio::awaitable<void> serve(std::shared_ptr<Impl> self, std::shared_ptr<Conn> conn);
+  asio::awaitable<void> refuse(Conn& conn, const beast::error_code& ec);
+  void do_stop();
+};
+
+asio::awaitable<void> Server::Impl::accept_loop(std::shared_ptr<Impl> self) {
+  const auto& name = options.name;
+  while (!stopping) {
+    auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
+    if (stopping || ec == asio::error::operation_aborted) break;
+    if (ec) {
+      // Out of descriptors and the like: back off instead of spinning.
+      spdlog::warn("{}: accept failed: {}", name, ec.message());
+      asio::steady_timer pause(io, std::chrono::milliseconds(100));
+      co_await pause.async_wait(kUseTuple);
+      continue;
+    }
+    if (conns.size() >= options.limits.max_connections) {
+      // A tiny write to a fresh socket does not block.
+      const std::string body = "503 too many " + name + " connections, retry.\n";
+      const std::string busy =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+          "Content-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n" + body;
+      boost::system::error_code ignored;
+      socket.write_some(asio::buffer(busy), ignored);
+      socket.shutdown(tcp::socket::shutdown_both, ignored);
+      socket.close(ignored);
+      spdlog::warn("{}: refused a connection: {} connections open already", name, conns.size());
+      continue;
+    }
+    boost::system::error_code rec;
+    const auto peer = socket.remote_endpoint(rec);
+    auto conn = std::make_shared<Conn>(
+        Conn{beast::tcp_stream(std::move(socket)), rec ? std::string("unknown") : endpoint_string(peer)});
+    asio::co_spawn(io, serve(self, std::move(conn)), asio::detached);
+  }
+}
+
+// A request that could not be read: answer what the client can act on (400,
+// 413, 431); just close on EOF, reset or timeout.
+asio::awaitable<void> Server::Impl::refuse(Conn& conn, const beast::error_code& ec) {
+  const auto& http_category = bhttp::make_error_code(bhttp::error::end_of_stream).category();
+  unsigned status = 0;
+  std::string_view body;
+  if (ec == bhttp::error::body_limit) {
+    status = 413, body = "413 request body too large\n";
+  } else if (ec == bhttp::error::header_limit) {
+    status = 431, body = "431 request header fields too large\n";
+  } else if (ec.category() == http_category && ec != bhttp::error::end_of_stream &&
+             ec != bhttp::error::partial_message) {
+    status = 400, body = "400 bad request\n";
+  }
+  if (status == 0) co_return;
+  spdlog::debug("{}: bad request from {}: {}", options.name, conn.remote, ec.message());
+  auto res = to_response(text(status, std::string(body)));
+  res.keep_alive(false);
+  res.prepare_payload();
+  auto& stream = conn.stream;
+  stream.expires_after(options.limits.io_timeout);
+  co_await bhttp::async_write(stream, res, kUseTuple);
+  // Closing with unread input would reset the connection and could destroy
+  // our reply in flight: half-close, then drain a little.
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.expires_after(std::min<std::chrono::milliseconds>(options.limits.io_timeout, std::chrono::seconds(1)));
+  std::size_t drained = 0;
+  static char sink[4096];
+  while (drained < 256 * 1024) {
+    auto [dec, dn] = co_await stream.async_read_some(asio::buffer(sink), kUseTuple);
+    if (dec) break;
+    drained += dn;
+  }
+}
+
+asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::shared_ptr<Conn> conn) {
+  conns.insert(conn.get());
+  struct Unregister {
+    Impl* impl;
+    Conn* conn;
+    ~Unregister() { impl->conns.erase(conn); }
+  } unregister{this, conn.get()};
+
+  const Limits& limits = options.limits;
+  auto& stream = conn->stream;
+  beast::flat_buffer buffer;
+  while (!stopping) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(limits.max_header_bytes, UINT32_MAX)));
+    parser.body_limit(limits.max_body_bytes);
+
+    stream.expires_after(limits.io_timeout);  // one budget for the whole request
+    conn->reading = true;
+    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
+    if (!ec && !parser.is_done()) {
+      const auto expect = parser.get()[bhttp::field::expect];
+      if (beast::iequals(expect, "100-continue")) {
+        conn->reading = false;
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        std::tie(ec, n) = co_await asio::async_write(stream, asio::buffer(kContinue), kUseTuple);
+        conn->reading = true;
+      }
+      if (!ec) std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
+    }
+    conn->reading = false;
+    if (ec) {
+      co_await refuse(*conn, ec);
+      break;
+    }
+
+    auto& req = parser.get();
+    std::string who = conn->remote;
+    for (auto field : {"X-Real-IP", "X-Forwarded-For"}) {
+      const auto it = req.find(field);
+      if (it != req.end() && !it->value().empty()) {
+        who += " [" + std::string(it->value()) + "]";
+        break;
+      }
+    }
+    const std::string method(req.method_string());
+    const std::string target(req.target());
+    std::string body = std::move(req.body());
+    Reply reply;
+    if (pool) {
+      // Off the io thread: such handlers block on peers.
+      reply = co_await asio::co_spawn(
+          pool->get_executor(),
+          [&]() -> asio::awaitable<Reply> { co_return router.dispatch(method, target, std::move(body), who); },
+          asio::use_awaitable);
+    } else {
+      reply = router.dispatch(method, target, std::move(body), std::move(who));
+    }
+
+    auto res = to_response(std::move(reply));
+    const bool keep_alive = req.keep_alive() && !stopping;
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    if (req.method() == bhttp::verb::head) res.body().clear();  // keeps the Content-Length
+    stream.expires_after(limits.io_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(stream, res, kUseTuple);
+    if (wec || !keep_alive) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.socket().close(ignored);
+}
+
+void Server::Impl::do_stop() {
+  if (stopping) return;
+  stopping = true;
+  boost::system::error_code ignored;
+  acceptor.close(ignored);
+  for (Conn* c : conns) {
+    if (c->reading) c->stream.socket().close(ignored);  // the others close after their reply
+  }
+}
+
+Server::Server(asio::io_context& io, Router router, Options options)
+    : impl_(std::make_shared<Impl>(io, std::move(router), std::move(options))) {}
+
+Server::~Server() {
+  stop();
+  if (impl_->pool) impl_->pool->join();
+}
+
+uint16_t Server::port() const { return impl_->port.load(); }
+
+void Server::stop() {
+  if (impl_->stop_requested.exchange(true)) return;
+  // Always posted, so that a handler calling stop() still gets its reply out.
+  asio::post(impl_->io, [impl = impl_] { impl->do_stop(); });
+}
+
+Status Server::listen(const std::string& addr) {
+  auto fail = [&](const std::string& why) {
+    return Status::Error(impl_->options.name + " server: cannot listen on \"" + addr + "\": " + why);
+  };
+  if (impl_->acceptor.is_open()) return fail("already listening");
+  if (impl_->stop_requested) return fail("server is stopped");
+
+  const auto colon = addr.rfind(':');
+  if (colon == std::string::npos) return fail("expected host:port, e.g. 0.0.0.0:11080");
+  std::string host = addr.substr(0, colon);
+  const std::string port_text = addr.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  auto [end, pec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || pec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+    return fail("bad port \"" + port_text + "\" (expected 0-65535)");
+  }
+
+  boost::system::error_code ec;
+  tcp::endpoint endpoint;
+  if (host.empty()) {
+    endpoint = tcp::endpoint(tcp::v4(), static_cast<uint16_t>(port));
+  } else if (auto ip = asio::ip::make_address(host, ec); !ec) {
+    endpoint = tcp::endpoint(ip, static_cast<uint16_t>(port));
+  } else {
+    tcp::resolver resolver(impl_->io);
+    auto results = resolver.resolve(host, port_text, ec);
+    if (ec || results.empty()) return fail("cannot resolve host \"" + host + "\": " + ec.message());
+    endpoint = results.begin()->endpoint();
+  }
+
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    return fail(ec.message() + " (is another process using the port?)");
+  }
+  const auto local = acceptor.local_endpoint(ec);
+  impl_->port = local.port();
+  spdlog::info("{}: listening on {}", impl_->options.name, endpoint_string(local));
+  asio::co_spawn(impl_->io, impl_->accept_loop(impl_), asio::detached);
+  return Status::Ok();
+}
+
+}  // namespace codis::http
