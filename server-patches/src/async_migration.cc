@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -27,6 +29,12 @@ RedisModuleCtx* g_ctx = nullptr;  // a detached context: timers need one that na
 constexpr uint64_t kStepBudgetUs = 1000;   // a step holds the event loop ~1 ms at most
 constexpr long long kDefaultTimeoutMs = 30000;
 constexpr int kMaxDbs = 4096;
+constexpr int kMaxFixupRounds = 8;         // unlocked fix-up rounds of a big key before the locked one
+
+// Targets ("host:port") that refused a `remove` message (a Codis-fork
+// target): later batches to them lock a big key for its whole transfer, as
+// Codis does, instead of letting writes through.
+std::unordered_set<std::string>* g_no_remove_targets = nullptr;
 
 std::string_view view(RedisModuleString* s) {
   size_t len = 0;
@@ -42,6 +50,12 @@ void append_bulk(std::string& out, std::string_view s) {
   out += "\r\n";
 }
 
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
 // ---------------------------------------------------------------------------
 // Source side
 
@@ -53,7 +67,31 @@ struct BatchResult {
   long long remaining = 0;
 };
 
+// Where a key of the batch is, as the wrapper sees it.
+enum class KeyState : uint8_t {
+  kOutside,  // not in the batch (lookups only)
+  kPending,  // not started: on the source; writes run here (it is read when sent)
+  kLocked,   // in flight: on the source, writes get [1] until it is moved or dropped
+  kTracked,  // a big hash/set/zset streaming: writes with known members run and are recorded
+  kMoved,    // complete on the target (its last message ACKed) and deleted here
+  kDropped,  // not moved: it did not exist when its turn came, or it vanished and the
+             // target's partial copy was deleted (ACKed), or DUMP failed
+};
+
 enum class Expect : char { kStatus, kAck };
+enum class OnAck : char { kNone, kComplete, kDropped, kRemove };
+
+struct Pending {
+  Expect expect;
+  OnAck on_ack;
+  uint32_t key;
+  size_t size;
+};
+
+// A big key's stages: chunks; then wait for every ACK; then fix-up rounds
+// (unlocked) of the members written meanwhile; then the final round (locked)
+// and the `expire`.
+enum class Phase : char { kStream, kDrain, kRound, kFinal };
 
 class Batch {
  public:
@@ -65,8 +103,10 @@ class Batch {
   long long maxbytes = 0;
   bool slot_reply = false;
   uint32_t slot = 0;
-  std::vector<std::string> keys;
-  std::unordered_set<std::string> locked;
+  bool track_writes = true;  // the target takes `remove`
+  std::vector<std::string> keys;   // never resized after the batch is built (index holds views)
+  std::vector<KeyState> states;
+  std::unordered_map<std::string_view, uint32_t> index;
   RedisModuleBlockedClient* caller = nullptr;
   std::vector<RedisModuleBlockedClient*> fences;
 
@@ -77,43 +117,87 @@ class Batch {
   std::string out;
   size_t out_pos = 0;
   std::string in;
-  std::deque<std::pair<Expect, size_t>> expect;  // what each reply answers, and its message size
+  std::deque<Pending> expect;  // what each reply answers
   size_t inflight_bytes = 0;
   long long last_progress_ms = 0;
 
   // Emission state.
   size_t next_key = 0;
-  bool key_active = false;
-  std::string cur_key;
+  bool key_active = false;  // a big key is being sent
+  uint32_t cur = 0;
   int cur_type = 0;
   long long cur_abs_expire = -1;
   long long cur_len = 0;
   long long list_index = 0;
   RedisModuleScanCursor* cursor = nullptr;
-  bool cursor_done = false;
-  std::vector<std::string> sent;  // keys completely sent (deleted after the last ACK)
+  Phase phase = Phase::kStream;
+  int rounds = 0;
+  bool waiting_drain = false;           // kDrain: every sent message must be ACKed first
+  std::unordered_set<std::string> dirty;  // members of the tracked key written since the last snapshot
+  std::unordered_set<std::string> round;  // members of the current fix-up round not sent yet
+  std::vector<uint32_t> to_delete;      // complete on the target, to delete here
+
   long long emitted_msgs = 0;
+  long long completed = 0;
+  long long moved = 0;
+  long long fixup_members = 0;
+  uint64_t max_step_us = 0;  // the longest step (timer) so far
+  bool aborted = false;
+  std::string error;
 
   RedisModuleTimerID step_timer = 0;
   bool step_armed = false;
   RedisModuleTimerID watchdog = 0;
-  bool finishing = false;
-  RedisModuleTimerID finish_timer_id = 0;
 
   ~Batch() {
     if (cursor != nullptr) RedisModule_ScanCursorDestroy(cursor);
   }
   bool emission_done() const { return next_key >= keys.size() && !key_active; }
+  bool done() const { return emission_done() && expect.empty() && to_delete.empty(); }
+  KeyState state_of(std::string_view k) const {
+    auto it = index.find(k);
+    return it == index.end() ? KeyState::kOutside : states[it->second];
+  }
+  std::string target() const { return host + ":" + std::to_string(port); }
 };
 
 Batch* g_batches[kMaxDbs] = {};
 
 void arm_step(Batch* b);
-void fail(Batch* b, const std::string& error);
+void abort_batch(Batch* b, const std::string& error);
 
 long long now_ms() { return RedisModule_Milliseconds(); }
 
+void close_connection(Batch* b) {
+  if (b->fd < 0) return;
+  RedisModule_EventLoopDel(b->fd, REDISMODULE_EVENTLOOP_READABLE | REDISMODULE_EVENTLOOP_WRITABLE);
+  ::close(b->fd);
+  b->fd = -1;
+  b->connected = false;
+  b->want_write = false;
+}
+
+// Writes what it can of the output buffer; false after an error (the batch
+// is then aborted).
+bool flush_output(Batch* b) {
+  while (b->out_pos < b->out.size()) {
+    ssize_t n = ::send(b->fd, b->out.data() + b->out_pos, b->out.size() - b->out_pos, MSG_NOSIGNAL);
+    if (n > 0) {
+      b->out_pos += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    abort_batch(b, std::string("IOERR error writing to target: ") + std::strerror(errno));
+    return false;
+  }
+  b->out.clear();
+  b->out_pos = 0;
+  return true;
+}
+
 void update_write_interest(Batch* b) {
+  if (b->fd < 0) return;
   bool want = !b->connected || b->out_pos < b->out.size();
   if (want && !b->want_write) {
     RedisModule_EventLoopAdd(b->fd, REDISMODULE_EVENTLOOP_WRITABLE, [](int, void* d, int) {
@@ -123,25 +207,12 @@ void update_write_interest(Batch* b) {
         socklen_t len = sizeof(soerr);
         ::getsockopt(b->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
         if (soerr != 0) {
-          fail(b, "IOERR can't connect to target " + b->host + ":" + std::to_string(b->port) + ": " +
-                      std::strerror(soerr));
+          abort_batch(b, "IOERR can't connect to target " + b->target() + ": " + std::strerror(soerr));
           return;
         }
         b->connected = true;
       }
-      while (b->out_pos < b->out.size()) {
-        ssize_t n = ::send(b->fd, b->out.data() + b->out_pos, b->out.size() - b->out_pos, MSG_NOSIGNAL);
-        if (n > 0) {
-          b->out_pos += static_cast<size_t>(n);
-          continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-        fail(b, std::string("IOERR error writing to target: ") + std::strerror(errno));
-        return;
-      }
-      b->out.clear();
-      b->out_pos = 0;
+      if (!flush_output(b)) return;
       update_write_interest(b);
     }, b);
     b->want_write = true;
@@ -151,8 +222,9 @@ void update_write_interest(Batch* b) {
   }
 }
 
-void queue_message(Batch* b, std::string msg, Expect e) {
-  b->expect.emplace_back(e, msg.size());
+void queue_message(Batch* b, std::string msg, Expect e, OnAck on_ack = OnAck::kNone, uint32_t key = 0) {
+  if (b->expect.empty()) b->last_progress_ms = now_ms();  // the watchdog counts from here
+  b->expect.push_back(Pending{e, on_ack, key, msg.size()});
   b->inflight_bytes += msg.size();
   if (b->out_pos == b->out.size()) {
     b->out.clear();
@@ -171,17 +243,19 @@ std::string command(std::initializer_list<std::string_view> parts, const std::ve
   return out;
 }
 
-void finish_timer(RedisModuleCtx* ctx, void* data);
-
-void maybe_finish(Batch* b) {
-  if (b->finishing || !b->emission_done() || !b->expect.empty()) return;
-  b->finishing = true;
-  b->finish_timer_id = RedisModule_CreateTimer(g_ctx, 0, finish_timer, b);
+// Arms a step when there is something to do: keys to delete, messages to
+// produce (below maxbytes, not waiting for ACKs), the end of the batch.
+void maybe_arm(Batch* b) {
+  if (b->aborted || !b->to_delete.empty() || b->done() ||
+      (!b->emission_done() && !b->waiting_drain && b->inflight_bytes < static_cast<size_t>(b->maxbytes))) {
+    arm_step(b);
+  }
 }
 
 void on_readable(int, void* d, int) {
   Batch* b = static_cast<Batch*>(d);
   char buf[16384];
+  std::string closed;  // the connection's end, reported after the replies read before it
   for (;;) {
     ssize_t n = ::recv(b->fd, buf, sizeof(buf), 0);
     if (n > 0) {
@@ -190,13 +264,13 @@ void on_readable(int, void* d, int) {
       continue;
     }
     if (n == 0) {
-      fail(b, "IOERR target closed the connection");
-      return;
+      closed = "IOERR target closed the connection";
+      break;
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-    fail(b, std::string("IOERR error reading from target: ") + std::strerror(errno));
-    return;
+    closed = std::string("IOERR error reading from target: ") + std::strerror(errno);
+    break;
   }
   size_t pos = 0;
   for (;;) {
@@ -204,46 +278,60 @@ void on_readable(int, void* d, int) {
     Parse p = parse_reply(b->in, &pos, &r);
     if (p == Parse::kIncomplete) break;
     if (p == Parse::kGarbage || b->expect.empty()) {
-      fail(b, "target replied garbage: '" + b->in.substr(pos, 64) + "'");
+      abort_batch(b, "target replied garbage: '" + b->in.substr(pos, 64) + "'");
       return;
     }
-    auto [kind, size] = b->expect.front();
+    Pending m = b->expect.front();
     b->expect.pop_front();
-    b->inflight_bytes -= size;
+    b->inflight_bytes -= m.size;
     b->last_progress_ms = now_ms();
-    if (kind == Expect::kStatus) {
+    if (m.expect == Expect::kStatus) {
       if (r.kind != '+') {
-        fail(b, "target refused " + std::string(r.kind == '-' ? "AUTH/SELECT: " + r.text : "AUTH/SELECT"));
+        abort_batch(b, "target refused " + std::string(r.kind == '-' ? "AUTH/SELECT: " + r.text : "AUTH/SELECT"));
         return;
       }
-    } else {
-      if (r.kind == '-') {
-        fail(b, "target refused SLOTSRESTORE-ASYNC: " + r.text);
-        return;
+      continue;
+    }
+    std::string failure;
+    if (r.kind == '-') {
+      failure = "target refused SLOTSRESTORE-ASYNC: " + r.text;
+    } else if (r.kind != '*' || r.items.size() != 3 ||
+               strcasecmp(r.items[0].c_str(), "SLOTSRESTORE-ASYNC-ACK") != 0) {
+      failure = "target replied garbage (expected SLOTSRESTORE-ASYNC-ACK)";
+    } else if (r.items[1] != "0") {
+      failure = "target failed SLOTSRESTORE-ASYNC: [" + r.items[1] + "] " + r.items[2];
+    }
+    if (!failure.empty()) {
+      if (m.on_ack == OnAck::kRemove) {
+        // A Codis-fork target has no `remove`: from now on its batches lock
+        // big keys for their whole transfer (nothing to remove then).
+        g_no_remove_targets->insert(b->target());
+        failure += " (the target does not take SLOTSRESTORE-ASYNC remove; the next batches to it lock big keys "
+                   "while they are sent)";
       }
-      if (r.kind != '*' || r.items.size() != 3 || strcasecmp(r.items[0].c_str(), "SLOTSRESTORE-ASYNC-ACK") != 0) {
-        fail(b, "target replied garbage (expected SLOTSRESTORE-ASYNC-ACK)");
-        return;
-      }
-      if (r.items[1] != "0") {
-        fail(b, "target failed SLOTSRESTORE-ASYNC: [" + r.items[1] + "] " + r.items[2]);
-        return;
-      }
+      abort_batch(b, failure);
+      return;
+    }
+    if (m.on_ack == OnAck::kComplete) {
+      b->to_delete.push_back(m.key);  // stays locked until it is deleted (next step)
+      ++b->completed;
+    } else if (m.on_ack == OnAck::kDropped) {
+      b->states[m.key] = KeyState::kDropped;
     }
   }
   b->in.erase(0, pos);
-  if (!b->emission_done() && b->inflight_bytes < static_cast<size_t>(b->maxbytes)) arm_step(b);
-  maybe_finish(b);
+  if (!closed.empty()) {
+    abort_batch(b, closed);
+    return;
+  }
+  if (b->waiting_drain && b->expect.empty()) b->waiting_drain = false;
+  maybe_arm(b);
 }
 
 void destroy(Batch* b) {
-  if (b->fd >= 0) {
-    RedisModule_EventLoopDel(b->fd, REDISMODULE_EVENTLOOP_READABLE | REDISMODULE_EVENTLOOP_WRITABLE);
-    ::close(b->fd);
-  }
+  close_connection(b);
   if (b->step_armed) RedisModule_StopTimer(g_ctx, b->step_timer, nullptr);
   if (b->watchdog != 0) RedisModule_StopTimer(g_ctx, b->watchdog, nullptr);
-  if (b->finish_timer_id != 0) RedisModule_StopTimer(g_ctx, b->finish_timer_id, nullptr);
   if (g_batches[b->db] == b) g_batches[b->db] = nullptr;
   for (RedisModuleBlockedClient* f : b->fences) RedisModule_UnblockClient(f, nullptr);
   delete b;
@@ -258,22 +346,63 @@ void unblock_caller(Batch* b, BatchResult* res) {
   }
 }
 
-// Aborts the batch: nothing is deleted on the source; keys half-copied to the
-// target expire there by their temporary TTL.
-void fail(Batch* b, const std::string& error) {
-  RedisModule_Log(nullptr, "warning", "codis_slots: async migration to %s:%d (db %d) failed: %s", b->host.c_str(),
-                  b->port, b->db, error.c_str());
+// Marks the batch failed and drops the connection; the next step (a timer,
+// where keyspace writes are allowed) ends it. Usable from any callback.
+void abort_batch(Batch* b, const std::string& error) {
+  if (b->aborted) return;
+  RedisModule_Log(nullptr, "warning", "codis_slots: async migration to %s (db %d) failed: %s", b->target().c_str(),
+                  b->db, error.c_str());
+  b->aborted = true;
+  b->error = error;
+  close_connection(b);
+  arm_step(b);
+}
+
+// Deletes (replicated UNLINK; big values are freed on Redis's lazyfree
+// thread) the keys whose last message the target has ACKed. They were locked
+// from their first message on, so the target's copy equals them.
+void delete_completed(RedisModuleCtx* ctx, Batch* b) {
+  constexpr size_t kChunk = 256;
+  for (size_t i = 0; i < b->to_delete.size(); i += kChunk) {
+    std::vector<RedisModuleString*> args;
+    for (size_t j = i; j < b->to_delete.size() && j < i + kChunk; ++j) {
+      const std::string& k = b->keys[b->to_delete[j]];
+      args.push_back(RedisModule_CreateString(ctx, k.data(), k.size()));
+    }
+    RedisModuleCallReply* r = RedisModule_Call(ctx, "UNLINK", "!v", args.data(), args.size());
+    if (r != nullptr) RedisModule_FreeCallReply(r);
+    for (RedisModuleString* s : args) RedisModule_FreeString(ctx, s);
+  }
+  for (uint32_t k : b->to_delete) b->states[k] = KeyState::kMoved;
+  b->moved += static_cast<long long>(b->to_delete.size());
+  b->to_delete.clear();
+}
+
+// Ends the batch (from a timer or a command: deletes). On an abort, keys
+// already complete on the target are deleted here as well; every other key
+// stays here intact (a partial copy on the target expires by its temporary TTL).
+void end_batch(RedisModuleCtx* ctx, Batch* b) {
+  RedisModule_SelectDb(ctx, b->db);
+  delete_completed(ctx, b);
   auto* res = new BatchResult();
-  res->error = error;
+  if (b->aborted) {
+    res->error = b->error;
+  } else {
+    res->ok = true;
+    res->slot_reply = b->slot_reply;
+    res->moved = b->moved;
+    res->remaining = g_index->slot_size(b->db, b->slot);
+  }
   unblock_caller(b, res);
   destroy(b);
 }
 
-void watchdog_timer(RedisModuleCtx*, void* data) {
+void watchdog_timer(RedisModuleCtx* ctx, void* data) {
   Batch* b = static_cast<Batch*>(data);
   b->watchdog = 0;
-  if (now_ms() - b->last_progress_ms > b->timeout_ms) {
-    fail(b, "IOERR timeout: the target acknowledged nothing for " + std::to_string(b->timeout_ms) + " ms");
+  if (!b->aborted && !b->expect.empty() && now_ms() - b->last_progress_ms > b->timeout_ms) {
+    abort_batch(b, "IOERR timeout: the target acknowledged nothing for " + std::to_string(b->timeout_ms) + " ms");
+    end_batch(ctx, b);
     return;
   }
   b->watchdog = RedisModule_CreateTimer(g_ctx, 50, watchdog_timer, b);
@@ -302,69 +431,116 @@ long long real_ttl(long long abs_expire) {
   return ttl < 1 ? 1 : ttl;
 }
 
-// Starts the next key: `delete`, then `object` for a small value. Returns
-// false when the key is gone (nothing to send).
-bool start_key(RedisModuleCtx* ctx, Batch* b) {
-  const std::string& name = b->keys[b->next_key++];
+const char* element_op(int type) {
+  switch (type) {
+    case REDISMODULE_KEYTYPE_HASH: return "hash";
+    case REDISMODULE_KEYTYPE_SET: return "dict";
+    case REDISMODULE_KEYTYPE_ZSET: return "zset";
+    default: return "list";
+  }
+}
+
+std::string temp_ttl(const Batch* b) { return std::to_string(b->timeout_ms * 3); }
+
+// The big key vanished (expired, evicted, emptied by a write): delete the
+// target's partial copy; the key stays locked (the wrapper answers [1] for a
+// missing key in flight) until that is ACKed.
+void drop_current(Batch* b) {
+  b->states[b->cur] = KeyState::kLocked;
+  queue_message(b, command({"SLOTSRESTORE-ASYNC", "delete", b->keys[b->cur]}), Expect::kAck, OnAck::kDropped, b->cur);
+  b->key_active = false;
+  b->dirty.clear();
+  b->round.clear();
+}
+
+// True when the current big key is still here with its type (*len gets its
+// length, *abs_expire its expire); else drops it (drop_current) and is false.
+bool current_key_exists(RedisModuleCtx* ctx, Batch* b, long long* len, long long* abs_expire = nullptr) {
+  const std::string& name = b->keys[b->cur];
+  RedisModuleString* k = RedisModule_CreateString(ctx, name.data(), name.size());
+  auto* key = static_cast<RedisModuleKey*>(RedisModule_OpenKey(ctx, k, REDISMODULE_READ));
+  RedisModule_FreeString(ctx, k);
+  bool ok = key != nullptr && RedisModule_KeyType(key) == b->cur_type;
+  if (ok) {
+    *len = static_cast<long long>(RedisModule_ValueLength(key));
+    if (abs_expire != nullptr) *abs_expire = RedisModule_GetAbsExpire(key);
+  }
+  if (key != nullptr) RedisModule_CloseKey(key);
+  if (!ok) drop_current(b);
+  return ok;
+}
+
+// Starts the next key. A small one: `delete` and `object` (DUMP read now).
+// A big one: `delete`, and continue_key sends the rest. The key is locked
+// (or tracked) before its first message is produced.
+void start_key(RedisModuleCtx* ctx, Batch* b) {
+  uint32_t idx = static_cast<uint32_t>(b->next_key++);
+  const std::string& name = b->keys[idx];
   RedisModuleString* k = RedisModule_CreateString(ctx, name.data(), name.size());
   auto* key = static_cast<RedisModuleKey*>(RedisModule_OpenKey(ctx, k, REDISMODULE_READ));
   int type = key ? RedisModule_KeyType(key) : REDISMODULE_KEYTYPE_EMPTY;
   if (type == REDISMODULE_KEYTYPE_EMPTY) {
     if (key) RedisModule_CloseKey(key);
     RedisModule_FreeString(ctx, k);
-    return false;
+    b->states[idx] = KeyState::kDropped;  // nothing sent: wherever it is now, it was not here
+    return;
   }
   long long abs_expire = RedisModule_GetAbsExpire(key);
   long long len = static_cast<long long>(RedisModule_ValueLength(key));
   RedisModule_CloseKey(key);
-  queue_message(b, command({"SLOTSRESTORE-ASYNC", "delete", name}), Expect::kAck);
   bool chunked = (type == REDISMODULE_KEYTYPE_HASH || type == REDISMODULE_KEYTYPE_SET ||
                   type == REDISMODULE_KEYTYPE_ZSET || type == REDISMODULE_KEYTYPE_LIST) &&
                  len > b->maxbulks;
   if (!chunked) {
+    b->states[idx] = KeyState::kLocked;
     RedisModuleCallReply* r = RedisModule_Call(ctx, "DUMP", "s", k);
     if (r != nullptr && RedisModule_CallReplyType(r) == REDISMODULE_REPLY_STRING) {
       size_t plen = 0;
       const char* p = RedisModule_CallReplyStringPtr(r, &plen);
+      queue_message(b, command({"SLOTSRESTORE-ASYNC", "delete", name}), Expect::kAck);
       queue_message(b,
                     command({"SLOTSRESTORE-ASYNC", "object", name, std::to_string(real_ttl(abs_expire)),
                              std::string_view(p, plen)}),
-                    Expect::kAck);
-      b->sent.push_back(name);
+                    Expect::kAck, OnAck::kComplete, idx);
+    } else {
+      // Not serializable: it stays here (and out of the batch) once the
+      // target has dropped any stale copy.
+      queue_message(b, command({"SLOTSRESTORE-ASYNC", "delete", name}), Expect::kAck, OnAck::kDropped, idx);
     }
     if (r != nullptr) RedisModule_FreeCallReply(r);
     RedisModule_FreeString(ctx, k);
-    return true;
+    return;
   }
   RedisModule_FreeString(ctx, k);
+  bool track = b->track_writes && type != REDISMODULE_KEYTYPE_LIST;
+  b->states[idx] = track ? KeyState::kTracked : KeyState::kLocked;
+  queue_message(b, command({"SLOTSRESTORE-ASYNC", "delete", name}), Expect::kAck);
   b->key_active = true;
-  b->cur_key = name;
+  b->cur = idx;
   b->cur_type = type;
   b->cur_abs_expire = abs_expire;
   b->cur_len = len;
   b->list_index = 0;
+  b->phase = Phase::kStream;
+  b->rounds = 0;
+  b->dirty.clear();
+  b->round.clear();
   if (b->cursor != nullptr) RedisModule_ScanCursorDestroy(b->cursor);
   b->cursor = type == REDISMODULE_KEYTYPE_LIST ? nullptr : RedisModule_ScanCursorCreate();
-  b->cursor_done = false;
-  return true;
 }
 
-// Sends one chunk (at most maxbulks elements) of the big key being migrated,
-// or its last `expire` message.
-void continue_key(RedisModuleCtx* ctx, Batch* b) {
-  const std::string& name = b->cur_key;
+// One chunk (at most maxbulks elements) of the big key, read now.
+void stream_chunk(RedisModuleCtx* ctx, Batch* b) {
+  const std::string& name = b->keys[b->cur];
   std::vector<std::string> args;
-  const char* op = "list";
   bool finished = false;
-  bool vanished = false;
   if (b->cur_type == REDISMODULE_KEYTYPE_LIST) {
     RedisModuleString* k = RedisModule_CreateString(ctx, name.data(), name.size());
     RedisModuleCallReply* r =
         RedisModule_Call(ctx, "LRANGE", "sll", k, b->list_index, b->list_index + b->maxbulks - 1);
     RedisModule_FreeString(ctx, k);
-    if (r == nullptr || RedisModule_CallReplyType(r) != REDISMODULE_REPLY_ARRAY) {
-      vanished = true;
-    } else {
+    bool ok = r != nullptr && RedisModule_CallReplyType(r) == REDISMODULE_REPLY_ARRAY;
+    if (ok) {
       size_t n = RedisModule_CallReplyLength(r);
       for (size_t i = 0; i < n; ++i) {
         size_t len = 0;
@@ -375,41 +551,151 @@ void continue_key(RedisModuleCtx* ctx, Batch* b) {
       finished = static_cast<long long>(n) < b->maxbulks;
     }
     if (r != nullptr) RedisModule_FreeCallReply(r);
+    if (!ok) {
+      drop_current(b);
+      return;
+    }
+    long long len = 0;
+    // LRANGE of a missing key is an empty array: check the key itself.
+    if (args.empty() && !current_key_exists(ctx, b, &len)) return;
   } else {
-    op = b->cur_type == REDISMODULE_KEYTYPE_HASH ? "hash" : b->cur_type == REDISMODULE_KEYTYPE_SET ? "dict" : "zset";
     RedisModuleString* k = RedisModule_CreateString(ctx, name.data(), name.size());
     auto* key = static_cast<RedisModuleKey*>(RedisModule_OpenKey(ctx, k, REDISMODULE_READ));
     RedisModule_FreeString(ctx, k);
     if (key == nullptr || RedisModule_KeyType(key) != b->cur_type) {
-      vanished = true;
-    } else {
-      ChunkCollector c{&args, b->cur_type};
-      while (c.count < b->maxbulks) {
-        if (!RedisModule_ScanKey(key, b->cursor, collect_element, &c)) {
-          finished = true;
-          break;
-        }
+      if (key != nullptr) RedisModule_CloseKey(key);
+      drop_current(b);
+      return;
+    }
+    ChunkCollector c{&args, b->cur_type};
+    while (c.count < b->maxbulks) {
+      if (!RedisModule_ScanKey(key, b->cursor, collect_element, &c)) {
+        finished = true;
+        break;
       }
     }
-    if (key != nullptr) RedisModule_CloseKey(key);
-  }
-  if (vanished) {
-    // Deleted or retyped behind the wrapper's back: drop the partial copy.
-    queue_message(b, command({"SLOTSRESTORE-ASYNC", "delete", name}), Expect::kAck);
-    b->key_active = false;
-    return;
+    RedisModule_CloseKey(key);
   }
   if (!args.empty()) {
     // A temporary TTL: a copy left half-done by a dead migration expires.
-    std::string ttl = std::to_string(b->timeout_ms * 3);
-    queue_message(b, command({"SLOTSRESTORE-ASYNC", op, name, ttl, std::to_string(b->cur_len)}, &args),
+    queue_message(b,
+                  command({"SLOTSRESTORE-ASYNC", element_op(b->cur_type), name, temp_ttl(b),
+                           std::to_string(b->cur_len)},
+                          &args),
                   Expect::kAck);
   }
-  if (finished) {
-    queue_message(b, command({"SLOTSRESTORE-ASYNC", "expire", name, std::to_string(real_ttl(b->cur_abs_expire))}),
+  if (!finished) return;
+  if (b->states[b->cur] == KeyState::kTracked) {
+    b->phase = Phase::kDrain;
+    return;
+  }
+  queue_message(b, command({"SLOTSRESTORE-ASYNC", "expire", name, std::to_string(real_ttl(b->cur_abs_expire))}),
+                Expect::kAck, OnAck::kComplete, b->cur);
+  b->key_active = false;
+}
+
+// Sends the current state of up to maxbulks members of the fix-up round:
+// their value (score) with the element op, or `remove` for a member that is
+// gone. Reads them now; a member written after this is dirty again.
+void send_fixups(RedisModuleCtx* ctx, Batch* b) {
+  long long len = 0;
+  if (!current_key_exists(ctx, b, &len)) return;
+  std::vector<std::string> members;
+  while (!b->round.empty() && static_cast<long long>(members.size()) < b->maxbulks) {
+    members.push_back(std::move(b->round.extract(b->round.begin()).value()));
+  }
+  const std::string& name = b->keys[b->cur];
+  RedisModuleString* k = RedisModule_CreateString(ctx, name.data(), name.size());
+  std::vector<RedisModuleString*> margs;
+  margs.reserve(members.size());
+  for (const std::string& m : members) margs.push_back(RedisModule_CreateString(ctx, m.data(), m.size()));
+  const char* cmd = b->cur_type == REDISMODULE_KEYTYPE_HASH  ? "HMGET"
+                    : b->cur_type == REDISMODULE_KEYTYPE_SET ? "SMISMEMBER"
+                                                             : "ZMSCORE";
+  RedisModuleCallReply* r = RedisModule_Call(ctx, cmd, "sv", k, margs.data(), margs.size());
+  RedisModule_FreeString(ctx, k);
+  for (RedisModuleString* s : margs) RedisModule_FreeString(ctx, s);
+  if (r == nullptr || RedisModule_CallReplyType(r) != REDISMODULE_REPLY_ARRAY ||
+      RedisModule_CallReplyLength(r) != members.size()) {
+    if (r != nullptr) RedisModule_FreeCallReply(r);
+    abort_batch(b, std::string("cannot read the members written during the migration (") + cmd + " failed)");
+    return;
+  }
+  std::vector<std::string> adds, removes;
+  for (size_t i = 0; i < members.size(); ++i) {
+    RedisModuleCallReply* e = RedisModule_CallReplyArrayElement(r, i);
+    int t = RedisModule_CallReplyType(e);
+    bool present = b->cur_type == REDISMODULE_KEYTYPE_SET
+                       ? t == REDISMODULE_REPLY_INTEGER && RedisModule_CallReplyInteger(e) == 1
+                       : t == REDISMODULE_REPLY_STRING;
+    if (!present) {
+      removes.push_back(std::move(members[i]));
+      continue;
+    }
+    adds.push_back(std::move(members[i]));
+    if (b->cur_type != REDISMODULE_KEYTYPE_SET) {
+      size_t vlen = 0;
+      const char* v = RedisModule_CallReplyStringPtr(e, &vlen);
+      adds.emplace_back(v, vlen);  // hash value, or zset score (`member score`, as the chunks)
+    }
+  }
+  RedisModule_FreeCallReply(r);
+  b->fixup_members += static_cast<long long>(members.size());
+  if (!adds.empty()) {
+    queue_message(b,
+                  command({"SLOTSRESTORE-ASYNC", element_op(b->cur_type), name, temp_ttl(b), std::to_string(len)},
+                          &adds),
                   Expect::kAck);
-    b->sent.push_back(name);
-    b->key_active = false;
+  }
+  if (!removes.empty()) {
+    queue_message(b, command({"SLOTSRESTORE-ASYNC", "remove", name}, &removes), Expect::kAck, OnAck::kRemove,
+                  b->cur);
+  }
+}
+
+// The next message(s) of the big key being sent.
+void continue_key(RedisModuleCtx* ctx, Batch* b) {
+  switch (b->phase) {
+    case Phase::kStream:
+      stream_chunk(ctx, b);
+      return;
+    case Phase::kDrain: {
+      // Every chunk and earlier fix-up ACKed: the locked round below then
+      // lasts one round trip, not the delivery of a backlog.
+      if (!b->expect.empty()) {
+        b->waiting_drain = true;
+        return;
+      }
+      long long len = 0;
+      if (!current_key_exists(ctx, b, &len)) return;
+      b->round.swap(b->dirty);  // round is empty here
+      if (static_cast<long long>(b->round.size()) > b->maxbulks && b->rounds < kMaxFixupRounds) {
+        ++b->rounds;
+        b->phase = Phase::kRound;  // writes still run; members written meanwhile go to the next round
+      } else {
+        b->states[b->cur] = KeyState::kLocked;  // from here on writes get [1]
+        b->phase = Phase::kFinal;
+      }
+      return;
+    }
+    case Phase::kRound:
+    case Phase::kFinal: {
+      if (!b->round.empty()) {
+        send_fixups(ctx, b);
+        return;
+      }
+      if (b->phase == Phase::kRound) {
+        b->phase = Phase::kDrain;
+        return;
+      }
+      long long len = 0, abs_expire = -1;
+      if (!current_key_exists(ctx, b, &len, &abs_expire)) return;
+      queue_message(b,
+                    command({"SLOTSRESTORE-ASYNC", "expire", b->keys[b->cur], std::to_string(real_ttl(abs_expire))}),
+                    Expect::kAck, OnAck::kComplete, b->cur);
+      b->key_active = false;
+      return;
+    }
   }
 }
 
@@ -417,8 +703,18 @@ void step_timer(RedisModuleCtx* ctx, void* data) {
   Batch* b = static_cast<Batch*>(data);
   b->step_armed = false;
   RedisModule_SelectDb(ctx, b->db);
+  if (b->aborted) {
+    end_batch(ctx, b);
+    return;
+  }
   uint64_t start = RedisModule_MonotonicMicroseconds();
-  while (!b->emission_done() && b->inflight_bytes < static_cast<size_t>(b->maxbytes) &&
+  delete_completed(ctx, b);
+  if (b->done()) {
+    end_batch(ctx, b);
+    return;
+  }
+  while (!b->aborted && !b->emission_done() && !b->waiting_drain &&
+         b->inflight_bytes < static_cast<size_t>(b->maxbytes) &&
          RedisModule_MonotonicMicroseconds() - start < kStepBudgetUs) {
     if (b->key_active) {
       continue_key(ctx, b);
@@ -426,57 +722,22 @@ void step_timer(RedisModuleCtx* ctx, void* data) {
       start_key(ctx, b);
     }
   }
-  if (b->connected) {
-    // Try to write now; the writable handler takes what does not fit.
-    while (b->out_pos < b->out.size()) {
-      ssize_t n = ::send(b->fd, b->out.data() + b->out_pos, b->out.size() - b->out_pos, MSG_NOSIGNAL);
-      if (n > 0) {
-        b->out_pos += static_cast<size_t>(n);
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        break;
-      } else {
-        fail(b, std::string("IOERR error writing to target: ") + std::strerror(errno));
-        return;
-      }
-    }
+  // Try to write now; the writable handler takes what does not fit.
+  if (!b->aborted && b->connected) flush_output(b);
+  if (b->aborted) {
+    end_batch(ctx, b);
+    return;
   }
   update_write_interest(b);
-  if (!b->emission_done() && b->inflight_bytes < static_cast<size_t>(b->maxbytes)) arm_step(b);
-  maybe_finish(b);
+  maybe_arm(b);
+  uint64_t took = RedisModule_MonotonicMicroseconds() - start;
+  if (took > b->max_step_us) b->max_step_us = took;
 }
 
 void arm_step(Batch* b) {
   if (b->step_armed) return;
   b->step_armed = true;
   b->step_timer = RedisModule_CreateTimer(g_ctx, 0, step_timer, b);
-}
-
-void finish_timer(RedisModuleCtx* ctx, void* data) {
-  Batch* b = static_cast<Batch*>(data);
-  b->finish_timer_id = 0;
-  RedisModule_SelectDb(ctx, b->db);
-  // UNLINK frees big values on a background thread; "!" replicates it.
-  constexpr size_t kBatch = 256;
-  long long moved = 0;
-  for (size_t i = 0; i < b->sent.size(); i += kBatch) {
-    std::vector<RedisModuleString*> args;
-    for (size_t j = i; j < b->sent.size() && j < i + kBatch; ++j) {
-      args.push_back(RedisModule_CreateString(ctx, b->sent[j].data(), b->sent[j].size()));
-    }
-    RedisModuleCallReply* r = RedisModule_Call(ctx, "UNLINK", "!v", args.data(), args.size());
-    if (r != nullptr) RedisModule_FreeCallReply(r);
-    for (RedisModuleString* s : args) RedisModule_FreeString(ctx, s);
-    moved += static_cast<long long>(args.size());
-  }
-  auto* res = new BatchResult();
-  res->ok = true;
-  res->slot_reply = b->slot_reply;
-  res->moved = moved;
-  res->remaining = g_index->slot_size(b->db, b->slot);
-  unblock_caller(b, res);
-  destroy(b);
 }
 
 int batch_reply(RedisModuleCtx* ctx, RedisModuleString**, int) {
@@ -621,8 +882,11 @@ int migrate_async(RedisModuleCtx* ctx, RedisModuleString** argv, int argc, bool 
   b->maxbytes = maxbytes;
   b->slot_reply = slot_mode;
   b->slot = static_cast<uint32_t>(slot);
+  b->track_writes = g_no_remove_targets->count(b->target()) == 0;
   b->keys = std::move(keys);
-  b->locked.insert(b->keys.begin(), b->keys.end());
+  b->states.assign(b->keys.size(), KeyState::kPending);
+  b->index.reserve(b->keys.size());
+  for (uint32_t i = 0; i < b->keys.size(); ++i) b->index.emplace(b->keys[i], i);
   b->fd = fd;
   b->last_progress_ms = now_ms();
   std::string pw = requirepass(ctx);
@@ -657,13 +921,16 @@ int cmd_fence(RedisModuleCtx* ctx, RedisModuleString**, int argc) {
 }
 
 // SLOTSMGRT-ASYNC-CANCEL: aborts this db's batch; replies how many were canceled.
+// Keys already complete on the target are deleted here; the others stay.
 int cmd_cancel(RedisModuleCtx* ctx, RedisModuleString**, int argc) {
   if (argc != 1) return RedisModule_WrongArity(ctx);
   int db = RedisModule_GetSelectedDb(ctx);
   Batch* b = db >= 0 && db < kMaxDbs ? g_batches[db] : nullptr;
   if (b == nullptr) return RedisModule_ReplyWithLongLong(ctx, 0);
-  fail(b, "interrupted: canceled");
-  return RedisModule_ReplyWithLongLong(ctx, 1);
+  bool was_aborted = b->aborted;
+  abort_batch(b, "interrupted: canceled");
+  end_batch(ctx, b);
+  return RedisModule_ReplyWithLongLong(ctx, was_aborted ? 0 : 1);
 }
 
 // SLOTSMGRT-ASYNC-STATUS: this db's batch as field/value pairs, or nil.
@@ -672,6 +939,8 @@ int cmd_status(RedisModuleCtx* ctx, RedisModuleString**, int argc) {
   int db = RedisModule_GetSelectedDb(ctx);
   Batch* b = db >= 0 && db < kMaxDbs ? g_batches[db] : nullptr;
   if (b == nullptr) return RedisModule_ReplyWithNull(ctx);
+  long long pending = 0;
+  for (KeyState s : b->states) pending += s == KeyState::kPending;
   std::vector<std::pair<const char*, std::string>> f = {
       {"host", b->host},
       {"port", std::to_string(b->port)},
@@ -680,8 +949,15 @@ int cmd_status(RedisModuleCtx* ctx, RedisModuleString**, int argc) {
       {"maxbulks", std::to_string(b->maxbulks)},
       {"maxbytes", std::to_string(b->maxbytes)},
       {"keys", std::to_string(b->keys.size())},
-      {"keys_sent", std::to_string(b->sent.size())},
+      {"keys_pending", std::to_string(pending)},
+      {"keys_sent", std::to_string(b->completed)},
+      {"keys_moved", std::to_string(b->moved)},
+      {"current_key", b->key_active ? b->keys[b->cur] : std::string()},
+      {"current_key_writable", b->key_active && b->states[b->cur] == KeyState::kTracked ? "1" : "0"},
+      {"dirty_members", std::to_string(b->dirty.size() + b->round.size())},
+      {"fixup_members", std::to_string(b->fixup_members)},
       {"emitted_msgs", std::to_string(b->emitted_msgs)},
+      {"max_step_us", std::to_string(b->max_step_us)},
       {"pending_msgs", std::to_string(b->expect.size())},
       {"pending_bytes", std::to_string(b->inflight_bytes)},
       {"since_lastuse", std::to_string(now_ms() - b->last_progress_ms)},
@@ -694,6 +970,161 @@ int cmd_status(RedisModuleCtx* ctx, RedisModuleString**, int argc) {
   }
   return REDISMODULE_OK;
 }
+
+// --- the wrapper's view -----------------------------------------------------
+
+// Records the members a write to the tracked big key touches, when they are
+// known from its arguments (argv[0] the command, argv[1] the key); false for
+// any other command (it then gets [1]). Recording too much is harmless (a
+// member's current state is sent again); too little would lose a write.
+bool record_write(Batch* b, RedisModuleString** argv, int argc) {
+  if (argc < 3) return false;
+  std::string cmd = lower(view(argv[0]));
+  int type = b->cur_type;
+  auto all_from = [&](int i) {
+    for (; i < argc; ++i) b->dirty.emplace(view(argv[i]));
+  };
+  if (type == REDISMODULE_KEYTYPE_HASH) {
+    if (cmd == "hset" || cmd == "hmset") {
+      if ((argc - 2) % 2 != 0) return false;  // an arity error: nothing runs
+      for (int i = 2; i < argc; i += 2) b->dirty.emplace(view(argv[i]));
+      return true;
+    }
+    if (cmd == "hsetnx" || cmd == "hincrby" || cmd == "hincrbyfloat") {
+      if (argc != 4) return false;
+      b->dirty.emplace(view(argv[2]));
+      return true;
+    }
+    if (cmd == "hdel") {
+      all_from(2);
+      return true;
+    }
+    return false;
+  }
+  if (type == REDISMODULE_KEYTYPE_SET) {
+    if (cmd == "sadd" || cmd == "srem") {
+      all_from(2);
+      return true;
+    }
+    return false;
+  }
+  if (type == REDISMODULE_KEYTYPE_ZSET) {
+    if (cmd == "zadd") {
+      // ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
+      int i = 2;
+      while (i < argc) {
+        std::string opt = lower(view(argv[i]));
+        if (opt != "nx" && opt != "xx" && opt != "gt" && opt != "lt" && opt != "ch" && opt != "incr") break;
+        ++i;
+      }
+      if (i >= argc || (argc - i) % 2 != 0) {
+        all_from(2);  // not the syntax we know: every argument may be a member
+        return true;
+      }
+      for (; i + 1 < argc; i += 2) b->dirty.emplace(view(argv[i + 1]));
+      return true;
+    }
+    if (cmd == "zincrby") {
+      if (argc != 4) return false;
+      b->dirty.emplace(view(argv[3]));
+      return true;
+    }
+    if (cmd == "zrem") {
+      all_from(2);
+      return true;
+    }
+    return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool async_key_locked(int db, std::string_view key) {
+  if (db < 0 || db >= kMaxDbs || g_batches[db] == nullptr) return false;
+  KeyState s = g_batches[db]->state_of(key);
+  return s == KeyState::kPending || s == KeyState::kLocked || s == KeyState::kTracked;
+}
+
+// Where the command's keys are decides (S: on the source and part of the
+// batch, T: moved to the target by the batch):
+//  1. the hashkey is in flight but missing here (expired, emptied): [1] until
+//     its fate is settled (moved, or the target's partial copy deleted);
+//  2. keys on both sides (S and T): [1], until the S keys move too;
+//  3. the hashkey is not here: [1] if another key is in S, else [0];
+//  4. a key of the command was moved (T) while the hashkey is here: [1];
+//  5. a write to the tracked big key whose members are known: recorded, run;
+//  6. no key in flight, and every key of the command here (or, when none is
+//     in the batch, as without a batch): run; keys not started yet are read
+//     when they are sent;
+//  7. else: reads run, writes (and scripts that may write) get [1]: a key of
+//     the batch in flight, or one missing here that may be on the target.
+WrapperGate async_wrapper_gate(RedisModuleCtx* ctx, RedisModuleString* hashkey, RedisModuleString** cmdv,
+                               int cmdc) {
+  bool exists = RedisModule_KeyExists(ctx, hashkey);
+  int db = RedisModule_GetSelectedDb(ctx);
+  Batch* b = db >= 0 && db < kMaxDbs ? g_batches[db] : nullptr;
+  if (b == nullptr) return exists ? WrapperGate::kRun : WrapperGate::kNotHere;
+  std::string_view hk = view(hashkey);
+  KeyState hs = b->state_of(hk);
+  bool any_src = false, any_moved = false, any_busy = false, any_batch = false, any_missing = false;
+  bool only_hashkey = true;
+  std::vector<RedisModuleString*> others;  // keys outside the batch (existence checked if needed)
+  auto classify = [&](KeyState s, bool here) {
+    switch (s) {
+      case KeyState::kPending:
+        any_batch = true;
+        (here ? any_src : any_missing) = true;  // a missing pending key may be on the target
+        break;
+      case KeyState::kLocked:
+      case KeyState::kTracked:
+        any_batch = any_src = any_busy = true;
+        break;
+      case KeyState::kMoved:
+        any_moved = true;
+        break;
+      default:
+        break;
+    }
+  };
+  classify(hs, exists);
+  int nkeys = 0;
+  int* pos = RedisModule_GetCommandKeys(ctx, cmdv, cmdc, &nkeys);
+  if (pos != nullptr) {
+    for (int i = 0; i < nkeys; ++i) {
+      if (pos[i] <= 0 || pos[i] >= cmdc) continue;
+      RedisModuleString* ks = cmdv[pos[i]];
+      std::string_view k = view(ks);
+      if (k == hk) continue;
+      only_hashkey = false;
+      KeyState s = b->state_of(k);
+      if (s == KeyState::kOutside || s == KeyState::kDropped) {
+        others.push_back(ks);
+      } else {
+        classify(s, s == KeyState::kPending && RedisModule_KeyExists(ctx, ks));
+      }
+    }
+    RedisModule_Free(pos);
+  }
+  if (!exists && (hs == KeyState::kLocked || hs == KeyState::kTracked)) return WrapperGate::kRetry;
+  if (any_src && any_moved) return WrapperGate::kRetry;
+  if (!exists) return any_src ? WrapperGate::kRetry : WrapperGate::kNotHere;
+  if (any_moved) return WrapperGate::kRetry;
+  if (hs == KeyState::kTracked && b->key_active && b->keys[b->cur] == hk && only_hashkey && cmdc >= 2 &&
+      view(cmdv[1]) == hk && record_write(b, cmdv, cmdc)) {
+    return WrapperGate::kRun;
+  }
+  if (any_batch) {  // (without a key of the batch: as if there were no batch)
+    for (RedisModuleString* ks : others) any_missing = any_missing || !RedisModule_KeyExists(ctx, ks);
+  }
+  if (!any_busy && !any_missing) return WrapperGate::kRun;
+  // RM_Call's "W" cannot tell whether a script writes (EVAL is not flagged write).
+  std::string cmd = lower(view(cmdv[0]));
+  if (cmd == "eval" || cmd == "evalsha" || cmd == "fcall") return WrapperGate::kRetry;
+  return WrapperGate::kRunReadOnly;
+}
+
+namespace {
 
 // ---------------------------------------------------------------------------
 // Target side
@@ -752,11 +1183,32 @@ int restore_async(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
     return reply_ack(ctx, 0, std::to_string(db));
   }
   RedisModuleString* key = argv[2];
+  if (op == "remove") {
+    // remove key member [member ...]: members deleted on the source while the
+    // key was being sent (ours only; a Codis-fork target refuses it).
+    if (argc < 4) return reply_ack(ctx, -1, "wrong number of arguments (cmd=remove)");
+    auto* k = static_cast<RedisModuleKey*>(RedisModule_OpenKey(ctx, key, REDISMODULE_READ));
+    int type = k ? RedisModule_KeyType(k) : REDISMODULE_KEYTYPE_EMPTY;
+    if (k) RedisModule_CloseKey(k);
+    const char* cmd = type == REDISMODULE_KEYTYPE_HASH  ? "HDEL"
+                      : type == REDISMODULE_KEYTYPE_SET  ? "SREM"
+                      : type == REDISMODULE_KEYTYPE_ZSET ? "ZREM"
+                                                         : nullptr;
+    if (type == REDISMODULE_KEYTYPE_EMPTY) return reply_ack(ctx, 0, "0");
+    if (cmd == nullptr) {
+      return reply_ack(ctx, -1, "WRONGTYPE remove needs a hash, set or sorted set (" + std::string(view(key)) + ")");
+    }
+    std::vector<RedisModuleString*> args(argv + 2, argv + argc);
+    long long n = 0;
+    if (!call_write(ctx, cmd, args, &err, &n)) return reply_ack(ctx, -1, err);
+    return reply_ack(ctx, 0, std::to_string(n));
+  }
   if (op == "delete") {
     if (argc != 3) return reply_ack(ctx, -1, "wrong number of arguments (cmd=delete)");
     std::vector<RedisModuleString*> args{key};
     long long n = 0;
-    if (!call_write(ctx, "DEL", args, &err, &n)) return reply_ack(ctx, -1, err);
+    // UNLINK: a stale big copy (from an aborted batch) is freed off the main thread.
+    if (!call_write(ctx, "UNLINK", args, &err, &n)) return reply_ack(ctx, -1, err);
     return reply_ack(ctx, 0, std::to_string(n));
   }
   if (argc < 4) return reply_ack(ctx, -1, "wrong number of arguments (cmd=" + op + ")");
@@ -860,14 +1312,10 @@ int restore_async_ack(RedisModuleCtx* ctx, RedisModuleString**, int argc) {
 
 }  // namespace
 
-bool async_key_locked(int db, std::string_view key) {
-  if (db < 0 || db >= kMaxDbs || g_batches[db] == nullptr) return false;
-  return g_batches[db]->locked.count(std::string(key)) != 0;
-}
-
 int register_async_commands(RedisModuleCtx* ctx, SlotIndex* index) {
   g_index = index;
   if (g_ctx == nullptr) g_ctx = RedisModule_GetDetachedThreadSafeContext(ctx);
+  if (g_no_remove_targets == nullptr) g_no_remove_targets = new std::unordered_set<std::string>();
   struct Spec {
     const char* name;
     RedisModuleCmdFunc fn;

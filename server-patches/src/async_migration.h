@@ -7,9 +7,16 @@
 // writes the keyspace). Per key: `delete`, then one `object` (DUMP payload) or,
 // for a hash/set/zset/list with more than maxbulks elements, chunks of at most
 // maxbulks elements carrying a temporary TTL and a last `expire` with the real
-// one. Every message is ACKed; at most maxbytes are unacknowledged. After the
-// last ACK the batch is UNLINKed (big values freed off the main thread, the
-// deletion replicated) and the blocked caller gets its reply. One batch per db
+// one. Every message is ACKed; at most maxbytes are unacknowledged.
+//
+// A key is locked (writes through SLOTSMGRT-EXEC-WRAPPER get [1]) only while
+// it is in flight: from its first message until the ACK of its last one, when
+// it is UNLINKed here (replicated) and the wrapper sends its commands to the
+// target. Keys not started yet take writes on the source (they are read when
+// sent). A big hash/set/zset being streamed also takes the writes whose
+// touched members are known from their arguments (HSET, HDEL, SADD, ZADD...):
+// the members are recorded and sent again (current value, or `remove`) after
+// the last chunk, in rounds, the last round under the lock. One batch per db
 // at a time; SLOTSMGRT-ASYNC-FENCE / -CANCEL / -STATUS act on it.
 //
 // Target: SLOTSRESTORE-ASYNC, SLOTSRESTORE-ASYNC-AUTH, -SELECT, -ACK.
@@ -25,8 +32,23 @@ namespace codis::slots {
 // Registers the async commands; index is the module's SlotIndex.
 int register_async_commands(RedisModuleCtx* ctx, SlotIndex* index);
 
-// True when key of db belongs to a batch being migrated (writes to it
-// through SLOTSMGRT-EXEC-WRAPPER are refused).
+// True when key of db belongs to the running batch and has not been moved or
+// dropped from it (sync migrations refuse such keys).
 bool async_key_locked(int db, std::string_view key);
+
+// How SLOTSMGRT-EXEC-WRAPPER runs a command for hashkey in the selected db.
+enum class WrapperGate {
+  kNotHere,       // [0]: the key is not here (the proxy goes to the target)
+  kRetry,         // [1]: being migrated, ask again shortly
+  kRun,           // run the command
+  kRunReadOnly,   // run it only if it is not a write (else [1])
+};
+
+// cmdv[0] is the command, cmdv[1..] its arguments. Checks the existence of
+// hashkey and, when this db has a running batch, where every key of the
+// command is in it. A permitted write to a big key being streamed is recorded
+// here (its members are sent again later), so the caller must run the command
+// right after a kRun.
+WrapperGate async_wrapper_gate(RedisModuleCtx* ctx, RedisModuleString* hashkey, RedisModuleString** cmdv, int cmdc);
 
 }  // namespace codis::slots

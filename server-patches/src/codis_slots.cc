@@ -485,7 +485,8 @@ int cmd_slotsmgrttagone(RedisModuleCtx* c, RedisModuleString** v, int n) {
 // ---------------------------------------------------------------------------
 // SLOTSMGRT-EXEC-WRAPPER hashkey command [arg ...]
 //   [-1, error] bad call, [0, error] key not here, [2, reply] executed.
-//   [1, error] a write to a key under async migration.
+//   [1, error] the key is being migrated right now (a write to a key in
+//   flight; see async_wrapper_gate for the exact rules): ask again shortly.
 
 int cmd_exec_wrapper(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
   RedisModule_ReplyWithArray(ctx, 2);
@@ -493,14 +494,19 @@ int cmd_exec_wrapper(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
     RedisModule_ReplyWithLongLong(ctx, -1);
     return reply_error(ctx, "ERR wrong number of arguments for SLOTSMGRT-EXEC-WRAPPER");
   }
-  if (!RedisModule_KeyExists(ctx, argv[1])) {
+  WrapperGate gate = async_wrapper_gate(ctx, argv[1], argv + 2, argc - 2);
+  if (gate == WrapperGate::kNotHere) {
     RedisModule_ReplyWithLongLong(ctx, 0);
     return reply_error(ctx, "ERR the specified key doesn't exist");
   }
+  if (gate == WrapperGate::kRetry) {
+    RedisModule_ReplyWithLongLong(ctx, 1);
+    return reply_error(ctx, "ERR the specified key is being migrated");
+  }
   std::string cmd(view(argv[2]));
-  // A key of a batch under async migration stays readable; "W" makes
-  // RM_Call refuse a write command before running it.
-  bool locked = async_key_locked(RedisModule_GetSelectedDb(ctx), view(argv[1]));
+  // A key in flight stays readable; "W" makes RM_Call refuse a write command
+  // before running it.
+  bool locked = gate == WrapperGate::kRunReadOnly;
   RedisModuleCallReply* r =
       RedisModule_Call(ctx, cmd.c_str(), locked ? "!CEWv" : "!CEv", argv + 3, static_cast<size_t>(argc - 3));
   if (locked && r != nullptr && RedisModule_CallReplyType(r) == REDISMODULE_REPLY_ERROR) {
