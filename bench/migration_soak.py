@@ -380,11 +380,18 @@ class Soak:
     def __init__(self, a):
         self.a = a
         self.tmp = Path(tempfile.mkdtemp(prefix="mig-soak-"))
-        self.zk = ZooKeeperServer(str(self.tmp / "zk")).start()
-        self.servers = [codis_server(self.tmp).start() for _ in range(2)]
-        self.proxies = [Proxy(self.tmp, None, {"product_name": PRODUCT}).start() for _ in range(2)]
-        self.shell = CoordinatorShell("zookeeper", self.zk.addr)
-        self.dash = self.new_dashboard()
+        self.zk, self.servers, self.proxies, self.shell, self.dash = None, [], [], None, None
+        try:
+            self.zk = ZooKeeperServer(str(self.tmp / "zk")).start()
+            for _ in range(2):
+                self.servers.append(codis_server(self.tmp).start())
+            for _ in range(2):
+                self.proxies.append(Proxy(self.tmp, None, {"product_name": PRODUCT}).start())
+            self.shell = CoordinatorShell("zookeeper", self.zk.addr)
+            self.dash = self.new_dashboard()
+        except BaseException:
+            self.close()  # whatever started so far
+            raise
 
     def new_dashboard(self):
         d = Dashboard(self.tmp, PRODUCT, self.zk.addr)
@@ -396,11 +403,14 @@ class Soak:
     def close(self):
         for x in [self.dash] + self.proxies + self.servers:
             try:
-                x.stop()
+                if x is not None:
+                    x.stop()
             except Exception:  # noqa: BLE001 - best effort
                 pass
-        self.shell.close()
-        self.zk.close()
+        if self.shell is not None:
+            self.shell.close()
+        if self.zk is not None:
+            self.zk.close()
 
     def stats(self):
         return self.dash.ok("GET", "/api/topom/stats/{x}")
@@ -503,6 +513,8 @@ def main():
     ap.add_argument("--tuned", action="store_true", help="the test suite's migration settings instead of defaults")
     ap.add_argument("--timeout", type=float, default=3600)
     a = ap.parse_args()
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so every process is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     s = Soak(a)
     ctl = Control(2)
     checkers = []
