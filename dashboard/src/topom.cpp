@@ -1,5 +1,6 @@
 #include "topom.h"
 
+#include "codis/coordinator_models.h"
 #include "codis/routing.h"
 
 #include <spdlog/spdlog.h>
@@ -166,50 +167,25 @@ Status Topom::load() {
   std::map<std::string, models::Proxy> proxies;
   for (int i = 0; i < models::kMaxSlotNum; ++i) slots[i].id = i;
 
-  auto names = coord_->list(path::group_dir(product));
-  if (!names) return names.status();
-  for (const auto& name : *names) {
-    auto data = coord_->read(path::group_dir(product) + "/" + name);
-    if (!data) return data.status();
-    if (!data->has_value() || (*data)->empty()) continue;
-    auto g = models::parse_json<models::Group>(**data);
-    if (!g) return Status::Error("bad group node " + name + ": " + g.message());
-    groups[g->id] = *g;
+  auto group_list = models::read_dir<models::Group>(*coord_, path::group_dir(product));
+  if (!group_list) return group_list.status();
+  for (auto& g : *group_list) groups[g.id] = std::move(g);
+  auto slot_list = models::read_dir<models::SlotMapping>(*coord_, path::slot_dir(product));
+  if (!slot_list) return slot_list.status();
+  for (auto& m : *slot_list) {
+    if (m.id < 0 || m.id >= models::kMaxSlotNum) return Status::Error("bad slot node: id " + std::to_string(m.id));
+    slots[m.id] = std::move(m);
   }
-  names = coord_->list(path::slot_dir(product));
-  if (!names) return names.status();
-  for (const auto& name : *names) {
-    auto data = coord_->read(path::slot_dir(product) + "/" + name);
-    if (!data) return data.status();
-    if (!data->has_value() || (*data)->empty()) continue;
-    auto m = models::parse_json<models::SlotMapping>(**data);
-    if (!m) return Status::Error("bad slot node " + name + ": " + m.message());
-    if (m->id < 0 || m->id >= models::kMaxSlotNum) return Status::Error("bad slot node " + name + ": id out of range");
-    slots[m->id] = *m;
-  }
-  names = coord_->list(path::proxy_dir(product));
-  if (!names) return names.status();
-  for (const auto& name : *names) {
-    auto data = coord_->read(path::proxy_dir(product) + "/" + name);
-    if (!data) return data.status();
-    if (!data->has_value() || (*data)->empty()) continue;
-    auto p = models::parse_json<models::Proxy>(**data);
-    if (!p) return Status::Error("bad proxy node " + name + ": " + p.message());
-    proxies[p->token] = *p;
-  }
-  models::Sentinel sentinel;
-  auto sdata = coord_->read(path::sentinel(product));
-  if (!sdata) return sdata.status();
-  if (sdata->has_value() && !(*sdata)->empty()) {
-    auto p = models::parse_json<models::Sentinel>(**sdata);
-    if (!p) return Status::Error("bad sentinel node " + path::sentinel(product) + ": " + p.message());
-    sentinel = *p;
-  }
+  auto proxy_nodes = models::read_dir<models::Proxy>(*coord_, path::proxy_dir(product));
+  if (!proxy_nodes) return proxy_nodes.status();
+  for (auto& p : *proxy_nodes) proxies[p.token] = std::move(p);
+  auto sentinel = models::read_node<models::Sentinel>(*coord_, path::sentinel(product));
+  if (!sentinel) return sentinel.status();
   std::lock_guard lk(models_mu_);
   groups_ = std::move(groups);
   slots_ = std::move(slots);
   proxies_ = std::move(proxies);
-  sentinel_ = std::move(sentinel);
+  sentinel_ = sentinel->value_or(models::Sentinel{});
   spdlog::info("topom: loaded {} groups, {} proxies from {}", groups_.size(), proxies_.size(), coord_->describe());
   return Status::Ok();
 }

@@ -32,6 +32,7 @@
 #include <cstdio>
 
 #include "clients.h"
+#include "codis/coordinator_models.h"
 #include "codis/routing.h"
 #include "topom.h"
 
@@ -319,14 +320,13 @@ void Topom::refresh_proxies() {
       std::lock_guard lk(models_mu_);
       if (proxies_.count(token)) continue;
     }
-    auto data = coord_->read(path::proxy_dir(product) + "/" + name);
-    if (!data || !data->has_value() || (*data)->empty()) continue;
-    auto p = models::parse_json<models::Proxy>(**data);
-    if (!p) continue;
-    spdlog::info("topom: proxy-[{}] ({}) registered itself in the coordinator: it gets slot pushes too", p->token,
-                 p->admin_addr);
+    auto node = models::read_node<models::Proxy>(*coord_, path::proxy_dir(product) + "/" + name);
+    if (!node || !node->has_value()) continue;
+    const auto& p = **node;
+    spdlog::info("topom: proxy-[{}] ({}) registered itself in the coordinator: it gets slot pushes too", p.token,
+                 p.admin_addr);
     std::lock_guard lk(models_mu_);
-    proxies_[p->token] = *p;
+    proxies_[p.token] = p;
   }
 }
 

@@ -15,6 +15,7 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "codis/coordinator_models.h"
 #include "codis/routing.h"
 #include "codis/sha256.h"
 #include "proxy.h"
@@ -57,16 +58,6 @@ Result<std::pair<int, std::string>> http_put(const std::string& addr, const std:
   return std::pair<int, std::string>{static_cast<int>(res.result_int()), res.body()};
 }
 
-template <class T>
-Result<T> read_model(Coordinator& c, const std::string& path) {
-  auto data = c.read(path);
-  if (!data) return Result<T>::Error(data.message());
-  if (!data.value()) return Result<T>::Error(path + ": absent");
-  auto m = models::parse_json<T>(*data.value());
-  if (!m) return Result<T>::Error(path + ": " + m.message());
-  return m;
-}
-
 }  // namespace
 
 Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
@@ -79,13 +70,12 @@ Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
   //    registration with our admin address is a previous run of this proxy
   //    (we hold that port now): remove it, or the dashboard would keep
   //    pushing to it and wait for a proxy that is gone.
-  if (auto names = c.list(models::path::proxy_dir(product)); names) {
-    for (const auto& name : *names) {
-      auto old = read_model<models::Proxy>(c, models::path::proxy_dir(product) + "/" + name);
-      if (old && old->admin_addr == ctx_.config.admin_addr && old->token != ctx_.token) {
-        spdlog::info("removing the registration of a previous run of this proxy (token {})", old->token);
-        if (auto st = c.remove(models::path::proxy_dir(product) + "/" + name); !st.ok())
-          spdlog::warn("could not remove {}: {}", name, st.message());
+  if (auto olds = models::read_dir<models::Proxy>(c, models::path::proxy_dir(product)); olds) {
+    for (const auto& old : *olds) {
+      if (old.admin_addr == ctx_.config.admin_addr && old.token != ctx_.token) {
+        spdlog::info("removing the registration of a previous run of this proxy (token {})", old.token);
+        if (auto st = c.remove(models::path::proxy(product, old.token)); !st.ok())
+          spdlog::warn("could not remove proxy-{}: {}", old.token, st.message());
       }
     }
   }
@@ -101,26 +91,16 @@ Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
 
   // 2. Load groups and slots, and route by them unless a push came first.
   const uint64_t version_before = table_version();
+  auto group_list = models::read_dir<models::Group>(c, models::path::group_dir(product));
+  if (!group_list) return Status::Error("reading groups: " + group_list.message());
   std::map<int, models::Group> groups;
-  auto group_names = c.list(models::path::group_dir(product));
-  if (!group_names) return Status::Error("reading groups: " + group_names.message());
-  for (const auto& name : *group_names) {
-    auto g = read_model<models::Group>(c, models::path::group_dir(product) + "/" + name);
-    if (!g) return Status::Error("reading groups: " + g.message());
-    groups[g->id] = std::move(g.value());
-  }
-  std::vector<models::SlotMapping> mappings;
-  auto slot_names = c.list(models::path::slot_dir(product));
-  if (!slot_names) return Status::Error("reading slots: " + slot_names.message());
-  for (const auto& name : *slot_names) {
-    auto m = read_model<models::SlotMapping>(c, models::path::slot_dir(product) + "/" + name);
-    if (!m) return Status::Error("reading slots: " + m.message());
-    if (m->id < 0 || m->id >= models::kMaxSlotNum) continue;
-    mappings.push_back(std::move(m.value()));
-  }
+  for (auto& g : *group_list) groups[g.id] = std::move(g);
+  auto mappings = models::read_dir<models::SlotMapping>(c, models::path::slot_dir(product));
+  if (!mappings) return Status::Error("reading slots: " + mappings.message());
+  std::erase_if(*mappings, [](const auto& m) { return m.id < 0 || m.id >= models::kMaxSlotNum; });
   models::RoutingOptions options;
   options.loaded_by_proxy = true;
-  auto slots = models::slot_routes(mappings, groups, options);
+  auto slots = models::slot_routes(*mappings, groups, options);
   if (auto st = load_slots(slots, version_before); !st.ok()) {
     if (table_version() != version_before) {
       spdlog::info("a routing push arrived while loading from the coordinator: keeping the pushed table");
@@ -134,26 +114,23 @@ Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
 
   // Follow the sentinels the dashboard registered the groups with, without
   // waiting for the dashboard to hand them over (it does when it takes us over).
-  if (auto data = c.read(models::path::sentinel(product)); data && data->has_value() && !(*data)->empty()) {
-    auto sentinel = models::parse_json<models::Sentinel>(**data);
-    if (!sentinel) {
-      spdlog::warn("ignoring {}: {}", models::path::sentinel(product), sentinel.message());
-    } else if (!sentinel->servers.empty()) {
-      nlohmann::json body = *sentinel;
-      if (auto st = set_sentinels(body); !st.ok()) spdlog::warn("sentinels: {}", st.message());
-    }
+  if (auto sentinel = models::read_node<models::Sentinel>(c, models::path::sentinel(product)); !sentinel) {
+    spdlog::warn("ignoring the sentinels: {}", sentinel.message());
+  } else if (sentinel->has_value() && !(*sentinel)->servers.empty()) {
+    nlohmann::json body = **sentinel;
+    if (auto st = set_sentinels(body); !st.ok()) spdlog::warn("sentinels: {}", st.message());
   }
 
   // 3. Hand ourselves to the active dashboard, if any; without one we serve anyway.
-  auto topom = read_model<models::Topom>(c, models::path::topom(product));
-  if (!topom) {
+  auto topom = models::read_node<models::Topom>(c, models::path::topom(product));
+  if (!topom || !topom->has_value()) {
     spdlog::info("no dashboard is running for {} ({}); serving from the coordinator's routing", product,
-                 topom.message());
+                 topom ? "no lock node" : topom.message());
     return Status::Ok();
   }
   // The dashboard calls back into our admin API, which serves only once the
   // control loop runs: ask from a thread of its own, after start-up.
-  std::string dashboard = topom->admin_addr;
+  std::string dashboard = (*topom)->admin_addr;
   std::string target = "/api/topom/proxy/create/" + codis_xauth({product}) + "/" + ctx_.config.admin_addr;
   handoff_ = std::thread([dashboard, target] {
     auto res = http_put(dashboard, target, std::chrono::seconds(10));
