@@ -488,9 +488,10 @@ private:
     return s;
   }
 
-  Status put_topom(std::string_view what,
-                   std::initializer_list<std::string_view> segments,
-                   const std::string &body = {}) {
+  // PUT on the dashboard's or the proxy's API (whichever this run talks to).
+  Status put(std::string_view what,
+             std::initializer_list<std::string_view> segments,
+             const std::string &body = {}) {
     debug("PUT " + ApiClient::path(segments) + " (" + std::string(what) + ")");
     auto r = api_.put(segments, body);
     if (!r)
@@ -539,11 +540,11 @@ private:
       return Status::Ok();
     }
     if (a == "shutdown")
-      return put_topom("shutdown", {"api", "topom", "shutdown", x});
+      return put("shutdown", {"api", "topom", "shutdown", x});
     if (a == "reload")
-      return put_topom("reload", {"api", "topom", "reload", x});
+      return put("reload", {"api", "topom", "reload", x});
     if (a == "log-level")
-      return put_topom("set log level",
+      return put("set log level",
                        {"api", "topom", "loglevel", x, *cmd_.log_level});
     if (a == "slots-status") {
       auto s = api_.get({"api", "topom", "slots", x});
@@ -555,10 +556,10 @@ private:
     if (a == "slots-assign")
       return slots_assign();
     if (a == "create-proxy")
-      return put_topom("create-proxy", {"api", "topom", "proxy", "create", x,
+      return put("create-proxy", {"api", "topom", "proxy", "create", x,
                                         *cmd_.server_addr});
     if (a == "online-proxy")
-      return put_topom("online-proxy", {"api", "topom", "proxy", "online", x,
+      return put("online-proxy", {"api", "topom", "proxy", "online", x,
                                         *cmd_.server_addr});
     if (a == "remove-proxy") {
       auto tokens = proxy_tokens();
@@ -566,7 +567,7 @@ private:
         return tokens.status();
       for (const auto &t : *tokens) {
         auto st =
-            put_topom("remove-proxy " + t, {"api", "topom", "proxy", "remove",
+            put("remove-proxy " + t, {"api", "topom", "proxy", "remove",
                                             x, t, cmd_.force ? "1" : "0"});
         if (!st.ok())
           return st;
@@ -582,7 +583,7 @@ private:
         for (const auto &p : models.is_array() ? models : Json::array()) {
           out_ << "reinit proxy: " << p.dump() << "\n";
           const std::string t = p.value("token", "");
-          if (auto st = put_topom("reinit-proxy " + t,
+          if (auto st = put("reinit-proxy " + t,
                                   {"api", "topom", "proxy", "reinit", x, t});
               !st.ok())
             return st;
@@ -593,7 +594,7 @@ private:
       if (!tokens)
         return tokens.status();
       for (const auto &t : *tokens) {
-        if (auto st = put_topom("reinit-proxy " + t,
+        if (auto st = put("reinit-proxy " + t,
                                 {"api", "topom", "proxy", "reinit", x, t});
             !st.ok())
           return st;
@@ -609,31 +610,31 @@ private:
     }
     const std::string gid = cmd_.gid ? std::to_string(*cmd_.gid) : "";
     if (a == "create-group")
-      return put_topom("create-group",
+      return put("create-group",
                        {"api", "topom", "group", "create", x, gid});
     if (a == "remove-group")
-      return put_topom("remove-group",
+      return put("remove-group",
                        {"api", "topom", "group", "remove", x, gid});
     if (a == "resync-group") {
       if (cmd_.all)
-        return put_topom("resync-group --all",
+        return put("resync-group --all",
                          {"api", "topom", "group", "resync-all", x});
-      return put_topom("resync-group",
+      return put("resync-group",
                        {"api", "topom", "group", "resync", x, gid});
     }
     if (a == "group-add") {
       if (cmd_.datacenter && !cmd_.datacenter->empty()) {
-        return put_topom("group-add", {"api", "topom", "group", "add", x, gid,
+        return put("group-add", {"api", "topom", "group", "add", x, gid,
                                        *cmd_.server_addr, *cmd_.datacenter});
       }
-      return put_topom("group-add", {"api", "topom", "group", "add", x, gid,
+      return put("group-add", {"api", "topom", "group", "add", x, gid,
                                      *cmd_.server_addr});
     }
     if (a == "group-del")
-      return put_topom("group-del", {"api", "topom", "group", "del", x, gid,
+      return put("group-del", {"api", "topom", "group", "del", x, gid,
                                      *cmd_.server_addr});
     if (a == "promote-server") {
-      auto st = put_topom("promote-server", {"api", "topom", "group", "promote",
+      auto st = put("promote-server", {"api", "topom", "group", "promote",
                                              x, gid, *cmd_.server_addr});
       if (!st.ok())
         return st;
@@ -680,11 +681,11 @@ private:
       return Status::Ok();
     }
     if (cmd_.offline) {
-      return put_topom("slots-assign --offline",
+      return put("slots-assign --offline",
                        {"api", "topom", "slots", "assign", xauth_, "offline"},
                        mappings.dump());
     }
-    return put_topom("slots-assign",
+    return put("slots-assign",
                      {"api", "topom", "slots", "assign", xauth_},
                      mappings.dump());
   }
@@ -697,26 +698,26 @@ private:
     };
     Status st;
     if (k == "create") {
-      st = put_topom("slot-action --create",
+      st = put("slot-action --create",
                      {"api", "topom", "slots", "action", "create", x,
                       n(cmd_.sid), n(cmd_.gid)});
     } else if (k == "remove") {
-      st = put_topom("slot-action --remove", {"api", "topom", "slots", "action",
+      st = put("slot-action --remove", {"api", "topom", "slots", "action",
                                               "remove", x, n(cmd_.sid)});
     } else if (k == "create-some") {
-      st = put_topom("slot-action --create-some",
+      st = put("slot-action --create-some",
                      {"api", "topom", "slots", "action", "create-some", x,
                       n(cmd_.gid_from), n(cmd_.gid_to), n(cmd_.num_slots)});
     } else if (k == "create-range") {
-      st = put_topom("slot-action --create-range",
+      st = put("slot-action --create-range",
                      {"api", "topom", "slots", "action", "create-range", x,
                       n(cmd_.beg), n(cmd_.end), n(cmd_.gid)});
     } else if (k == "interval") {
-      st = put_topom(
+      st = put(
           "slot-action --interval",
           {"api", "topom", "slots", "action", "interval", x, n(cmd_.interval)});
     } else {
-      st = put_topom("slot-action --disabled",
+      st = put("slot-action --disabled",
                      {"api", "topom", "slots", "action", "disabled", x,
                       cmd_.disabled.value_or(0) != 0 ? "1" : "0"});
     }
@@ -758,16 +759,6 @@ private:
     return Status::Ok();
   }
 
-  Status put_proxy(std::string_view what,
-                   std::initializer_list<std::string_view> segments,
-                   const std::string &body = {}) {
-    debug("PUT " + ApiClient::path(segments) + " (" + std::string(what) + ")");
-    auto r = api_.put(segments, body);
-    if (!r)
-      return failed(what, r);
-    return Status::Ok();
-  }
-
   Status run_proxy() {
     const std::string &a = cmd_.action;
     if (a.empty()) {
@@ -789,18 +780,18 @@ private:
       return st;
     const std::string x = xauth_;
     if (a == "start")
-      return put_proxy("start", {"api", "proxy", "start", x});
+      return put("start", {"api", "proxy", "start", x});
     if (a == "shutdown")
-      return put_proxy("shutdown", {"api", "proxy", "shutdown", x});
+      return put("shutdown", {"api", "proxy", "shutdown", x});
     if (a == "log-level")
-      return put_proxy("set log level",
+      return put("set log level",
                        {"api", "proxy", "loglevel", x, *cmd_.log_level});
     if (a == "reset-stats")
-      return put_proxy("reset-stats", {"api", "proxy", "stats", "reset", x});
+      return put("reset-stats", {"api", "proxy", "stats", "reset", x});
     if (a == "forcegc")
-      return put_proxy("forcegc", {"api", "proxy", "forcegc", x});
+      return put("forcegc", {"api", "proxy", "forcegc", x});
     if (a == "fillslots")
-      return put_proxy("fillslots", {"api", "proxy", "fillslots", x},
+      return put("fillslots", {"api", "proxy", "fillslots", x},
                        slots.dump());
     return Status::Error("internal: unhandled proxy action --" + a);
   }
