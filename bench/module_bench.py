@@ -58,7 +58,7 @@ class Server:
         if module:
             cmd += ["--loadmodule", str(MODULE)]
         self.proc = subprocess.Popen(cmd)
-        self.c = redis.Redis(port=self.port)
+        self.c = redis.Redis(host="127.0.0.1", port=self.port)
         for _ in range(200):
             try:
                 self.c.ping()
@@ -188,7 +188,7 @@ def migration(small_keys=64000, slots=256, hash_fields=1_000_000):
         lat, stop = [], threading.Event()
 
         def client():
-            c = redis.Redis(port=src.port)
+            c = redis.Redis(host="127.0.0.1", port=src.port)
             n = 0
             while not stop.is_set():
                 k = outside[n % len(outside)]

@@ -137,7 +137,9 @@ def test_systemd_units_verify():
     units = sorted(str(p) for p in SYSTEMD.glob("*.service"))
     assert len(units) >= 6, units
     r = subprocess.run(["systemd-analyze", "verify", *units], capture_output=True, text=True, timeout=60)
-    # The binaries are not installed on a test machine; anything else is a defect.
+    # The binaries are not installed on a test machine, and a machine without
+    # man pages cannot check Documentation=man:...; anything else is a defect.
+    ignored = (r"Command /usr/local/bin/codis-\S+ is not executable", r"Command 'man \S+' failed")
     problems = [line for line in (r.stdout + r.stderr).splitlines()
-                if line.strip() and not re.search(r"Command /usr/local/bin/codis-\S+ is not executable", line)]
+                if line.strip() and not any(re.search(pat, line) for pat in ignored)]
     assert not problems, "\n".join(problems)

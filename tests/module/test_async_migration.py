@@ -325,7 +325,7 @@ def test_restore_async_target_side(make_redis):
 
 def test_restore_async_auth(make_redis):
     t = make_redis(args=["--requirepass", "pw"])
-    raw = redis.Redis(port=t.port)  # not authenticated
+    raw = redis.Redis(host="127.0.0.1", port=t.port)  # not authenticated
     with pytest.raises(redis.AuthenticationError):
         raw.execute_command("SLOTSRESTORE-ASYNC", "delete", "k")
     assert raw.execute_command("SLOTSRESTORE-ASYNC-AUTH", "bad")[1] == b"-1"
