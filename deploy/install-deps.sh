@@ -12,7 +12,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git clang libclang-rt-14-dev
   # libraries (Boost 1.81: Asio and Beast are header-only, compiled once by us)
   libboost1.81-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libtomlplusplus-dev libcli11-dev catch2 libzookeeper-mt-dev
+  libtomlplusplus-dev libcli11-dev catch2 libzookeeper-mt-dev libsodium-dev libssl-dev
   # real parts the tests and the quickstart run
   redis-server redis-tools zookeeper haproxy
   # the web UI: built with npm (Vite), tested in headless Chromium

@@ -98,7 +98,7 @@ bool valid_host_port(std::string_view addr) {
 using P = ProxyConfig;
 
 const std::vector<Field<P>>& proxy_fields() {
-  static const std::vector<Field<P>> fields = {
+  static const std::vector<Field<P>> fields = with_admin_security<P>({
       {.key = "product_name", .member = &P::product_name,
        .comment = "Product (cluster) name: the coordinator keeps this cluster under /codis3/{product_name}."},
       {.key = "product_auth", .member = &P::product_auth,
@@ -196,12 +196,13 @@ const std::vector<Field<P>>& proxy_fields() {
        .comment = "KEYS runs on every group; past this many keys in total it answers an error\n"
                   "instead (not in Codis). Use SCAN for big keyspaces.",
        .min = 1, .max = INT_MAX},
-  };
+  }, "admin_addr");
   return fields;
 }
 
 Status validate_proxy(const ProxyConfig& c, const Lines* lines) {
   if (auto st = check_table_ranges(c, proxy_fields(), lines); !st.ok()) return st;
+  if (auto st = check_admin_security(c, lines); !st.ok()) return st;
   if (c.product_name.empty()) return Status::Error(at(lines, "product_name") + "must not be empty");
   static const char* const kProtos[] = {"tcp", "tcp4", "tcp6", "unix", "unixpacket"};
   bool known = false;

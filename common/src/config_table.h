@@ -51,6 +51,63 @@ inline std::string at(const Lines* lines, std::string_view key) {
   return s + "key '" + std::string(key) + "': ";
 }
 
+// The admin plane's security keys, the same in proxy.toml and dashboard.toml
+// (both structs have these members). docs/operations.md, "Security".
+template <class C>
+void add_admin_security_fields(std::vector<Field<C>>& out) {
+  const std::vector<Field<C>> fields = {
+      {"admin_auth", &C::admin_auth,
+       "The admin secret. Every admin API call that changes something, reads a secret or a token, or\n"
+       "makes the daemon connect somewhere needs \"Authorization: Bearer <admin_auth>\" (codis-admin --auth,\n"
+       "the web UI's sign-in). The dashboard and its proxies share one secret. Empty: read it from\n"
+       "admin_auth_file, or generate one there on first start (there is no unauthenticated mode).",
+       0, INT64_MAX, true},
+      {"admin_auth_file", &C::admin_auth_file,
+       "Where the admin secret is kept when admin_auth is empty (created 0600 if missing).\n"
+       "Empty: \"admin_auth\" in the directory of the config file."},
+      {"admin_compat_xauth", &C::admin_compat_xauth,
+       "Accept Codis 3.2's xauth (derived from the product name: anyone can compute it) in place of\n"
+       "the admin secret, and serve Codis's unauthenticated reads, so that real Codis tools work.\n"
+       "Only on a trusted network: with it, whoever reaches the admin port owns the cluster."},
+      {"metrics_auth", &C::metrics_auth,
+       "GET /metrics needs \"Authorization: Bearer <metrics_auth>\" (or the admin secret) when set;\n"
+       "empty: /metrics is open (it holds counters, no secrets).",
+       0, INT64_MAX, true},
+      {"admin_tls_cert_file", &C::admin_tls_cert_file,
+       "HTTPS on admin_addr: a PEM certificate (chain) and its key; both empty: plain HTTP.\n"
+       "admin_tls_ca_file verifies the HTTPS admin ports this daemon calls (the dashboard's calls to\n"
+       "proxies, a proxy's calls to the dashboard); empty: those calls use plain HTTP."},
+      {"admin_tls_key_file", &C::admin_tls_key_file},
+      {"admin_tls_ca_file", &C::admin_tls_ca_file},
+  };
+  out.insert(out.end(), fields.begin(), fields.end());
+}
+
+template <class C>
+Status check_admin_security(const C& c, const Lines* lines) {
+  if (c.admin_tls_cert_file.empty() != c.admin_tls_key_file.empty()) {
+    return Status::Error(at(lines, c.admin_tls_cert_file.empty() ? "admin_tls_cert_file" : "admin_tls_key_file") +
+                         "admin_tls_cert_file and admin_tls_key_file go together (both set: HTTPS; both empty: HTTP)");
+  }
+  for (char ch : c.admin_auth) {
+    if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f) {
+      return Status::Error(at(lines, "admin_auth") + "may not contain blanks or control characters");
+    }
+  }
+  return Status::Ok();
+}
+
+// `table` with the admin security keys inserted after the key `after`.
+template <class C>
+std::vector<Field<C>> with_admin_security(std::vector<Field<C>> table, std::string_view after) {
+  std::vector<Field<C>> out;
+  for (auto& f : table) {
+    out.push_back(f);
+    if (after == f.key) add_admin_security_fields(out);
+  }
+  return out;
+}
+
 template <class C>
 Status check_range(const Field<C>& f, int64_t v, const Lines* lines) {
   if (v >= f.min && v <= f.max) return Status::Ok();

@@ -11,7 +11,7 @@ using namespace config_table;
 using D = DashboardConfig;
 
 const std::vector<Field<D>>& fields() {
-  static const std::vector<Field<D>> table = {
+  static const std::vector<Field<D>> table = with_admin_security<D>({
       {"coordinator_name", &D::coordinator_name,
        "Where the topology lives: coordinator_name is \"zookeeper\" (coordinator_addr: \"host:port[,host:port]\")\n"
        "or \"filesystem\" (coordinator_addr: a directory, for a single machine). coordinator_auth is the\n"
@@ -38,12 +38,13 @@ const std::vector<Field<D>>& fields() {
       {"sentinel_failover_timeout", &D::sentinel_failover_timeout},
       {"sentinel_notification_script", &D::sentinel_notification_script},
       {"sentinel_client_reconfig_script", &D::sentinel_client_reconfig_script},
-  };
+  }, "admin_addr");
   return table;
 }
 
 Status validate_dashboard(const D& c, const Lines* lines) {
   if (auto st = check_table_ranges(c, fields(), lines); !st.ok()) return st;
+  if (auto st = check_admin_security(c, lines); !st.ok()) return st;
   if (c.coordinator_name != "zookeeper" && c.coordinator_name != "filesystem") {
     return Status::Error(at(lines, "coordinator_name") +
                          "expected \"zookeeper\" or \"filesystem\", got \"" + c.coordinator_name + "\"");

@@ -58,6 +58,13 @@ std::string_view Request::param(std::string_view name) const {
   return {};
 }
 
+std::string_view Request::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (beast::iequals(k, name)) return v;
+  }
+  return {};
+}
+
 // ---------------------------------------------------------------------------
 // Router
 
@@ -144,7 +151,8 @@ void Router::add_fallback(std::string method, std::string_view pattern, Handler 
   routes_.push_back(Route{std::move(method), std::string(pattern), std::move(segments), std::move(handler), true});
 }
 
-Reply Router::dispatch(std::string_view method, std::string_view target, std::string body, std::string remote) const {
+Reply Router::dispatch(std::string_view method, std::string_view target, std::string body, std::string remote,
+                       Headers headers, bool secure) const {
   auto path = request_path(target);
   if (!path) return text(400, "400 bad request: malformed request target\n");
   const auto segs = split_path(*path);
@@ -160,7 +168,7 @@ Reply Router::dispatch(std::string_view method, std::string_view target, std::st
       continue;
     }
     const Request request{std::string(method), std::move(*path), std::move(body), std::move(remote),
-                          std::move(params)};
+                          std::move(params),       std::move(headers), secure};
     try {
       return route.handler(request);
     } catch (const std::exception& e) {
@@ -207,7 +215,7 @@ bhttp::response<bhttp::string_body> to_response(Reply reply) {
   if (res.result() == bhttp::status::unknown) res.reason("status code " + std::to_string(reply.status));  // as Go
   if (!reply.content_type.empty()) res.set(bhttp::field::content_type, reply.content_type);
   if (!reply.location.empty()) res.set(bhttp::field::location, reply.location);
-  for (const auto& [name, value] : reply.headers) res.set(name, value);
+  for (const auto& [name, value] : reply.headers) res.insert(name, value);
   res.body() = std::move(reply.body);
   return res;
 }
@@ -362,15 +370,19 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
     const std::string method(req.method_string());
     const std::string target(req.target());
     std::string body = std::move(req.body());
+    Headers headers;
+    for (const auto& field : req) headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     Reply reply;
     if (pool) {
       // Off the io thread: such handlers block on peers.
       reply = co_await asio::co_spawn(
           pool->get_executor(),
-          [&]() -> asio::awaitable<Reply> { co_return router.dispatch(method, target, std::move(body), who); },
+          [&]() -> asio::awaitable<Reply> {
+            co_return router.dispatch(method, target, std::move(body), who, std::move(headers));
+          },
           asio::use_awaitable);
     } else {
-      reply = router.dispatch(method, target, std::move(body), std::move(who));
+      reply = router.dispatch(method, target, std::move(body), std::move(who), std::move(headers));
     }
 
     auto res = to_response(std::move(reply));

@@ -213,7 +213,8 @@ Status RedisClient::set_master(const std::string& master, const std::string& aut
 }
 
 Result<HttpResult> http_request(const std::string& addr, std::string_view method, const std::string& path,
-                                const std::string& body, std::chrono::milliseconds timeout) {
+                                const std::string& body, std::chrono::milliseconds timeout,
+                                const std::string& bearer) {
   auto fd = dial(addr, timeout);
   if (!fd) return fd.status();
   struct Closer {
@@ -223,6 +224,7 @@ Result<HttpResult> http_request(const std::string& addr, std::string_view method
   const auto deadline = Clock::now() + timeout;
   std::string req = std::string(method) + " " + path + " HTTP/1.1\r\nHost: " + addr +
                     "\r\nUser-Agent: codis-dashboard\r\nConnection: close\r\n";
+  if (!bearer.empty()) req += "Authorization: Bearer " + bearer + "\r\n";
   if (method != "GET") {
     req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
@@ -263,15 +265,16 @@ Result<HttpResult> http_request(const std::string& addr, std::string_view method
 }
 
 Result<nlohmann::json> rpc_call(const std::string& addr, std::string_view method, const std::string& path,
-                                const std::string& body, std::chrono::milliseconds timeout) {
-  auto r = http_request(addr, method, path, body, timeout);
+                                const std::string& body, std::chrono::milliseconds timeout,
+                                const std::string& bearer) {
+  auto r = http_request(addr, method, path, body, timeout, bearer);
   if (!r) return r.status();
   auto v = nlohmann::json::parse(r->body, nullptr, false);
   if (r->status == 200) {
     if (v.is_discarded()) return Result<nlohmann::json>::Error("bad JSON in the reply of " + addr);
     return v;
   }
-  if ((r->status == 800 || r->status == 1500) && v.is_object() && v.contains("Cause") && v["Cause"].is_string()) {
+  if ((r->status == 800 || r->status == 1500 || r->status == 401) && v.is_object() && v.contains("Cause") && v["Cause"].is_string()) {
     return Result<nlohmann::json>::Error(v["Cause"].get<std::string>());
   }
   std::string text = r->body.substr(0, 200);

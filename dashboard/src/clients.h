@@ -48,14 +48,17 @@ struct HttpResult {
   std::string body;
 };
 
-// One HTTP/1.1 request (Connection: close). Fails on connect/IO errors only.
+// One HTTP/1.1 request (Connection: close), with "Authorization: Bearer
+// <bearer>" when `bearer` is not empty. Fails on connect/IO errors only.
 Result<HttpResult> http_request(const std::string& addr, std::string_view method, const std::string& path,
-                                const std::string& body, std::chrono::milliseconds timeout);
+                                const std::string& body, std::chrono::milliseconds timeout,
+                                const std::string& bearer = "");
 
 // Codis rpc: 200 -> the JSON value; 800/1500 -> an error with the remote Cause;
-// anything else -> an error with the status and body.
+// 401 -> an error with the Cause; anything else -> an error with the status and body.
 Result<nlohmann::json> rpc_call(const std::string& addr, std::string_view method, const std::string& path,
-                                const std::string& body, std::chrono::milliseconds timeout);
+                                const std::string& body, std::chrono::milliseconds timeout,
+                                const std::string& bearer = "");
 
 // Percent-encodes one path segment (Codis's rpc.EncodeURL).
 std::string url_segment(std::string_view s);

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <thread>
 
+#include "codis/admin_auth.h"
 #include "codis/coordinator.h"
 #include "codis/dashboard_config.h"
 #include "codis/http_server.h"
@@ -54,12 +55,15 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  codis-dashboard --default-config > dashboard.toml\n"
       "  codis-dashboard --config dashboard.toml --log dashboard.log --log-level info\n"
-      "Then, with X = the xauth (sha256 of \"Codis-XAuth-[product_name]\", first 32 hex chars):\n"
-      "  curl -X PUT http://127.0.0.1:18080/api/topom/group/create/$X/1\n"
-      "  curl -X PUT http://127.0.0.1:18080/api/topom/group/add/$X/1/127.0.0.1:6379\n"
-      "  curl -X PUT http://127.0.0.1:18080/api/topom/proxy/create/$X/127.0.0.1:11080\n"
-      "  curl -X PUT -d '[{\"id\":0,\"group_id\":1}]' http://127.0.0.1:18080/api/topom/slots/assign/$X\n"
-      "The operator web UI is served at http://admin_addr/ (see --assets-dir).\n",
+      "Every call that changes something or reads the topology needs the admin secret (admin_auth;\n"
+      "when it is empty the dashboard generates one into admin_auth_file and logs where):\n"
+      "  A=\"Authorization: Bearer $(cat admin_auth)\"\n"
+      "  X=codis   # Codis's xauth path segment: checked only with admin_compat_xauth = true\n"
+      "  curl -H \"$A\" -X PUT http://127.0.0.1:18080/api/topom/group/create/$X/1\n"
+      "  curl -H \"$A\" -X PUT http://127.0.0.1:18080/api/topom/group/add/$X/1/127.0.0.1:6379\n"
+      "  curl -H \"$A\" -X PUT http://127.0.0.1:18080/api/topom/proxy/create/$X/127.0.0.1:11080\n"
+      "  curl -H \"$A\" -X PUT -d '[{\"id\":0,\"group_id\":1}]' http://127.0.0.1:18080/api/topom/slots/assign/$X\n"
+      "The operator web UI is served at http://admin_addr/ (sign in as admin with the secret; see --assets-dir).\n",
       "codis-dashboard"};
   std::string config_file, log_file, log_level = "info", pidfile, assets_dir;
   bool default_config = false, version = false;
@@ -85,8 +89,11 @@ int main(int argc, char** argv) {
   if (config_file.empty()) return fail("--config FILE is required (codis-dashboard --default-config prints one)");
   auto loaded = codis::load_dashboard_config(config_file);
   if (!loaded) return fail(loaded.message());
-  const codis::DashboardConfig config = std::move(loaded.value());
   if (auto st = codis::log::init(log_file, log_level); !st.ok()) return fail(st.message());
+  if (auto st = codis::resolve_admin_auth(loaded.value(), config_file, "dashboard"); !st.ok()) {
+    return fail(st.message());
+  }
+  const codis::DashboardConfig config = std::move(loaded.value());
 
   // The web UI's bundle: --assets-dir, else the first default place with one.
   std::vector<std::string> searched;
@@ -162,7 +169,9 @@ int main(int argc, char** argv) {
   } else {
     {
       std::lock_guard lk(server_mu);
-      auto router = codis::dashboard::make_topom_router(topom, [&] { stop_all(); }).http_router();
+      auto router =
+          codis::dashboard::make_topom_router(topom, [&] { stop_all(); }, codis::rpc::security_from(config))
+              .http_router();
       codis::dashboard::add_web_routes(router, web);
       // Handlers on a small pool: Topom operations block on the coordinator,
       // proxies and redis servers, and a slow proxy must not stall GET /topom/stats.

@@ -363,7 +363,7 @@ Status Topom::resync_slots(const std::vector<models::SlotMapping>& slots) {
   std::vector<std::future<Result<json>>> futures;
   for (const auto& [p, body] : bodies) {
     futures.push_back(std::async(std::launch::async, [this, p = p, body = body] {
-      return rpc_call(p.admin_addr, "PUT", "/api/proxy/fillslots/" + proxy_xauth(p), body, kProxyTimeout);
+      return rpc_call(p.admin_addr, "PUT", "/api/proxy/fillslots/" + proxy_xauth(p), body, kProxyTimeout, config_.admin_auth);
     }));
   }
   std::string failed;
@@ -404,10 +404,10 @@ Status Topom::reinit(const models::Proxy& p) {
   }
   const std::string x = proxy_xauth(p);
   spdlog::info("topom: proxy-[{}] reinit ({})", p.token, p.admin_addr);
-  if (auto r = rpc_call(p.admin_addr, "PUT", "/api/proxy/fillslots/" + x, table, kProxyTimeout); !r) {
+  if (auto r = rpc_call(p.admin_addr, "PUT", "/api/proxy/fillslots/" + x, table, kProxyTimeout, config_.admin_auth); !r) {
     return Status::Error("proxy-[" + p.token + "] fillslots failed: " + r.message());
   }
-  if (auto r = rpc_call(p.admin_addr, "PUT", "/api/proxy/start/" + x, "", kProxyTimeout); !r) {
+  if (auto r = rpc_call(p.admin_addr, "PUT", "/api/proxy/start/" + x, "", kProxyTimeout, config_.admin_auth); !r) {
     return Status::Error("proxy-[" + p.token + "] start failed: " + r.message());
   }
   // Codis's reinit also hands over the sentinels, so the proxy follows failovers.
@@ -417,7 +417,7 @@ Status Topom::reinit(const models::Proxy& p) {
     sentinel = sentinel_;
   }
   if (!sentinel.servers.empty()) {
-    if (auto r = rpc_call(p.admin_addr, "PUT", "/api/proxy/sentinels/" + x, models::encode(sentinel), kProxyTimeout);
+    if (auto r = rpc_call(p.admin_addr, "PUT", "/api/proxy/sentinels/" + x, models::encode(sentinel), kProxyTimeout, config_.admin_auth);
         !r) {
       return Status::Error("proxy-[" + p.token + "] set sentinels failed: " + r.message());
     }
@@ -426,7 +426,7 @@ Status Topom::reinit(const models::Proxy& p) {
 }
 
 Result<models::Proxy> Topom::fetch_proxy_model(const std::string& addr) {
-  auto r = rpc_call(addr, "GET", "/api/proxy/model", "", kProxyTimeout);
+  auto r = rpc_call(addr, "GET", "/api/proxy/model", "", kProxyTimeout, config_.admin_auth);
   if (!r) return Result<models::Proxy>::Error("proxy@" + addr + " fetch model failed: " + r.message());
   auto p = models::parse_json<models::Proxy>(r->dump());
   if (!p) return Result<models::Proxy>::Error("proxy@" + addr + " fetch model failed: " + p.message());
@@ -488,7 +488,7 @@ Status Topom::remove_proxy(const std::string& token, bool force) {
     if (it == proxies_.end()) return Status::Error("proxy-[" + token + "] doesn't exist");
     p = it->second;
   }
-  if (auto r = rpc_call(p.admin_addr, "PUT", "/api/proxy/shutdown/" + proxy_xauth(p), "", kProxyTimeout); !r) {
+  if (auto r = rpc_call(p.admin_addr, "PUT", "/api/proxy/shutdown/" + proxy_xauth(p), "", kProxyTimeout, config_.admin_auth); !r) {
     spdlog::warn("topom: proxy-[{}] shutdown failed, force remove = {}: {}", token, force, r.message());
     if (!force) {
       return Status::Error("proxy-[" + token + "] shutdown failed: " + r.message() +
@@ -1041,7 +1041,28 @@ void Topom::process_sync_action() {
   if (auto s2 = store_group(g); !s2.ok()) spdlog::warn("topom: server-[{}] sync action: {}", addr, s2.message());
 }
 
+// group/info and sentinels/info connect only to what the topology holds: an
+// address from the caller would make the dashboard connect anywhere and send
+// it product_auth.
+bool Topom::known_server(const std::string& addr) const {
+  std::lock_guard lk(models_mu_);
+  for (const auto& [gid, g] : groups_) {
+    for (const auto& s : g.servers) {
+      if (s.server == addr) return true;
+    }
+  }
+  return false;
+}
+
+bool Topom::known_sentinel(const std::string& addr) const {
+  std::lock_guard lk(models_mu_);
+  return std::find(sentinel_.servers.begin(), sentinel_.servers.end(), addr) != sentinel_.servers.end();
+}
+
 Result<json> Topom::server_info(const std::string& addr) const {
+  if (!known_server(addr)) {
+    return Result<json>::Error("server " + addr + " is not in any group of this cluster (add it first)");
+  }
   auto c = RedisClient::connect(addr, config_.product_auth, kRedisTimeout);
   if (!c) return Result<json>::Error(c.message());
   auto info = info_full(*c);
@@ -1168,7 +1189,7 @@ Status Topom::resync_sentinels() {
   const std::string body = models::encode(p);
   std::string failed;
   for (const auto& x : proxies) {
-    if (auto r = rpc_call(x.admin_addr, "PUT", "/api/proxy/sentinels/" + proxy_xauth(x), body, kProxyTimeout); !r) {
+    if (auto r = rpc_call(x.admin_addr, "PUT", "/api/proxy/sentinels/" + proxy_xauth(x), body, kProxyTimeout, config_.admin_auth); !r) {
       spdlog::error("topom: proxy-[{}] resync sentinel failed: {}", x.token, r.message());
       if (!failed.empty()) failed += "; ";
       failed += "proxy-[" + x.token + "] sentinel failed: " + r.message();
@@ -1180,6 +1201,7 @@ Status Topom::resync_sentinels() {
 }
 
 Result<json> Topom::sentinel_info(const std::string& addr) const {
+  if (!known_sentinel(addr)) return Result<json>::Error("sentinel " + addr + " is not a sentinel of this cluster");
   auto c = RedisClient::connect(addr, "", config_.sentinel_client_timeout);
   if (!c) return Result<json>::Error(c.message());
   auto info = c->info();
@@ -1188,6 +1210,7 @@ Result<json> Topom::sentinel_info(const std::string& addr) const {
 }
 
 Result<json> Topom::sentinel_monitored(const std::string& addr) const {
+  if (!known_sentinel(addr)) return Result<json>::Error("sentinel " + addr + " is not a sentinel of this cluster");
   auto c = RedisClient::connect(addr, "", config_.sentinel_client_timeout);
   if (!c) return Result<json>::Error(c.message());
   auto masters = c->call({"SENTINEL", "MASTERS"});
@@ -1551,7 +1574,7 @@ void Topom::poll_once() {
   for (const auto& p : proxies) {
     pf.push_back(std::async(std::launch::async, [this, p] {
       ProxyStats s;
-      auto r = rpc_call(p.admin_addr, "GET", "/api/proxy/stats/" + proxy_xauth(p), "", kStatsTimeout);
+      auto r = rpc_call(p.admin_addr, "GET", "/api/proxy/stats/" + proxy_xauth(p), "", kStatsTimeout, config_.admin_auth);
       s.unixtime = unix_now();
       if (r) {
         s.stats = std::move(*r);

@@ -214,6 +214,8 @@ class Topom {
   void refresh_proxies();
   void refresh_slot_keys();  // poller: SLOTSINFO of the sources of actions in flight
   std::mutex& source_mutex(const std::string& addr);
+  bool known_server(const std::string& addr) const;
+  bool known_sentinel(const std::string& addr) const;
   void set_action_status(const std::string& status);
   bool executor_stopping();
 

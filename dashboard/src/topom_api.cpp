@@ -53,19 +53,25 @@ Result<std::vector<models::SlotMapping>> slot_mappings(const Call& c) {
 
 }  // namespace
 
-rpc::Router make_topom_router(Topom& t, std::function<void()> on_shutdown) {
+rpc::Router make_topom_router(Topom& t, std::function<void()> on_shutdown, rpc::Security security) {
+  using rpc::Access;
   rpc::Router r;
+  r.security = std::move(security);
   r.xauth = [&t] { return t.xauth(); };
   r.closed = [&t] { return t.closed(); };
   r.closed_error = "use of closed topom";
   r.log_name = "api";
   auto& routes = r.routes;
-  auto get = [&](std::string p, bool x, std::function<HttpReply(const Call&)> h) {
-    routes.push_back(rpc::Route{"GET", std::move(p), x, std::move(h)});
+  auto get = [&](std::string p, Access a, std::function<HttpReply(const Call&)> h) {
+    routes.push_back(rpc::Route{"GET", std::move(p), a, std::move(h)});
   };
   auto put = [&](std::string p, std::function<HttpReply(const Call&)> h) {
-    routes.push_back(rpc::Route{"PUT", std::move(p), true, std::move(h)});
+    routes.push_back(rpc::Route{"PUT", std::move(p), Access::kAdmin, std::move(h)});
   };
+  // Codis served its reads (and group/info, sentinels/info) to anyone; they
+  // hold proxy tokens and the topology, so only admin_compat_xauth keeps that.
+  constexpr Access kCodisOpen = Access::kCodisOpen;
+  constexpr Access kAdmin = Access::kAdmin;
   auto gid_op = [](auto fn) {
     return [fn](const Call& c) {
       auto gid = integer_param(c, "gid");
@@ -75,16 +81,17 @@ rpc::Router make_topom_router(Topom& t, std::function<void()> on_shutdown) {
   };
 
   // GET / is the web UI (web_assets.h, added by main); Codis redirected it to /topom.
-  get("/topom", false, [&t](const Call&) { return json_ok(t.overview()); });
-  get("/topom/model", false, [&t](const Call&) { return json_ok(t.model()); });
-  get("/topom/stats", false, [&t](const Call&) { return json_ok(t.stats()); });
-  get("/topom/slots", false, [&t](const Call&) { return json_ok(t.slots()); });
-  get("/metrics", false, [&t](const Call&) { return http::text(200, t.metrics(), rpc::kMetricsType); });
+  get("/topom", kCodisOpen, [&t](const Call&) { return json_ok(t.overview()); });
+  get("/topom/model", kCodisOpen, [&t](const Call&) { return json_ok(t.model()); });
+  get("/topom/stats", kCodisOpen, [&t](const Call&) { return json_ok(t.stats()); });
+  get("/topom/slots", kCodisOpen, [&t](const Call&) { return json_ok(t.slots()); });
+  get("/metrics", Access::kMetrics, [&t](const Call&) { return http::text(200, t.metrics(), rpc::kMetricsType); });
+  get("/health", Access::kOpen, [](const Call&) { return http::text(200, "OK\n"); });
 
-  get("/api/topom/model", false, [&t](const Call&) { return json_ok(t.model()); });
-  get("/api/topom/xping/:xauth", true, [](const Call&) { return json_ok(); });
-  get("/api/topom/stats/:xauth", true, [&t](const Call&) { return json_ok(t.stats()); });
-  get("/api/topom/slots/:xauth", true, [&t](const Call&) { return json_ok(t.slots()); });
+  get("/api/topom/model", kCodisOpen, [&t](const Call&) { return json_ok(t.model()); });
+  get("/api/topom/xping/:xauth", kAdmin, [](const Call&) { return json_ok(); });
+  get("/api/topom/stats/:xauth", kAdmin, [&t](const Call&) { return json_ok(t.stats()); });
+  get("/api/topom/slots/:xauth", kAdmin, [&t](const Call&) { return json_ok(t.slots()); });
   put("/api/topom/reload/:xauth", [&t](const Call&) { return json_reply(t.reload()); });
   put("/api/topom/shutdown/:xauth", [&t, on_shutdown](const Call&) {
     t.close();
@@ -155,8 +162,8 @@ rpc::Router make_topom_router(Topom& t, std::function<void()> on_shutdown) {
     };
   };
   auto server_info = info([&t](const std::string& addr) { return t.server_info(addr); });
-  get("/api/topom/group/info/:addr", false, server_info);
-  get("/api/topom/group/info/:xauth/:addr", true, server_info);
+  get("/api/topom/group/info/:addr", kCodisOpen, server_info);
+  get("/api/topom/group/info/:xauth/:addr", kAdmin, server_info);
 
   put("/api/topom/sentinels/add/:xauth/:addr",
       [&t](const Call& c) { return json_reply(t.add_sentinel(std::string(c.param("addr")))); });
@@ -167,10 +174,10 @@ rpc::Router make_topom_router(Topom& t, std::function<void()> on_shutdown) {
   });
   put("/api/topom/sentinels/resync-all/:xauth", [&t](const Call&) { return json_reply(t.resync_sentinels()); });
   auto sentinel_info = info([&t](const std::string& addr) { return t.sentinel_info(addr); });
-  get("/api/topom/sentinels/info/:addr", false, sentinel_info);
-  get("/api/topom/sentinels/info/:addr/monitored", false,
+  get("/api/topom/sentinels/info/:addr", kCodisOpen, sentinel_info);
+  get("/api/topom/sentinels/info/:addr/monitored", kCodisOpen,
       info([&t](const std::string& addr) { return t.sentinel_monitored(addr); }));
-  get("/api/topom/sentinels/info/:xauth/:addr", true, sentinel_info);
+  get("/api/topom/sentinels/info/:xauth/:addr", kAdmin, sentinel_info);
 
   put("/api/topom/slots/assign/:xauth", [&t](const Call& c) {
     auto slots = slot_mappings(c);

@@ -13,6 +13,7 @@ class Topom;
 
 // on_shutdown runs after PUT /api/topom/shutdown has closed the topom (the
 // reply is still sent); main() uses it to stop the server and exit.
-rpc::Router make_topom_router(Topom& topom, std::function<void()> on_shutdown);
+// `security` says who may call what (codis_api.h).
+rpc::Router make_topom_router(Topom& topom, std::function<void()> on_shutdown, rpc::Security security);
 
 }  // namespace codis::dashboard

@@ -30,7 +30,7 @@ namespace {
 
 // PUT with an empty body; the dashboard's reply status and body (or an error).
 Result<std::pair<int, std::string>> http_put(const std::string& addr, const std::string& target,
-                                             std::chrono::milliseconds timeout) {
+                                             const std::string& bearer, std::chrono::milliseconds timeout) {
   auto colon = addr.rfind(':');
   if (colon == std::string::npos) return Result<std::pair<int, std::string>>::Error("bad address " + addr);
   asio::io_context io;
@@ -38,6 +38,7 @@ Result<std::pair<int, std::string>> http_put(const std::string& addr, const std:
   beast::tcp_stream stream(io);
   http::request<http::string_body> req{http::verb::put, target, 11};
   req.set(http::field::host, addr);
+  req.set(http::field::authorization, "Bearer " + bearer);
   req.prepare_payload();
   http::response<http::string_body> res;
   beast::flat_buffer buffer;
@@ -132,8 +133,8 @@ Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
   // control loop runs: ask from a thread of its own, after start-up.
   std::string dashboard = (*topom)->admin_addr;
   std::string target = "/api/topom/proxy/create/" + codis_xauth({product}) + "/" + ctx_.config.admin_addr;
-  handoff_ = std::thread([dashboard, target] {
-    auto res = http_put(dashboard, target, std::chrono::seconds(10));
+  handoff_ = std::thread([dashboard, target, secret = ctx_.config.admin_auth] {
+    auto res = http_put(dashboard, target, secret, std::chrono::seconds(10));
     if (!res)
       spdlog::warn("dashboard {} did not answer proxy/create: {}", dashboard, res.message());
     else if (res->first != 200)

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "codis/admin_auth.h"
 #include "codis/config.h"
 #include "codis/coordinator.h"
 #include "codis/logging.h"
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
     config = std::move(c.value());
   }
   if (auto st = codis::log::init(log_file, log_level); !st.ok()) return fail(st.message());
+  if (auto st = codis::resolve_admin_auth(config, config_file, "proxy"); !st.ok()) return fail(st.message());
 
   std::vector<codis::models::Slot> slots;
   if (!fillslots.empty()) {

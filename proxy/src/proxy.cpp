@@ -138,7 +138,7 @@ Status Proxy::open() {
 
   http::Server::Options admin_options;
   admin_options.name = "admin";
-  admin_ = std::make_unique<http::Server>(control_, make_proxy_router(*this).http_router(), admin_options);
+  admin_ = std::make_unique<http::Server>(control_, make_proxy_router(*this, rpc::security_from(ctx_.config)).http_router(), admin_options);
   if (auto st = admin_->listen(ctx_.config.admin_addr); !st.ok())
     return Status::Error("cannot listen on admin_addr " + ctx_.config.admin_addr + ": " + st.message());
 

@@ -67,73 +67,83 @@ Result<json> parse_body(const std::string& body, json::value_t expected, std::st
 using Call = http::Request;
 using Handler = http::Reply (*)(AdminApi&, const Call&);
 
+using rpc::Access;
+constexpr Access kOpen = Access::kOpen;
+constexpr Access kCodisOpen = Access::kCodisOpen;
+constexpr Access kAdmin = Access::kAdmin;
+
 struct ProxyRoute {
   std::string_view verb;
   std::string_view pattern;  // ":name" segments are parameters
-  bool needs_xauth;
+  Access access;
   Handler handler;
 };
 
-// Codis 3.2 pkg/proxy/proxy_api.go, plus GET /metrics.
+// Codis 3.2 pkg/proxy/proxy_api.go, plus GET /metrics and GET /health.
+// Codis served the GET /proxy* reads to anyone; they hold the proxy's token,
+// so they need the admin secret unless admin_compat_xauth is on.
 const ProxyRoute kRoutes[] = {
-    {"GET", "/", false,
+    {"GET", "/", kOpen,
      [](AdminApi&, const Call&) {
        http::Reply r = http::text(302, "");
        r.location = "/proxy";
        return r;
      }},
-    {"GET", "/proxy", false, [](AdminApi& api, const Call&) { return json_ok(api.overview()); }},
-    {"GET", "/proxy/model", false, [](AdminApi& api, const Call&) { return json_ok(api.model()); }},
-    {"GET", "/proxy/stats", false, [](AdminApi& api, const Call&) { return json_ok(api.stats(true)); }},
-    {"GET", "/proxy/slots", false, [](AdminApi& api, const Call&) { return json_ok(api.slots()); }},
-    {"GET", "/metrics", false,
+    {"GET", "/proxy", kCodisOpen, [](AdminApi& api, const Call&) { return json_ok(api.overview()); }},
+    {"GET", "/proxy/model", kCodisOpen, [](AdminApi& api, const Call&) { return json_ok(api.model()); }},
+    {"GET", "/proxy/stats", kCodisOpen, [](AdminApi& api, const Call&) { return json_ok(api.stats(true)); }},
+    {"GET", "/proxy/slots", kCodisOpen, [](AdminApi& api, const Call&) { return json_ok(api.slots()); }},
+    {"GET", "/metrics", Access::kMetrics,
      [](AdminApi& api, const Call&) { return http::text(200, api.metrics(), rpc::kMetricsType); }},
+    // For load balancers and systemd: answers while the admin thread runs.
+    {"GET", "/health", kOpen, [](AdminApi&, const Call&) { return http::text(200, "OK\n"); }},
 
-    {"GET", "/api/proxy/model", false, [](AdminApi& api, const Call&) { return json_ok(api.model()); }},
-    {"GET", "/api/proxy/xping/:xauth", true, [](AdminApi&, const Call&) { return json_ok(); }},
-    {"GET", "/api/proxy/stats/:xauth", true, [](AdminApi& api, const Call&) { return json_ok(api.stats(false)); }},
-    {"GET", "/api/proxy/stats/:xauth/:flags", true,
+    {"GET", "/api/proxy/model", kCodisOpen, [](AdminApi& api, const Call&) { return json_ok(api.model()); }},
+    {"GET", "/api/proxy/xping/:xauth", kAdmin, [](AdminApi&, const Call&) { return json_ok(); }},
+    {"GET", "/api/proxy/stats/:xauth", kAdmin, [](AdminApi& api, const Call&) { return json_ok(api.stats(false)); }},
+    {"GET", "/api/proxy/stats/:xauth/:flags", kAdmin,
      [](AdminApi& api, const Call& c) {
        auto flags = parse_stats_flags(c.param("flags"));
        if (!flags) return json_error(flags.message());
        return json_ok(api.stats((*flags & 1u) != 0));
      }},
-    {"GET", "/api/proxy/slots/:xauth", true, [](AdminApi& api, const Call&) { return json_ok(api.slots()); }},
-    {"PUT", "/api/proxy/start/:xauth", true, [](AdminApi& api, const Call&) { return json_reply(api.start()); }},
-    {"PUT", "/api/proxy/stats/reset/:xauth", true,
+    {"GET", "/api/proxy/slots/:xauth", kAdmin, [](AdminApi& api, const Call&) { return json_ok(api.slots()); }},
+    {"PUT", "/api/proxy/start/:xauth", kAdmin, [](AdminApi& api, const Call&) { return json_reply(api.start()); }},
+    {"PUT", "/api/proxy/stats/reset/:xauth", kAdmin,
      [](AdminApi& api, const Call&) {
        api.reset_stats();
        return json_ok();
      }},
     // Codis runs Go's garbage collector here; we have none.
-    {"PUT", "/api/proxy/forcegc/:xauth", true, [](AdminApi&, const Call&) { return json_ok(); }},
-    {"PUT", "/api/proxy/shutdown/:xauth", true, [](AdminApi& api, const Call&) { return json_reply(api.shutdown()); }},
-    {"PUT", "/api/proxy/loglevel/:xauth/:value", true,
+    {"PUT", "/api/proxy/forcegc/:xauth", kAdmin, [](AdminApi&, const Call&) { return json_ok(); }},
+    {"PUT", "/api/proxy/shutdown/:xauth", kAdmin, [](AdminApi& api, const Call&) { return json_reply(api.shutdown()); }},
+    {"PUT", "/api/proxy/loglevel/:xauth/:value", kAdmin,
      [](AdminApi& api, const Call& c) { return json_reply(api.set_log_level(c.param("value"))); }},
-    {"PUT", "/api/proxy/fillslots/:xauth", true,
+    {"PUT", "/api/proxy/fillslots/:xauth", kAdmin,
      [](AdminApi& api, const Call& c) {
        auto slots = parse_body(c.body, json::value_t::array, "fillslots body (an array of slots)");
        if (!slots) return json_error(slots.message());
        return json_reply(api.fill_slots(*slots));
      }},
-    {"PUT", "/api/proxy/sentinels/:xauth", true,
+    {"PUT", "/api/proxy/sentinels/:xauth", kAdmin,
      [](AdminApi& api, const Call& c) {
        auto sentinel = parse_body(c.body, json::value_t::object, "sentinels body (a Sentinel object)");
        if (!sentinel) return json_error(sentinel.message());
        return json_reply(api.set_sentinels(*sentinel));
      }},
-    {"PUT", "/api/proxy/sentinels/:xauth/rewatch", true,
+    {"PUT", "/api/proxy/sentinels/:xauth/rewatch", kAdmin,
      [](AdminApi& api, const Call&) { return json_reply(api.rewatch_sentinels()); }},
 };
 
 }  // namespace
 
-rpc::Router make_proxy_router(AdminApi& api) {
+rpc::Router make_proxy_router(AdminApi& api, rpc::Security security) {
   rpc::Router router;
   for (const ProxyRoute& route : kRoutes) {
-    router.routes.push_back(rpc::Route{std::string(route.verb), std::string(route.pattern), route.needs_xauth,
+    router.routes.push_back(rpc::Route{std::string(route.verb), std::string(route.pattern), route.access,
                                        [&api, h = route.handler](const Call& c) { return h(api, c); }});
   }
+  router.security = std::move(security);
   router.xauth = [&api] { return api.xauth(); };
   router.closed = [&api] { return api.closed(); };
   router.closed_error = "use of closed proxy";

@@ -11,6 +11,6 @@ namespace codis::proxy {
 class AdminApi;
 
 // `api` must outlive the router and what is built from it.
-rpc::Router make_proxy_router(AdminApi& api);
+rpc::Router make_proxy_router(AdminApi& api, rpc::Security security);
 
 }  // namespace codis::proxy

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from harness import RedisServer, build_dir, free_port, http, kill_proc, spawn, wait_until
+from harness import TEST_ADMIN_AUTH, RedisServer, build_dir, free_port, http, kill_proc, spawn, wait_until
 
 
 def module_path() -> Path:
@@ -37,7 +37,7 @@ def topom_xauth(product: str) -> str:
 
 class Dashboard:
     def __init__(self, workdir: Path, product: str, coordinator_addr: str,
-                 coordinator_name: str = "zookeeper", product_auth: str = ""):
+                 coordinator_name: str = "zookeeper", product_auth: str = "", extra_config: str = ""):
         self.port = free_port()
         self.product = product
         self.xauth = topom_xauth(product)
@@ -50,7 +50,8 @@ class Dashboard:
             f'coordinator_addr = "{coordinator_addr}"\n'
             f'admin_addr = "127.0.0.1:{self.port}"\n'
             f'product_name = "{product}"\n'
-            f'product_auth = "{product_auth}"\n')
+            f'product_auth = "{product_auth}"\n'
+            f'admin_auth = "{TEST_ADMIN_AUTH}"\n' + extra_config)
         self.proc = None
 
     @property
@@ -104,11 +105,11 @@ class Dashboard:
             self._out = None
 
     # -- API
-    def get(self, path):
-        return http("GET", self.url + path, timeout=30)
+    def get(self, path, **kw):
+        return http("GET", self.url + path, timeout=30, **kw)
 
-    def put(self, path, body=None):
-        return http("PUT", self.url + path, body, timeout=30)
+    def put(self, path, body=None, **kw):
+        return http("PUT", self.url + path, body, timeout=30, **kw)
 
     def api(self, method, path, body=None):
         """path may contain {x} for the xauth. Returns (ok, value_or_cause)."""

@@ -524,8 +524,13 @@ class RedisServer:
 # codis-proxy
 # ---------------------------------------------------------------------------
 
+# The admin secret every test daemon is given (admin_auth); http() sends it
+# unless told otherwise (auth=None: an anonymous caller).
+TEST_ADMIN_AUTH = "test-admin-secret-0123456789"
+
 DEFAULT_PROXY_CONFIG = {
     "product_name": "codis-it",
+    "admin_auth": TEST_ADMIN_AUTH,
     "product_auth": "",
     "session_auth": "",
     "backend_number_databases": 16,
@@ -584,9 +589,18 @@ class HttpResult:
         return f"HttpResult({self.status}, {self.body[:300]!r})"
 
 
-def http(method: str, url: str, body=None, timeout: float = 10.0) -> HttpResult:
+_DEFAULT = object()
+
+
+def http(method: str, url: str, body=None, timeout: float = 10.0, auth=_DEFAULT, headers=None) -> HttpResult:
+    """One request; sends "Authorization: Bearer <auth>" (TEST_ADMIN_AUTH unless
+    given; None sends none)."""
     data = None
-    headers = {}
+    headers = dict(headers or {})
+    if auth is _DEFAULT:
+        auth = TEST_ADMIN_AUTH
+    if auth is not None:
+        headers["Authorization"] = f"Bearer {auth}"
     if body is not None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
@@ -695,11 +709,11 @@ class Proxy:
                            socket_timeout=10, **kw)
 
     # -- admin HTTP
-    def get(self, path: str) -> HttpResult:
-        return http("GET", self.admin_url + path)
+    def get(self, path: str, **kw) -> HttpResult:
+        return http("GET", self.admin_url + path, **kw)
 
-    def put(self, path: str, body=None) -> HttpResult:
-        return http("PUT", self.admin_url + path, body)
+    def put(self, path: str, body=None, **kw) -> HttpResult:
+        return http("PUT", self.admin_url + path, body, **kw)
 
     def model(self) -> dict:
         r = self.get("/proxy/model")

@@ -40,6 +40,7 @@ class HttpClient {
     namespace http = boost::beast::http;
     http::request<http::string_body> req{verb, target, 11};
     req.set(http::field::host, "127.0.0.1");
+    if (!authorization.empty()) req.set(http::field::authorization, authorization);
     if (!body.empty()) req.set(http::field::content_type, "application/json");
     req.body() = body;
     req.keep_alive(keep_alive);
@@ -52,6 +53,7 @@ class HttpClient {
     return read_response();
   }
   Response get(const std::string& target) { return request(boost::beast::http::verb::get, target); }
+  std::string authorization;  // sent as the Authorization header when not empty
   Response put(const std::string& target, const std::string& body = {}) {
     return request(boost::beast::http::verb::put, target, body);
   }

@@ -116,16 +116,21 @@ class FakeApi : public AdminApi {
 };
 
 // The proxy's admin server as proxy.cpp builds it, over `api`.
-codis::http::Server admin_server(asio::io_context& io, AdminApi& api, Limits limits = {}) {
+// Codis compatibility (admin_compat_xauth) unless `strict`.
+constexpr const char* kAdminSecret = "unit-admin-secret";
+codis::http::Server admin_server(asio::io_context& io, AdminApi& api, Limits limits = {}, bool strict = false) {
   codis::http::Server::Options options;
   options.name = "admin";
   options.limits = limits;
-  return codis::http::Server(io, codis::proxy::make_proxy_router(api).http_router(), options);
+  codis::rpc::Security security;
+  security.admin_secret = kAdminSecret;
+  security.compat_xauth = !strict;
+  return codis::http::Server(io, codis::proxy::make_proxy_router(api, security).http_router(), options);
 }
 
 // The server on 127.0.0.1:0 with its own io_context and thread.
 struct TestServer {
-  explicit TestServer(Limits limits = {}) : server(admin_server(io, api, limits)) {
+  explicit TestServer(Limits limits = {}, bool strict = false) : server(admin_server(io, api, limits, strict)) {
     Status st = server.listen("127.0.0.1:0");
     REQUIRE(st.ok());
     REQUIRE(server.port() != 0);
@@ -189,6 +194,34 @@ TEST_CASE("admin server: read-only routes need no xauth and use Go's JSON format
   CHECK(r.result_int() == 200);
   CHECK(std::string(r[http::field::content_type]).starts_with("text/plain; version=0.0.4"));
   CHECK(r.body().find("codis_proxy_ops_total 7\n") != std::string::npos);
+}
+
+TEST_CASE("admin server: without admin_compat_xauth, tokens and changes need the admin secret", "[admin]") {
+  TestServer s({}, /*strict=*/true);
+  Client c(s.server.port());
+  // What Codis served to anyone holds the token: 401, and the proxy is not asked.
+  for (const char* path : {"/proxy", "/proxy/model", "/proxy/stats", "/proxy/slots", "/api/proxy/model"}) {
+    auto r = c.get(path);
+    INFO(path);
+    CHECK(r.result_int() == 401);
+    CHECK(r.body().find("t0k") == std::string::npos);
+    CHECK(r[http::field::www_authenticate] == "Bearer realm=\"codis\"");
+  }
+  CHECK(c.put(x("/api/proxy/fillslots/"), slots_json(1)).result_int() == 401);
+  CHECK(c.put(x("/api/proxy/shutdown/")).result_int() == 401);
+  CHECK(s.api.take_calls().empty());
+  CHECK(c.get("/health").result_int() == 200);
+  CHECK(c.get("/metrics").result_int() == 200);
+  CHECK(s.api.take_calls() == std::vector<std::string>{"metrics"});
+
+  c.authorization = "Bearer wrong";
+  CHECK(c.put(x("/api/proxy/loglevel/") + "/debug").result_int() == 401);
+  CHECK(s.api.take_calls().empty());
+
+  c.authorization = std::string("Bearer ") + kAdminSecret;
+  CHECK(c.get("/proxy/model").result_int() == 200);
+  CHECK(c.put(bad("/api/proxy/fillslots/"), slots_json(1)).result_int() == 200);  // the secret, not the xauth
+  CHECK(s.api.take_calls() == std::vector<std::string>{"model", "fill_slots 1"});
 }
 
 TEST_CASE("admin server: xauth routes call the proxy with the right xauth", "[admin]") {

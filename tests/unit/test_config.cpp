@@ -248,6 +248,8 @@ TEST_CASE("describe lists keys and values, not secrets", "[config]") {
   c.product_auth = "p";
   c.session_auth = "s";
   c.metrics_report_influxdb_password = "i";
+  c.admin_auth = "a";
+  c.metrics_auth = "m";
   const auto items = codis::describe(c);
   auto value = [&](const std::string& key) -> std::string {
     for (const auto& [k, v] : items)
@@ -265,7 +267,10 @@ TEST_CASE("describe lists keys and values, not secrets", "[config]") {
   CHECK(value("session_auth") == "<absent>");
   CHECK(value("metrics_report_influxdb_password") == "<absent>");
   CHECK(value("jodis_auth") == "<absent>");
-  CHECK(items.size() == 49 - 4);  // 43 Codis keys + 4 ours, minus 4 secrets
+  CHECK(value("admin_auth") == "<absent>");
+  CHECK(value("metrics_auth") == "<absent>");
+  CHECK(value("admin_compat_xauth") == "false");
+  CHECK(items.size() == 56 - 6);  // 43 Codis keys + 13 ours, minus 6 secrets
 }
 
 TEST_CASE("load_proxy_config reads a file and names it in errors", "[config]") {

@@ -22,7 +22,4 @@ std::string go_json(const nlohmann::ordered_json& v);
 // The body of a Codis error reply.
 std::string error_body(std::string_view cause);
 
-// Compares an xauth without leaking where it differs through timing.
-bool same_secret(std::string_view a, std::string_view b);
-
 }  // namespace codis::rpc

@@ -28,6 +28,14 @@ struct ProxyConfig {
   std::string session_auth;  // password clients must AUTH with; empty = none
 
   std::string admin_addr = "0.0.0.0:11080";
+  // The admin plane's security (config_table.h add_admin_security_fields).
+  std::string admin_auth;
+  std::string admin_auth_file;
+  bool admin_compat_xauth = false;
+  std::string metrics_auth;
+  std::string admin_tls_cert_file;
+  std::string admin_tls_key_file;
+  std::string admin_tls_ca_file;
   std::string proto_type = "tcp4";  // tcp, tcp4, tcp6, unix, unixpacket
   std::string proxy_addr = "0.0.0.0:19000";
 

@@ -26,6 +26,14 @@ struct DashboardConfig {
   std::string coordinator_auth;  // ZooKeeper digest "user:password"
 
   std::string admin_addr = "0.0.0.0:18080";
+  // The admin plane's security (config_table.h add_admin_security_fields).
+  std::string admin_auth;
+  std::string admin_auth_file;
+  bool admin_compat_xauth = false;
+  std::string metrics_auth;
+  std::string admin_tls_cert_file;
+  std::string admin_tls_key_file;
+  std::string admin_tls_ca_file;
 
   std::string product_name = "codis-demo";
   std::string product_auth;  // password of the redis servers

@@ -44,6 +44,8 @@ struct Reply {
 // A reply of `status` with `body` as text (or as `content_type`).
 Reply text(unsigned status, std::string body, std::string_view content_type = kTextType);
 
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
 // What a handler gets.
 struct Request {
   std::string method;  // as sent: "GET", "PUT", ... ("HEAD" on a GET route, see Router::Options)
@@ -51,9 +53,14 @@ struct Request {
   std::string body;
   std::string remote;  // "ip:port", plus " [ip]" when X-Real-IP / X-Forwarded-For names the client
   std::vector<std::pair<std::string, std::string>> params;  // the matched route's ":name" segments
+  Headers headers;      // the request's header fields (names as sent)
+  bool secure = false;  // it came over TLS (cookies then get the Secure attribute)
+  std::string user;     // who the admin layer authenticated (codis_api.h); "" = anonymous
 
   // The value of ":name" in the matched pattern; "" when there is none.
   std::string_view param(std::string_view name) const;
+  // The first header field of that name (case-insensitive); "" when absent.
+  std::string_view header(std::string_view name) const;
 };
 
 using Handler = std::function<Reply(const Request&)>;
@@ -87,7 +94,8 @@ class Router {
   void add_fallback(std::string method, std::string_view pattern, Handler handler);
 
   // Routes one request; never throws (a handler's exception becomes a 500).
-  Reply dispatch(std::string_view method, std::string_view target, std::string body, std::string remote) const;
+  Reply dispatch(std::string_view method, std::string_view target, std::string body, std::string remote,
+                 Headers headers = {}, bool secure = false) const;
 
  private:
   struct Route {

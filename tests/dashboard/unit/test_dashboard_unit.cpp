@@ -56,17 +56,25 @@ TEST_CASE("dashboard.toml: values and errors name the line and key") {
 
 namespace {
 
-Router test_router(bool* closed) {
+using codis::rpc::Access;
+
+Router test_router(bool* closed, bool compat = true) {
   Router r;
+  r.security.admin_secret = "s3cret-admin";
+  r.security.compat_xauth = compat;
   r.xauth = [] { return codis::codis_xauth({"demo"}); };
   r.closed = [closed] { return *closed; };
   r.closed_error = "use of closed topom";
-  r.routes.push_back(Route{"GET", "/api/topom/model", false, [](const Call&) { return codis::rpc::json_ok(json{{"a", 1}}); }});
-  r.routes.push_back(Route{"PUT", "/api/topom/group/add/:xauth/:gid/:addr", true, [](const Call& c) {
+  r.routes.push_back(Route{"GET", "/api/topom/model", Access::kCodisOpen, [](const Call&) { return codis::rpc::json_ok(json{{"a", 1}}); }});
+  r.routes.push_back(Route{"PUT", "/api/topom/group/add/:xauth/:gid/:addr", Access::kAdmin, [](const Call& c) {
                              return codis::rpc::json_ok(json{{"gid", c.param("gid")}, {"addr", c.param("addr")}});
                            }});
-  r.routes.push_back(Route{"PUT", "/api/topom/throw/:xauth", true,
+  r.routes.push_back(Route{"PUT", "/api/topom/throw/:xauth", Access::kAdmin,
                            [](const Call&) -> HttpReply { throw std::runtime_error("boom"); }});
+  r.routes.push_back(Route{"GET", "/metrics", Access::kMetrics, [](const Call& c) {
+                             return codis::http::text(200, "m " + c.user);
+                           }});
+  r.routes.push_back(Route{"GET", "/health", Access::kOpen, [](const Call&) { return codis::http::text(200, "OK"); }});
   return r;
 }
 
@@ -102,6 +110,78 @@ TEST_CASE("router: xauth, parameters, Codis errors") {
   CHECK(r.dispatch("GET", "/api/topom/model", "", "t").status == 200);  // no xauth: still served
 }
 
+TEST_CASE("router: the admin secret, not Codis's xauth, unless admin_compat_xauth") {
+  bool closed = false;
+  Router r = test_router(&closed, /*compat=*/false);
+  const std::string x = codis::codis_xauth({"demo"});
+  const codis::http::Headers admin{{"authorization", "Bearer s3cret-admin"}};
+  const std::string add = "/api/topom/group/add/" + x + "/3/a:1";
+
+  // Codis's xauth alone (computable from the product name) is refused: 401.
+  auto anon = r.dispatch("PUT", add, "", "t");
+  CHECK(anon.status == 401);
+  CHECK(body(anon)["Cause"].get<std::string>().find("authentication required") != std::string::npos);
+  CHECK(r.dispatch("GET", "/api/topom/model", "", "t").status == 401);  // Codis's open read holds tokens
+  // A wrong secret, another scheme, an empty bearer: 401, whatever the xauth.
+  for (const char* v : {"Bearer s3cret-admin2", "Bearer s3cret-admi", "Basic s3cret-admin", "Bearer ", "s3cret-admin"}) {
+    INFO(v);
+    CHECK(r.dispatch("PUT", add, "", "t", {{"Authorization", v}}).status == 401);
+  }
+  // The secret works with any xauth segment, and the handler learns who called.
+  CHECK(r.dispatch("PUT", add, "", "t", admin).status == 200);
+  CHECK(r.dispatch("PUT", "/api/topom/group/add/whatever/3/a:1", "", "t", admin).status == 200);
+  CHECK(r.dispatch("GET", "/api/topom/model", "", "t", {{"AUTHORIZATION", "bearer s3cret-admin"}}).status == 200);
+  // Open routes stay open; /metrics is open until metrics_auth is set.
+  CHECK(r.dispatch("GET", "/health", "", "t").status == 200);
+  CHECK(r.dispatch("GET", "/metrics", "", "t").status == 200);
+  r.security.metrics_secret = "prom";
+  CHECK(r.dispatch("GET", "/metrics", "", "t").status == 401);
+  CHECK(r.dispatch("GET", "/metrics", "", "t", {{"Authorization", "Bearer prom"}}).body == "m metrics");
+  CHECK(r.dispatch("GET", "/metrics", "", "t", admin).body == "m admin");
+  CHECK(r.dispatch("PUT", add, "", "t", {{"Authorization", "Bearer prom"}}).status == 401);  // metrics only
+
+  // Every mutating call reaches the audit hook, refused ones too.
+  std::vector<codis::rpc::AuditEvent> audit;
+  r.security.audit = [&](const codis::rpc::AuditEvent& e) { audit.push_back(e); };
+  r.dispatch("PUT", add, "", "10.0.0.9:555", admin);
+  r.dispatch("PUT", add, "", "10.0.0.8:556");
+  r.dispatch("GET", "/api/topom/model", "", "t", admin);
+  REQUIRE(audit.size() == 2);
+  CHECK(audit[0].user == "admin");
+  CHECK(audit[0].ok);
+  CHECK(audit[0].remote == "10.0.0.9:555");
+  CHECK(audit[0].route == "/api/topom/group/add/:xauth/3/a:1");  // never the xauth itself
+  CHECK(!audit[1].ok);
+  CHECK(audit[1].user.empty());
+
+  // A UI session: valid for reads; a mutating call without CSRF is refused with the session's reason.
+  r.security.session = [](const codis::http::Request& q, bool mutating) {
+    codis::rpc::SessionCheck s;
+    s.present = q.header("Cookie") == "s=1";
+    if (!s.present) return s;
+    if (mutating && q.header("X-CSRF-Token") != "tok") {
+      s.error = "missing CSRF token";
+    } else {
+      s.user = "ops";
+    }
+    return s;
+  };
+  CHECK(r.dispatch("GET", "/api/topom/model", "", "t", {{"Cookie", "s=1"}}).status == 200);
+  auto nocsrf = r.dispatch("PUT", add, "", "t", {{"Cookie", "s=1"}});
+  CHECK(nocsrf.status == 401);
+  CHECK(body(nocsrf)["Cause"] == "missing CSRF token");
+  CHECK(r.dispatch("PUT", add, "", "t", {{"Cookie", "s=1"}, {"X-CSRF-Token", "tok"}}).status == 200);
+  CHECK(audit.back().user == "ops");
+
+  // Compat mode: Codis's xauth is enough, a wrong one is Codis's 800, the secret still works.
+  Router c = test_router(&closed, /*compat=*/true);
+  CHECK(c.dispatch("PUT", add, "", "t").status == 200);
+  CHECK(c.dispatch("GET", "/api/topom/model", "", "t").status == 200);
+  CHECK(c.dispatch("PUT", "/api/topom/group/add/whatever/3/a:1", "", "t").status == 800);
+  CHECK(c.dispatch("PUT", "/api/topom/group/add/whatever/3/a:1", "", "t", admin).status == 200);
+  CHECK(c.dispatch("PUT", add, "", "t", {{"Authorization", "Bearer nope"}}).status == 401);
+}
+
 TEST_CASE("topom routes: every Codis 3.2 group/sentinel route is bound") {
   const auto dir = std::filesystem::temp_directory_path() / ("codis-dash-unit-" + std::to_string(::getpid()));
   auto coord = codis::connect_coordinator("filesystem", dir.string());
@@ -110,7 +190,10 @@ TEST_CASE("topom routes: every Codis 3.2 group/sentinel route is bound") {
   config.product_name = "unit";
   {
     codis::dashboard::Topom topom(config, std::move(*coord));
-    Router r = codis::dashboard::make_topom_router(topom, nullptr);
+    codis::rpc::Security compat;
+    compat.admin_secret = "s3cret";
+    compat.compat_xauth = true;
+    Router r = codis::dashboard::make_topom_router(topom, nullptr, compat);
     const std::string wrong(32, '0');
     // A wrong xauth is refused by a matched route (800), never 404/405.
     for (const std::string p : {"group/replica-groups/X/1/127.0.0.1%3A6379/1", "group/replica-groups-all/X/1",
@@ -133,10 +216,26 @@ TEST_CASE("topom routes: every Codis 3.2 group/sentinel route is bound") {
     CHECK(r.dispatch("PUT", "/api/topom/group/replica-groups-all/" + x + "/1", "", "t").status == 200);
     auto del = r.dispatch("PUT", "/api/topom/sentinels/del/" + x + "/a%3A1/0", "", "t");
     CHECK(del.body.find("sentinel-[a:1] not found") != std::string::npos);
-    // group/info and sentinels/info are GETs without xauth, as in Codis.
-    CHECK(r.dispatch("GET", "/api/topom/group/info/127.0.0.1%3A1", "", "t").status == 800);
-    CHECK(r.dispatch("GET", "/api/topom/sentinels/info/127.0.0.1%3A1", "", "t").status == 800);
-    CHECK(r.dispatch("GET", "/api/topom/sentinels/info/127.0.0.1%3A1/monitored", "", "t").status == 800);
+    // group/info and sentinels/info are GETs without xauth, as in Codis, but
+    // they connect only to servers and sentinels of the topology.
+    for (const char* path : {"/api/topom/group/info/127.0.0.1%3A1", "/api/topom/sentinels/info/127.0.0.1%3A1",
+                             "/api/topom/sentinels/info/127.0.0.1%3A1/monitored"}) {
+      auto rep = r.dispatch("GET", path, "", "t");
+      INFO(path << " -> " << rep.body);
+      CHECK(rep.status == 800);
+      CHECK((rep.body.find("is not in any group") != std::string::npos ||
+             rep.body.find("is not a sentinel of this cluster") != std::string::npos));
+    }
+    // Without compat mode, the same routes need the secret.
+    codis::rpc::Security strict;
+    strict.admin_secret = "s3cret";
+    Router s = codis::dashboard::make_topom_router(topom, nullptr, strict);
+    CHECK(s.dispatch("GET", "/api/topom/group/info/127.0.0.1%3A1", "", "t").status == 401);
+    CHECK(s.dispatch("GET", "/topom", "", "t").status == 401);
+    CHECK(s.dispatch("GET", "/topom/stats", "", "t").status == 401);
+    CHECK(s.dispatch("PUT", "/api/topom/group/create/" + x + "/9", "", "t").status == 401);
+    CHECK(s.dispatch("GET", "/health", "", "t").status == 200);
+    CHECK(s.dispatch("GET", "/topom", "", "t", {{"Authorization", "Bearer s3cret"}}).status == 200);
     topom.close();
   }
   std::filesystem::remove_all(dir);
