@@ -69,6 +69,11 @@ DASH_BIN="$BUILD/dashboard/codis-dashboard"
 MODULE="$BUILD/server-patches/codis_slots.so"
 DASH="http://$HOST:$DASH_PORT"
 XAUTH="$(printf 'Codis-XAuth-[%s]' "$PRODUCT" | sha256sum | cut -c1-32)"
+# The admin secret of the dashboard, the proxies and codis-admin (admin_auth):
+# generated once, readable by its owner only. curl reads the header from a
+# file so that the secret never shows on a command line.
+SECRET="$STATE/admin_auth"
+AUTH_HEADER="$STATE/admin_auth.header"
 NSTEPS=9
 PY="$(command -v /usr/bin/python3 || command -v python3 || echo python3)"
 
@@ -140,6 +145,20 @@ need_port_free() {  # port what env-var
   fi
 }
 
+# The admin secret: made once (256 random bits), then kept across runs.
+ensure_secret() {
+  umask 077
+  if [ ! -s "$SECRET" ]; then
+    head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$SECRET.tmp"
+    echo >>"$SECRET.tmp"
+    mv "$SECRET.tmp" "$SECRET"
+  fi
+  chmod 600 "$SECRET"
+  printf 'Authorization: Bearer %s\n' "$(head -n 1 "$SECRET")" >"$AUTH_HEADER"
+  chmod 600 "$AUTH_HEADER"
+  umask 022
+}
+
 # Writes a file from a template with sed expressions applied.
 render() {  # template output sed-expression...
   local tpl="$1" out="$2" args=() e
@@ -160,10 +179,11 @@ api() {  # METHOD path-after-/api/topom/ [json-body]; the reply body in $API_BOD
   local method="$1" path="$2" body="${3:-}" out code
   out="$(mktemp)"
   if [ -n "$body" ]; then
-    code="$(curl -sS -o "$out" -w '%{http_code}' --max-time 60 -X "$method" \
+    code="$(curl -sS -o "$out" -w '%{http_code}' --max-time 60 -X "$method" -H "@$AUTH_HEADER" \
       -H 'Content-Type: application/json' --data-binary "$body" "$DASH/api/topom/$path" 2>&1)" || code="000"
   else
-    code="$(curl -sS -o "$out" -w '%{http_code}' --max-time 60 -X "$method" "$DASH/api/topom/$path" 2>&1)" || code="000"
+    code="$(curl -sS -o "$out" -w '%{http_code}' --max-time 60 -X "$method" -H "@$AUTH_HEADER" \
+      "$DASH/api/topom/$path" 2>&1)" || code="000"
   fi
   API_BODY="$(cat "$out")"
   rm -f "$out"
@@ -305,7 +325,7 @@ start_sentinel() {  # port
   say "redis-sentinel 127.0.0.1:$port is up (pid $(sentinel_pid "$port"))"
 }
 
-dash_answers() { http_ok "$DASH/api/topom/model"; }
+dash_answers() { http_ok "$DASH/health"; }
 
 start_dashboard() {
   local dir="$STATE/dashboard" pid i
@@ -322,7 +342,8 @@ start_dashboard() {
   render "$CONFIGS/dashboard.toml" "$dir/dashboard.toml" \
     "$(toml coordinator_name '"zookeeper"')" "$(toml coordinator_addr "\"$HOST:$ZK_PORT\"")" \
     "$(toml admin_addr "\"$HOST:$DASH_PORT\"")" "$(toml product_name "\"$PRODUCT\"")" \
-    "$(toml sentinel_down_after "\"$DOWN_AFTER\"")" "$(toml sentinel_failover_timeout '"60s"')"
+    "$(toml sentinel_down_after "\"$DOWN_AFTER\"")" "$(toml sentinel_failover_timeout '"60s"')" \
+    "$(toml admin_auth_file "\"$SECRET\"")"
   rm -f "$dir/dashboard.pid"
   setsid "$DASH_BIN" --config "$dir/dashboard.toml" --log "$dir/dashboard.log" --log-level info \
     --pidfile "$dir/dashboard.pid" </dev/null >>"$dir/dashboard.out" 2>&1 &
@@ -360,7 +381,7 @@ start_proxy() {  # index(1,2)
   mkdir -p "$dir"
   render "$CONFIGS/proxy.toml" "$dir/proxy.toml" \
     "$(toml product_name "\"$PRODUCT\"")" "$(toml admin_addr "\"$HOST:$admin\"")" \
-    "$(toml proxy_addr "\"$HOST:$port\"")"
+    "$(toml proxy_addr "\"$HOST:$port\"")" "$(toml admin_auth_file "\"$SECRET\"")"
   rm -f "$dir/proxy.pid"
   # --zookeeper: the proxy registers itself, serves the routing stored there
   # and asks the running dashboard to take it over.
@@ -374,8 +395,8 @@ start_proxy() {  # index(1,2)
     die "codis-proxy $n (pid $pid) does not answer PING on port $port (logs: $dir/)"
   fi
   live_pid "$dir/proxy.pid" codis-proxy >/dev/null || echo "$pid" >"$dir/proxy.pid"
-  wait_for 15 http_ok "http://$HOST:$admin/proxy/model" ||
-    die "codis-proxy $n admin API http://$HOST:$admin/proxy/model does not answer (log: $dir/proxy.log)"
+  wait_for 15 http_ok "http://$HOST:$admin/health" ||
+    die "codis-proxy $n admin API http://$HOST:$admin/health does not answer (log: $dir/proxy.log)"
   say "codis-proxy $n is up (pid $pid): RESP 127.0.0.1:$port, admin http://127.0.0.1:$admin"
 }
 
@@ -493,7 +514,7 @@ setup_proxies() {
   local i admin token stale t
   for i in 0 1; do
     admin="$HOST:${PROXY_ADMIN_PORTS[$i]}"
-    token="$(curl -fsS --max-time 5 "http://$admin/proxy/model" | jq_py "$(cat)" "j['token']")" ||
+    token="$(curl -fsS --max-time 5 -H "@$AUTH_HEADER" "http://$admin/proxy/model" | jq_py "$(cat)" "j['token']")" ||
       die "cannot read the model of proxy $admin (log: $(proxy_dir $((i + 1)))/proxy.log)"
     # A proxy started with --zookeeper hands itself to the dashboard on its own.
     if ! wait_for 15 proxy_known "$token"; then
@@ -602,9 +623,12 @@ print_info() {
 Codis quickstart cluster "$PRODUCT" is running (state dir $STATE).
   connect:    redis-cli -p $HAPROXY_PORT              (HAProxy in front of both proxies)
               redis-cli -p ${PROXY_PORTS[0]}  /  redis-cli -p ${PROXY_PORTS[1]}   (each proxy directly)
-  web UI:     http://127.0.0.1:$DASH_PORT/
+  admin secret: $SECRET   (root only; the dashboard, the proxies and codis-admin use it)
+  web UI:     http://127.0.0.1:$DASH_PORT/   (sign in as "admin" with the admin secret)
   dashboard:  127.0.0.1:$DASH_PORT   e.g. $BUILD/dashboard/admin/codis-admin --dashboard=127.0.0.1:$DASH_PORT --group-status
-  proxies:    admin http://127.0.0.1:${PROXY_ADMIN_PORTS[0]}/proxy/stats  http://127.0.0.1:${PROXY_ADMIN_PORTS[1]}/proxy/stats  (/metrics)
+              (codis-admin reads the secret from $SECRET; elsewhere: CODIS_ADMIN_AUTH_FILE=FILE)
+  proxies:    admin http://127.0.0.1:${PROXY_ADMIN_PORTS[0]}  http://127.0.0.1:${PROXY_ADMIN_PORTS[1]}
+              e.g. curl -H @$AUTH_HEADER http://127.0.0.1:${PROXY_ADMIN_PORTS[0]}/proxy/stats   (/metrics is open)
   groups:     1 = 127.0.0.1:${g1% *} + replica :${g1#* } (slots 0-511)
               2 = 127.0.0.1:${g2% *} + replica :${g2#* } (slots 512-1023)
   sentinels:  127.0.0.1:${SENTINEL_PORTS[0]} :${SENTINEL_PORTS[1]} :${SENTINEL_PORTS[2]}  (masters $PRODUCT-1, $PRODUCT-2)
@@ -626,6 +650,8 @@ all_running() {
 
 cmd_start() {
   mkdir -p "$STATE"
+  chmod 700 "$STATE"
+  ensure_secret
   local running=0
   all_running && running=1
   step 1 "dependencies"

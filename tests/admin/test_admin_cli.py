@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dashboard_harness import Dashboard
-from harness import Proxy, RedisServer, build_dir, free_port, slot_of, wait_until
+from harness import TEST_ADMIN_AUTH, Proxy, RedisServer, build_dir, free_port, slot_of, wait_until
 
 PRODUCT = "codis-admin-it"
 
@@ -39,22 +39,27 @@ class Run:
         return f"rc={self.rc} out={self.out[:500]!r} err={self.err[:500]!r}"
 
 
-def admin(*args, timeout=30) -> Run:
+def admin(*args, timeout=30, env=None) -> Run:
+    """codis-admin with the test daemons' admin secret in CODIS_ADMIN_AUTH,
+    unless `env` gives the environment variables to use instead."""
     binary = admin_binary()
     if not binary.exists():
         pytest.fail(f"codis-admin not found at {binary} (set CODIS_BUILD_DIR or CODIS_ADMIN_BIN)", pytrace=False)
-    return Run(subprocess.run([str(binary), *map(str, args)], capture_output=True, text=True, timeout=timeout))
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CODIS_ADMIN_AUTH")}
+    environ.update({"CODIS_ADMIN_AUTH": TEST_ADMIN_AUTH} if env is None else env)
+    return Run(subprocess.run([str(binary), *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                              env=environ))
 
 
-def ok(*args) -> Run:
-    r = admin(*args)
+def ok(*args, env=None) -> Run:
+    r = admin(*args, env=env)
     assert r.rc == 0, f"codis-admin {' '.join(map(str, args))}: {r}"
     return r
 
 
-def fails(*args, needle=None) -> Run:
+def fails(*args, needle=None, env=None) -> Run:
     """rc 1, nothing on stdout, one line on stderr (containing needle)."""
-    r = admin(*args)
+    r = admin(*args, env=env)
     assert r.rc == 1, r
     assert r.out == "", r
     lines = r.err.strip().splitlines()
@@ -148,6 +153,30 @@ def test_build_groups(cluster):
     assert lines[1].startswith("[ ] group-2 [0] " + r2.addr), out
 
 
+def test_admin_secret_sources(cluster, tmp_path):
+    """The secret from --auth, --auth-file, CODIS_ADMIN_AUTH(_FILE) or the
+    quickstart's file; without it (or with a wrong one) a clear error, and
+    nothing changes."""
+    d = cluster.d
+    empty_qs = {"CODIS_QUICKSTART_DIR": str(tmp_path / "no-quickstart")}
+    r = fails(d, "--create-group", "--gid=7", env=empty_qs, needle="not authorized")
+    assert "--auth-file" in r.err and "CODIS_ADMIN_AUTH" in r.err, r
+    fails(d, "--list-group", env={**empty_qs, "CODIS_ADMIN_AUTH": "wrong"}, needle="not authorized")
+    fails(d, "--auth=wrong", "--list-group", needle="not authorized")
+    assert all(g["id"] != 7 for g in ok(d, "--list-group").json())
+
+    secret = tmp_path / "secret"
+    secret.write_text(TEST_ADMIN_AUTH + "\n")
+    ok(d, "--list-group", f"--auth-file={secret}", env=empty_qs)
+    ok(d, "--list-group", env={**empty_qs, "CODIS_ADMIN_AUTH_FILE": str(secret)})
+    ok(d, "--list-group", f"--auth={TEST_ADMIN_AUTH}", env=empty_qs)
+    qs = tmp_path / "qs"
+    qs.mkdir()
+    (qs / "admin_auth").write_text(TEST_ADMIN_AUTH + "\n")
+    ok(d, "--list-group", env={"CODIS_QUICKSTART_DIR": str(qs)})
+    fails(d, "--list-group", f"--auth-file={tmp_path / 'missing'}", env=empty_qs, needle="missing")
+
+
 def test_create_proxy_and_status(cluster):
     d, proxy = cluster.d, cluster.proxy
     admin_addr = f"127.0.0.1:{proxy.admin_port}"
@@ -214,9 +243,11 @@ def test_dashboard_views(cluster):
     assert len(ok(d, "proxy").json()["models"]) == 1
     assert ok(d, "--stats").json()["closed"] is False
     assert "  \"" in ok(d, "--model").out  # indented
-    # --product names the product instead of reading it; a wrong one fails xping.
+    # --product names the product instead of reading it. It only feeds Codis's
+    # xauth, which the admin secret supersedes (a wrong xauth fails only in
+    # admin_compat_xauth mode, tests/dashboard/test_admin_security.py).
     ok(d, f"--product={PRODUCT}", "--list-group")
-    fails(d, "--product=other", "--list-group", needle="xping")
+    ok(d, "--product=other", "--list-group")
 
 
 def test_dashboard_operations(cluster):
@@ -282,7 +313,7 @@ def test_proxy_actions(cluster, tmp_path):
     fails(p, f"--fillslots={bad}", needle="invalid slot id = 1024")
     fails(p, f"--fillslots={tmp_path / 'missing.json'}", needle="missing.json")
 
-    fails(p, "--auth=wrong", "--reset-stats", needle="xping")
+    fails(p, "--auth=wrong", "--reset-stats", needle="not authorized")
 
 
 def test_shutdowns_and_remove_proxy(cluster):

@@ -11,8 +11,8 @@ import subprocess
 import pytest
 
 from dashboard_harness import dashboard_binary, module_path, topom_xauth
-from harness import (REDIS_SERVER, REPO_ROOT, RespConn, free_port, http, kill_proc, ping_ok, proxy_binary,
-                     spawn, wait_until)
+from harness import (REDIS_SERVER, REPO_ROOT, TEST_ADMIN_AUTH, RespConn, free_port, http, kill_proc, ping_ok,
+                     proxy_binary, spawn, wait_until)
 from ha_helpers import CONFIGS, HAPROXY, render_toml, toml_keys
 
 SYSTEMD = REPO_ROOT / "deploy" / "systemd"
@@ -48,11 +48,20 @@ def start_daemon(args, workdir, answers, what):
     return proc
 
 
+def secret_file(tmp_path):
+    """The admin_auth_file the examples name, as an operator would make it."""
+    f = tmp_path / "admin_auth"
+    f.write_text(TEST_ADMIN_AUTH + "\n")
+    f.chmod(0o600)
+    return f'"{f}"'
+
+
 def test_proxy_starts_with_the_example(tmp_path):
     port, admin = free_port(), free_port()
     cfg = tmp_path / "proxy.toml"
     cfg.write_text(render_toml(CONFIGS / "proxy.toml", {
-        "admin_addr": f'"127.0.0.1:{admin}"', "proxy_addr": f'"127.0.0.1:{port}"'}))
+        "admin_addr": f'"127.0.0.1:{admin}"', "proxy_addr": f'"127.0.0.1:{port}"',
+        "admin_auth_file": secret_file(tmp_path)}))
     proc = start_daemon([proxy_binary(), "--config", cfg, "--log", tmp_path / "proxy.log"], tmp_path,
                         lambda: ping_ok(port), "codis-proxy")
     try:
@@ -67,12 +76,13 @@ def test_dashboard_starts_with_the_example(tmp_path, zookeeper):
     admin = free_port()
     cfg = tmp_path / "dashboard.toml"
     cfg.write_text(render_toml(CONFIGS / "dashboard.toml", {
-        "coordinator_addr": f'"{zookeeper.addr}"', "admin_addr": f'"127.0.0.1:{admin}"'}))
+        "coordinator_addr": f'"{zookeeper.addr}"', "admin_addr": f'"127.0.0.1:{admin}"',
+        "admin_auth_file": secret_file(tmp_path)}))
     url = f"http://127.0.0.1:{admin}"
 
     def answers():
         try:
-            return http("GET", f"{url}/api/topom/model", timeout=2).status == 200
+            return http("GET", f"{url}/health", timeout=2).status == 200
         except OSError:
             return False
     proc = start_daemon([dashboard_binary(), "--config", cfg, "--log", tmp_path / "dashboard.log"], tmp_path,

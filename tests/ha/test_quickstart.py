@@ -5,6 +5,7 @@ the web UI URL), a second start that changes nothing, stop (no process it
 started is left), start again (the same cluster, data kept), stop."""
 
 import os
+import stat
 import re
 import signal
 import subprocess
@@ -59,8 +60,13 @@ class QuickStart:
         self.seen_pids.update(pids_in(self.state))
         return r, time.monotonic() - t0
 
+    @property
+    def secret(self) -> str:
+        """The admin secret the quickstart generated (and keeps across runs)."""
+        return (self.state / "admin_auth").read_text().strip()
+
     def dash(self, path):
-        r = http("GET", f"http://127.0.0.1:{self.ports['DASHBOARD']}{path}", timeout=10)
+        r = http("GET", f"http://127.0.0.1:{self.ports['DASHBOARD']}{path}", timeout=10, auth=self.secret)
         assert r.status == 200, r
         return r.json()
 
@@ -98,6 +104,15 @@ def test_quickstart_start_again_and_stop(qs):
     assert f"redis-cli -p {p['PROXY1']}" in r.stdout and f"redis-cli -p {p['PROXY2']}" in r.stdout
     assert f"{SCRIPT.relative_to(REPO_ROOT)} stop" in r.stdout or "quickstart.sh stop" in r.stdout
     assert str(qs.state) in r.stdout  # where the logs are
+    # the admin secret: generated, root only, said where, never printed
+    secret_file = qs.state / "admin_auth"
+    assert str(secret_file) in r.stdout and qs.secret not in out
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600 and stat.S_IMODE(qs.state.stat().st_mode) == 0o700
+    assert len(qs.secret) >= 40
+    dash_url = f"http://127.0.0.1:{p['DASHBOARD']}"
+    assert http("GET", dash_url + "/topom", auth=None).status == 401
+    assert http("PUT", dash_url + f"/api/topom/group/create/{topom_xauth(PRODUCT)}/9", auth=None).status == 401
+    assert http("GET", f"http://127.0.0.1:{p['PROXY1_ADMIN']}/proxy/model", auth=None).status == 401
 
     # a SET/GET through HAProxy, for keys of both groups
     with RespConn(p["HAPROXY"]) as c:

@@ -39,26 +39,32 @@ def test_stats_reset_and_loglevel(make_redis, make_proxy):
         for i in range(10):
             c.call("SET", f"sr:{i}", i)
     assert p.get("/proxy/stats").json()["ops"]["total"] >= 10
-    assert p.put(f"/api/proxy/stats/reset/{WRONG}").status >= 400
+    assert p.put(f"/api/proxy/stats/reset/{WRONG}", auth=None).status >= 400
     assert p.put(f"/api/proxy/stats/reset/{p.xauth}").status == 200
     assert p.get("/proxy/stats").json()["ops"]["total"] < 10
     assert p.put(f"/api/proxy/loglevel/{p.xauth}/debug").status == 200
-    assert p.put(f"/api/proxy/loglevel/{WRONG}/debug").status >= 400
+    assert p.put(f"/api/proxy/loglevel/{WRONG}/debug", auth=None).status >= 400
     assert p.put(f"/api/proxy/loglevel/{p.xauth}/nonsense").status >= 400
     assert p.put(f"/api/proxy/loglevel/{p.xauth}/info").status == 200
     with p.conn() as c:
         assert c.call("PING") == Status("PONG")
 
 
-def test_xping_xauth(cluster):
-    p = cluster.proxy
+def test_xping_xauth(make_redis, make_proxy):
+    """Codis's xauth authorizes only with admin_compat_xauth (and without the
+    admin secret); without that mode only the secret does."""
+    g1, g2 = make_redis(), make_redis()
+    p = make_proxy(two_group_slots(g1.addr, g2.addr), {"admin_compat_xauth": True})
     assert p.xauth == xauth("codis-it", "", p.token)
-    assert p.get(f"/api/proxy/xping/{p.xauth}").status == 200
-    r = p.get(f"/api/proxy/xping/{WRONG}")
-    assert r.status >= 400, r
+    assert p.get(f"/api/proxy/xping/{p.xauth}", auth=None).status == 200
+    r = p.get(f"/api/proxy/xping/{WRONG}", auth=None)
+    assert r.status == 800, r
     # xauth is bound to product_auth too
-    r = p.get(f"/api/proxy/xping/{xauth('codis-it', 'other', p.token)}")
-    assert r.status >= 400, r
+    r = p.get(f"/api/proxy/xping/{xauth('codis-it', 'other', p.token)}", auth=None)
+    assert r.status == 800, r
+    strict = make_proxy(two_group_slots(g1.addr, g2.addr))
+    assert strict.get(f"/api/proxy/xping/{strict.xauth}", auth=None).status == 401
+    assert strict.get(f"/api/proxy/xping/{WRONG}").status == 200  # the secret is enough
 
 
 def test_slots(cluster):
@@ -88,7 +94,7 @@ def test_stats(cluster):
     assert st["sessions"]["total"] >= 1 and "alive" in st["sessions"], st["sessions"]
     r = p.get(f"/api/proxy/stats/{p.xauth}")
     assert r.status == 200 and "ops" in r.json()
-    assert p.get(f"/api/proxy/stats/{WRONG}").status >= 400
+    assert p.get(f"/api/proxy/stats/{WRONG}", auth=None).status >= 400
 
 
 def test_metrics_per_command_counters(cluster):
@@ -125,7 +131,7 @@ def test_fillslots_moves_slot(make_redis, make_proxy):
         assert c.call("GET", key) == b"from-g1"
         # wrong xauth: rejected, routing unchanged
         moved = [{"id": slot, "backend_addr": g2.addr, "backend_addr_group_id": 2}]
-        r = proxy.put(f"/api/proxy/fillslots/{WRONG}", moved)
+        r = proxy.put(f"/api/proxy/fillslots/{WRONG}", moved, auth=None)
         assert r.status >= 400, r
         assert c.call("GET", key) == b"from-g1"
         # right xauth: the very next request goes to group 2
@@ -163,7 +169,7 @@ def test_start_and_shutdown(make_redis, make_proxy):
     g1, g2 = make_redis(), make_redis()
     proxy = make_proxy(two_group_slots(g1.addr, g2.addr))
     assert proxy.put(f"/api/proxy/start/{proxy.xauth}").status == 200
-    assert proxy.put(f"/api/proxy/shutdown/{WRONG}").status >= 400
+    assert proxy.put(f"/api/proxy/shutdown/{WRONG}", auth=None).status >= 400
     time.sleep(0.3)
     assert proxy.alive()
     with proxy.conn() as c:

@@ -207,7 +207,32 @@ Status check_arguments(AdminCommand &c, const std::set<std::string> &given) {
 
 } // namespace
 
-ParseOutcome parse_admin_args(int argc, const char *const *argv) {
+namespace {
+
+// The quickstart keeps its admin secret here (deploy/quickstart.sh).
+std::string quickstart_secret_file(const std::function<const char *(const char *)> &env) {
+  const char *dir = env ? env("CODIS_QUICKSTART_DIR") : nullptr;
+  return std::string(dir && *dir ? dir : "/tmp/codis-quickstart") + "/admin_auth";
+}
+
+// The first line of `path`, or an error naming it.
+Result<std::string> read_secret_file(const std::string &path) {
+  std::ifstream in(path);
+  if (!in)
+    return Result<std::string>::Error("cannot read the admin secret file " + path);
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
+    line.pop_back();
+  if (line.empty())
+    return Result<std::string>::Error("the admin secret file " + path + " is empty");
+  return line;
+}
+
+} // namespace
+
+ParseOutcome parse_admin_args(int argc, const char *const *argv,
+                              const std::function<const char *(const char *)> &env) {
   const auto args = normalize_args(argc, argv);
 
   CLI::App app{"codis-admin: the command line of a Codis cluster's dashboard "
@@ -217,7 +242,7 @@ ParseOutcome parse_admin_args(int argc, const char *const *argv) {
   app.allow_windows_style_options(false);
 
   bool help = false, verbose = false, proxy_view = false;
-  std::string proxy_addr, dashboard_addr, auth, product;
+  std::string proxy_addr, dashboard_addr, auth, auth_file, product_auth, product;
   int timeout_s = 10;
   std::vector<std::string> words;
   std::map<std::string, std::string> values;
@@ -228,6 +253,8 @@ ParseOutcome parse_admin_args(int argc, const char *const *argv) {
   app.add_option("--proxy", proxy_addr);
   app.add_option("--dashboard", dashboard_addr);
   app.add_option("-a,--auth", auth);
+  app.add_option("--auth-file", auth_file);
+  app.add_option("--product-auth", product_auth);
   app.add_option("--product", product);
   app.add_option("--timeout", timeout_s)->check(CLI::Range(1, 3600));
   app.add_option("words", words);
@@ -281,7 +308,24 @@ ParseOutcome parse_admin_args(int argc, const char *const *argv) {
 
   AdminCommand c;
   c.verbose = verbose;
-  c.auth = auth;
+  // The admin secret: --auth, --auth-file, $CODIS_ADMIN_AUTH,
+  // $CODIS_ADMIN_AUTH_FILE, then the quickstart's file when it is readable.
+  const char *env_auth = env ? env("CODIS_ADMIN_AUTH") : nullptr;
+  const char *env_file = env ? env("CODIS_ADMIN_AUTH_FILE") : nullptr;
+  if (!auth.empty()) {
+    c.auth = auth, c.auth_from = "--auth";
+  } else if (!auth_file.empty() || (env_file && *env_file)) {
+    const std::string path = !auth_file.empty() ? auth_file : std::string(env_file);
+    auto secret = read_secret_file(path);
+    if (!secret)
+      return fail(secret.message());
+    c.auth = *secret, c.auth_from = path;
+  } else if (env_auth && *env_auth) {
+    c.auth = env_auth, c.auth_from = "CODIS_ADMIN_AUTH";
+  } else if (auto qs = read_secret_file(quickstart_secret_file(env)); qs) {
+    c.auth = *qs, c.auth_from = quickstart_secret_file(env);
+  }
+  c.product_auth = app.count("--product-auth") ? product_auth : c.auth;
   c.product = product;
   c.timeout_ms = timeout_s * 1000;
   const bool to_proxy = app.count("--proxy") > 0,
@@ -427,7 +471,7 @@ class Runner {
 public:
   Runner(const AdminCommand &cmd, std::ostream &out, std::ostream &err)
       : cmd_(cmd), out_(out), err_(err),
-        api_(cmd.addr, std::chrono::milliseconds(cmd.timeout_ms)) {}
+        api_(cmd.addr, std::chrono::milliseconds(cmd.timeout_ms), cmd.auth) {}
 
   Status run() {
     return cmd_.target == AdminCommand::Target::kProxy ? run_proxy()
@@ -747,14 +791,15 @@ private:
     const std::string product =
         cmd_.product.empty() ? model->value("product_name", std::string())
                              : cmd_.product;
-    xauth_ =
-        codis_xauth({product, cmd_.auth, (*model)["token"].get<std::string>()});
+    xauth_ = codis_xauth(
+        {product, cmd_.product_auth, (*model)["token"].get<std::string>()});
     debug("product " + product + ", xauth " + xauth_);
     auto ping = api_.get({"api", "proxy", "xping", xauth_});
     if (!ping) {
-      return Status::Error("xping to proxy failed: " + ping.message() +
-                           " (the xauth includes the product's auth: is "
-                           "--auth=AUTH the proxy's product_auth?)");
+      return Status::Error(
+          "xping to proxy failed: " + ping.message() +
+          " (with admin_compat_xauth the xauth includes the product's auth: "
+          "is --product-auth=AUTH the proxy's product_auth?)");
     }
     return Status::Ok();
   }
@@ -846,13 +891,13 @@ dashboard (codis-dashboard, default :18080) and of each proxy (codis-proxy,
 default :11080). Wire-compatible with Codis 3.2's codis-admin.
 
 Usage:
-  codis-admin [-v] --proxy=ADDR [--auth=AUTH] [--product=NAME] [--overview|--config|--model|--stats|--slots]
-  codis-admin [-v] --proxy=ADDR [--auth=AUTH]  --start
-  codis-admin [-v] --proxy=ADDR [--auth=AUTH]  --shutdown
-  codis-admin [-v] --proxy=ADDR [--auth=AUTH]  --log-level=LEVEL
-  codis-admin [-v] --proxy=ADDR [--auth=AUTH]  --fillslots=FILE [--locked]
-  codis-admin [-v] --proxy=ADDR [--auth=AUTH]  --reset-stats
-  codis-admin [-v] --proxy=ADDR [--auth=AUTH]  --forcegc
+  codis-admin [-v] --proxy=ADDR [--product=NAME] [--overview|--config|--model|--stats|--slots]
+  codis-admin [-v] --proxy=ADDR  --start
+  codis-admin [-v] --proxy=ADDR  --shutdown
+  codis-admin [-v] --proxy=ADDR  --log-level=LEVEL
+  codis-admin [-v] --proxy=ADDR  --fillslots=FILE [--locked]
+  codis-admin [-v] --proxy=ADDR  --reset-stats
+  codis-admin [-v] --proxy=ADDR  --forcegc
   codis-admin [-v] --dashboard=ADDR [--product=NAME] [--overview|--config|--model|--stats|--slots|--group|--proxy]
   codis-admin [-v] --dashboard=ADDR  --shutdown
   codis-admin [-v] --dashboard=ADDR  --reload
@@ -884,7 +929,15 @@ Usage:
 Options:
   --proxy=ADDR        a proxy's admin address (admin_addr in proxy.toml)
   --dashboard=ADDR    the dashboard's admin address (admin_addr in dashboard.toml)
-  -a, --auth=AUTH     the product_auth (proxy calls are signed with it)
+  -a, --auth=SECRET   the admin secret (admin_auth of the dashboard and proxies), sent as
+                      "Authorization: Bearer SECRET". Other processes on this machine can
+                      see a command line: prefer one of these (tried in this order):
+  --auth-file=FILE    read the secret from the first line of FILE
+  $CODIS_ADMIN_AUTH   the secret itself;  $CODIS_ADMIN_AUTH_FILE  a file holding it
+                      and last, the quickstart's secret ($CODIS_QUICKSTART_DIR or
+                      /tmp/codis-quickstart, file admin_auth) when it is readable
+  --product-auth=AUTH the product_auth, for Codis's proxy xauth in admin_compat_xauth mode
+                      (default: the --auth value, as Codis's codis-admin used --auth)
   --product=NAME      the product name; by default read from the daemon's model
   -x, --addr=ADDR     a proxy's admin address, or a redis server's address
   -t, --token=TOKEN   a proxy's token (see --list-proxy)
@@ -920,7 +973,7 @@ Operate
   codis-admin --dashboard=127.0.0.1:18080 --promote-server --gid=1 --addr=127.0.0.1:6389
   codis-admin --dashboard=127.0.0.1:18080 --slot-action --create --sid=7 --gid=2     # migrate one slot
   codis-admin --dashboard=127.0.0.1:18080 --remove-proxy --addr=127.0.0.1:11080 --force
-  codis-admin --proxy=127.0.0.1:11080 --auth=secret --log-level=debug
+  CODIS_ADMIN_AUTH_FILE=/etc/codis/admin_auth codis-admin --proxy=127.0.0.1:11080 --log-level=debug
 )";
 }
 

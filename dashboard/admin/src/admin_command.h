@@ -8,6 +8,7 @@
 // code, so tests can drive both halves directly.
 #pragma once
 
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -21,7 +22,9 @@ struct AdminCommand {
   enum class Target { kNone, kProxy, kDashboard };
   Target target = Target::kNone;
   std::string addr;    // --proxy / --dashboard
-  std::string auth;    // --auth: the proxy's product_auth
+  std::string auth;    // the admin secret (--auth, CODIS_ADMIN_AUTH or a file); "" = none
+  std::string auth_from;  // where `auth` came from, for messages ("--auth", a file path, ...)
+  std::string product_auth;  // --product-auth: Codis's proxy xauth (default: `auth`)
   std::string product; // --product: skip looking it up from the model
   int timeout_ms = 10000;
   bool verbose = false;
@@ -50,7 +53,9 @@ struct ParseOutcome {
   int exit_code = 0;
 };
 
-ParseOutcome parse_admin_args(int argc, const char *const *argv);
+// `env` looks up an environment variable (getenv in main; tests pass their own).
+ParseOutcome parse_admin_args(int argc, const char *const *argv,
+                              const std::function<const char *(const char *)> &env = nullptr);
 
 // Runs `cmd`; an error message names the daemon, the call and the cause.
 Status run_admin(const AdminCommand &cmd, std::ostream &out, std::ostream &err);

@@ -35,6 +35,16 @@ Result<Json> decode_reply(unsigned status, const std::string &body) {
     }
     return Result<Json>::Error("error reply: " + one_line(body));
   }
+  if (status == 401) {
+    auto v = Json::parse(body, nullptr, false);
+    std::string cause = !v.is_discarded() && v.is_object() && v.contains("Cause") && v["Cause"].is_string()
+                            ? v["Cause"].get<std::string>()
+                            : one_line(body);
+    return Result<Json>::Error(
+        "not authorized (" + cause +
+        "); give the admin secret with --auth-file=FILE, CODIS_ADMIN_AUTH_FILE or CODIS_ADMIN_AUTH (the daemon "
+        "logs where it keeps it; see codis-admin --help)");
+  }
   std::string msg = "HTTP " + std::to_string(status);
   if (status == 404)
     msg += " (this daemon does not serve the call: is it the right address, "
@@ -65,7 +75,7 @@ Result<Json> ApiClient::put(std::initializer_list<std::string_view> segments,
 
 Result<Json> ApiClient::call(std::string_view method, const std::string &target,
                              const std::string &body) const {
-  auto rep = http_.request(addr_, method, target, body);
+  auto rep = http_.request(addr_, method, target, body, bearer_);
   if (!rep)
     return rep.status();
   auto v = decode_reply(rep->status, rep->body);

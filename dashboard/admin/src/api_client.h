@@ -22,8 +22,9 @@ using Json = nlohmann::ordered_json;
 
 class ApiClient {
 public:
-  ApiClient(std::string addr, std::chrono::milliseconds timeout)
-      : addr_(std::move(addr)), http_(timeout) {}
+  // `bearer`: the admin secret, sent as "Authorization: Bearer ..." ("" = none).
+  ApiClient(std::string addr, std::chrono::milliseconds timeout, std::string bearer = {})
+      : addr_(std::move(addr)), bearer_(std::move(bearer)), http_(timeout) {}
 
   const std::string &addr() const { return addr_; }
 
@@ -40,6 +41,7 @@ private:
                     const std::string &body) const;
 
   std::string addr_;
+  std::string bearer_;
   HttpClient http_;
 };
 

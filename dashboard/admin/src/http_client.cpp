@@ -65,7 +65,7 @@ Exchange failure(std::string message) {
 
 asio::awaitable<Exchange> exchange(std::string addr, HostPort hp,
                                    http::verb verb, std::string target,
-                                   std::string body,
+                                   std::string body, std::string bearer,
                                    std::chrono::milliseconds timeout) {
   auto ex = co_await asio::this_coro::executor;
   beast::tcp_stream stream(ex);
@@ -88,6 +88,8 @@ asio::awaitable<Exchange> exchange(std::string addr, HostPort hp,
   req.set(http::field::host, addr);
   req.set(http::field::user_agent, "codis-admin");
   req.set(http::field::connection, "close");
+  if (!bearer.empty())
+    req.set(http::field::authorization, "Bearer " + bearer);
   if (!body.empty())
     req.set(http::field::content_type, "application/json; charset=utf-8");
   req.body() = std::move(body);
@@ -117,7 +119,8 @@ asio::awaitable<Exchange> exchange(std::string addr, HostPort hp,
 Result<HttpResponse> HttpClient::request(const std::string &addr,
                                          std::string_view method,
                                          const std::string &target,
-                                         const std::string &body) const {
+                                         const std::string &body,
+                                         const std::string &bearer) const {
   auto hp = split_addr(addr);
   if (!hp)
     return hp.status();
@@ -129,7 +132,7 @@ Result<HttpResponse> HttpClient::request(const std::string &addr,
   asio::io_context io;
   std::optional<Result<HttpResponse>> out;
   asio::co_spawn(io,
-                 exchange(addr, std::move(*hp), verb, target, body, timeout_),
+                 exchange(addr, std::move(*hp), verb, target, body, bearer, timeout_),
                  [&out, &addr](std::exception_ptr e, Exchange r) {
                    if (e) {
                      try {

@@ -27,9 +27,11 @@ public:
   // `addr` is "host:port"; `target` the already-encoded path. A non-2xx status
   // is a response, not an error: only connection and protocol failures are
   // errors, and their message names the address and the step that failed.
+  // A non-empty `bearer` is sent as "Authorization: Bearer <bearer>".
   Result<HttpResponse> request(const std::string &addr, std::string_view method,
                                const std::string &target,
-                               const std::string &body) const;
+                               const std::string &body,
+                               const std::string &bearer = {}) const;
 
 private:
   std::chrono::milliseconds timeout_;

@@ -1,11 +1,12 @@
 // codis-admin: see admin_command.h. Exit status 0 on success, 1 on any
 // failure (bad flags, unreachable daemon, an error the daemon returned).
+#include <cstdlib>
 #include <iostream>
 
 #include "admin_command.h"
 
 int main(int argc, char **argv) {
-  auto parsed = codis::admin::parse_admin_args(argc, argv);
+  auto parsed = codis::admin::parse_admin_args(argc, argv, [](const char *name) { return std::getenv(name); });
   if (!parsed.command) {
     if (parsed.exit_code == 0) {
       std::cout << parsed.message;
