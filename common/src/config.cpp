@@ -210,25 +210,25 @@ Status validate_proxy(const ProxyConfig& c, const Lines* lines) {
   if (!known) {
     return Status::Error(at(lines, "proto_type") +
                          "expected \"tcp\", \"tcp4\", \"tcp6\", \"unix\" or \"unixpacket\", got " +
-                         quoted(c.proto_type));
+                         text_quoted(c.proto_type));
   }
   if (!valid_host_port(c.admin_addr)) {
     return Status::Error(at(lines, "admin_addr") + "expected \"host:port\" (e.g. \"0.0.0.0:11080\"), got " +
-                         quoted(c.admin_addr));
+                         text_quoted(c.admin_addr));
   }
   if (c.proto_type.starts_with("unix")) {
     if (c.proxy_addr.empty()) return Status::Error(at(lines, "proxy_addr") + "expected a socket path, got \"\"");
   } else if (!valid_host_port(c.proxy_addr)) {
     return Status::Error(at(lines, "proxy_addr") + "expected \"host:port\" (e.g. \"0.0.0.0:19000\"), got " +
-                         quoted(c.proxy_addr));
+                         text_quoted(c.proxy_addr));
   }
   if (!c.jodis_name.empty()) {
     if (c.jodis_name != "zookeeper" && c.jodis_name != "etcd") {
       return Status::Error(at(lines, "jodis_name") + "expected \"zookeeper\", \"etcd\" or \"\", got " +
-                           quoted(c.jodis_name));
+                           text_quoted(c.jodis_name));
     }
     if (c.jodis_addr.empty()) {
-      return Status::Error(at(lines, "jodis_addr") + "must be set when jodis_name is " + quoted(c.jodis_name));
+      return Status::Error(at(lines, "jodis_addr") + "must be set when jodis_name is " + text_quoted(c.jodis_name));
     }
   }
   return Status::Ok();
@@ -239,7 +239,7 @@ Status validate_proxy(const ProxyConfig& c, const Lines* lines) {
 Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   using R = Result<milliseconds>;
   const std::string_view s = trim(text);
-  auto bad = [&](const std::string& why) { return R::Error("invalid duration " + quoted(text) + ": " + why + "; " + kDurationHint); };
+  auto bad = [&](const std::string& why) { return R::Error("invalid duration " + text_quoted(text) + ": " + why + "; " + kDurationHint); };
   if (s.empty()) return bad("empty");
   if (s.front() == '-') return bad("negative durations are not allowed");
   __int128 ns = 0;
@@ -265,7 +265,7 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
       const std::string_view unit = rest.substr(n, u - n);
       if (unit.empty()) return bad("missing unit after " + std::string(num));
       const int64_t scale = duration_unit_ns(unit);
-      if (scale == 0) return bad("unknown unit " + quoted(unit));
+      if (scale == 0) return bad("unknown unit " + text_quoted(unit));
       __int128 part = 0;
       if (!scaled_number(num, scale, &part)) return bad("too large");
       ns += part;
@@ -290,7 +290,7 @@ std::string format_duration(std::chrono::milliseconds d) {
 Result<uint64_t> parse_bytesize(std::string_view text) {
   using R = Result<uint64_t>;
   const std::string_view s = trim(text);
-  auto bad = [&](const std::string& why) { return R::Error("invalid size " + quoted(text) + ": " + why + "; " + kSizeHint); };
+  auto bad = [&](const std::string& why) { return R::Error("invalid size " + text_quoted(text) + ": " + why + "; " + kSizeHint); };
   if (s.empty()) return bad("empty");
   if (s.front() == '-') return bad("negative sizes are not allowed");
   size_t n = 0;
@@ -314,7 +314,7 @@ Result<uint64_t> parse_bytesize(std::string_view text) {
   } else if (unit == "p") {
     shift = 50;
   } else {
-    return bad("unknown unit " + quoted(trim(s.substr(n))));
+    return bad("unknown unit " + text_quoted(trim(s.substr(n))));
   }
   __int128 bytes = 0;
   if (!scaled_number(num, __int128(1) << shift, &bytes) || bytes > INT64_MAX) return bad("too large");
@@ -354,7 +354,7 @@ std::string default_proxy_config_text() {
       proxy_fields());
 }
 
-std::vector<std::pair<std::string, std::string>> describe(const ProxyConfig& config) {
+nlohmann::ordered_json describe(const ProxyConfig& config) {
   return describe_fields(config, proxy_fields());
 }
 

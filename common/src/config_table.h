@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
 #include "codis/config.h"  // parse_duration, parse_bytesize and their formatters
@@ -26,7 +27,7 @@ namespace codis::config_table {
 
 using std::chrono::milliseconds;
 
-inline std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+inline std::string text_quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 template <class C>
 using Member = std::variant<std::string C::*, bool C::*, int C::*, milliseconds C::*, uint64_t C::*>;
@@ -218,10 +219,10 @@ std::string format_value(const Field<C>& f, const C& c, bool toml) {
         } else if constexpr (std::is_same_v<T, int>) {
           return std::to_string(c.*m);
         } else if constexpr (std::is_same_v<T, milliseconds>) {
-          return toml ? quoted(format_duration(c.*m)) : format_duration(c.*m);
+          return toml ? text_quoted(format_duration(c.*m)) : format_duration(c.*m);
         } else {
           const std::string s = format_bytesize(c.*m);
-          return toml && s.find_first_not_of("0123456789") != std::string::npos ? quoted(s) : s;
+          return toml && s.find_first_not_of("0123456789") != std::string::npos ? text_quoted(s) : s;
         }
       },
       f.member);
@@ -330,10 +331,22 @@ std::string default_text(std::string banner, const std::vector<Field<C>>& fields
 
 // (key, value) of every non-secret key, for logs and --help.
 template <class C>
-std::vector<std::pair<std::string, std::string>> describe_fields(const C& config, const std::vector<Field<C>>& fields) {
-  std::vector<std::pair<std::string, std::string>> out;
+nlohmann::ordered_json describe_fields(const C& config, const std::vector<Field<C>>& fields) {
+  // Typed as Codis's Go structs marshal them: int and bool fields as JSON
+  // numbers and booleans, durations and sizes (timesize, bytesize) as text.
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
   for (const auto& f : fields) {
-    if (!f.secret) out.emplace_back(f.key, format_value(f, config, /*toml=*/false));
+    if (f.secret) continue;
+    std::visit(
+        [&](auto m) {
+          using T = std::remove_cvref_t<decltype(config.*m)>;
+          if constexpr (std::is_same_v<T, int> || std::is_same_v<T, bool>) {
+            out[f.key] = config.*m;
+          } else {
+            out[f.key] = format_value(f, config, /*toml=*/false);
+          }
+        },
+        f.member);
   }
   return out;
 }

@@ -103,7 +103,7 @@ std::string default_dashboard_config_text() {
       fields());
 }
 
-std::vector<std::pair<std::string, std::string>> describe(const DashboardConfig& config) {
+nlohmann::ordered_json describe(const DashboardConfig& config) {
   return describe_fields(config, fields());
 }
 

@@ -54,19 +54,6 @@ std::string uname_text() {
   return std::string(u.sysname) + " " + u.nodename + " " + u.release + " " + u.version + " " + u.machine;
 }
 
-json config_json(const DashboardConfig& c) {
-  json j = json::object();
-  for (const auto& [k, v] : describe(c)) {
-    const bool number = !v.empty() && std::all_of(v.begin(), v.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
-    if (number && k != "coordinator_addr" && k != "admin_addr" && k != "product_name") {
-      j[k] = std::stoll(v);
-    } else {
-      j[k] = v;
-    }
-  }
-  return j;
-}
-
 // Codis's InfoFull: INFO as a map, master_addr when replicating, and
 // maxmemory (CONFIG GET; INFO's maxmemory is not always there).
 Result<std::map<std::string, std::string>> info_full(RedisClient& c) {
@@ -1475,11 +1462,7 @@ ordered_json Topom::overview() const {
   ordered_json o = ordered_json::object();
   o["version"] = "codis-ng 0.1.0";
   o["compile"] = std::string(__DATE__) + " " + __TIME__;
-  // Go's field order: describe() lists the keys in file order.
-  const json typed = config_json(config_);
-  ordered_json config = ordered_json::object();
-  for (const auto& [k, v] : describe(config_)) config[k] = ordered_json::parse(typed[k].dump());
-  o["config"] = std::move(config);
+  o["config"] = describe(config_);  // Go's field order and types
   o["model"] = model();
   o["stats"] = stats();
   return o;

@@ -434,8 +434,8 @@ nlohmann::json Proxy::stats(bool with_cmds) const {
 }
 
 nlohmann::json Proxy::overview() const {
-  nlohmann::json cfg = nlohmann::json::object();
-  for (const auto& [k, v] : describe(ctx_.config)) cfg[k] = v;
+  // Parsed back into a plain json: the overview's other fields are unordered.
+  const nlohmann::json cfg = nlohmann::json::parse(describe(ctx_.config).dump());
   return {{"version", ctx_.product_version},
           {"compile", std::string(__DATE__) + " " + __TIME__},
           {"config", cfg},

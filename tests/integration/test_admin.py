@@ -218,3 +218,56 @@ def test_default_config_and_cli_flags(tmp_path, make_redis):
         assert (tmp_path / "p.pid").read_text().strip() == str(proc.pid)
     finally:
         kill_proc(proc, __import__("signal").SIGTERM)
+
+
+# Codis 3.2's Go types of the proxy's overview (pkg/proxy/config.go Config,
+# pkg/models/proxy.go Proxy): what Codis's own codis-admin and codis-fe decode
+# GET /proxy into. "text" is a timesize.Duration or bytesize.Int64 (a JSON
+# string through their UnmarshalText); Go's json refuses any other JSON type
+# for a field, which is how codis-admin --proxy failed on our strings.
+CODIS_PROXY_CONFIG_TYPES = {
+    "proto_type": str, "proxy_addr": str, "admin_addr": str, "jodis_name": str, "jodis_addr": str,
+    "jodis_auth": str, "jodis_timeout": "text", "jodis_compatible": bool, "product_name": str,
+    "proxy_datacenter": str, "proxy_max_clients": int, "proxy_max_offheap_size": "text",
+    "proxy_heap_placeholder": "text", "backend_ping_period": "text", "backend_recv_bufsize": "text",
+    "backend_recv_timeout": "text", "backend_send_bufsize": "text", "backend_send_timeout": "text",
+    "backend_max_pipeline": int, "backend_primary_only": bool, "backend_primary_parallel": int,
+    "backend_replica_parallel": int, "backend_keepalive_period": "text", "backend_number_databases": int,
+    "session_recv_bufsize": "text", "session_recv_timeout": "text", "session_send_bufsize": "text",
+    "session_send_timeout": "text", "session_max_pipeline": int, "session_keepalive_period": "text",
+    "session_break_on_failure": bool, "metrics_report_server": str, "metrics_report_period": "text",
+    "metrics_report_influxdb_server": str, "metrics_report_influxdb_period": "text",
+    "metrics_report_influxdb_username": str, "metrics_report_influxdb_database": str,
+    "metrics_report_statsd_server": str, "metrics_report_statsd_period": "text",
+    "metrics_report_statsd_prefix": str,
+}
+CODIS_PROXY_MODEL_TYPES = {
+    "id": int, "token": str, "start_time": str, "admin_addr": str, "proto_type": str, "proxy_addr": str,
+    "jodis_path": str, "product_name": str, "pid": int, "pwd": str, "sys": str, "hostname": str,
+    "datacenter": str,
+}
+
+
+def go_decodes(value, go_type) -> bool:
+    if go_type == "text" or go_type is str:
+        return isinstance(value, str)
+    if go_type is bool:
+        return isinstance(value, bool)
+    if go_type is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return False
+
+
+def test_overview_decodes_with_codis_go_types(cluster):
+    """codis-admin --proxy=ADDR (bare, config, model) decodes GET /proxy and
+    /proxy/model into Codis's structs (issue 15: 9 settings were strings)."""
+    p = cluster.proxy
+    overview = p.get("/proxy").json()
+    for name, value in (("config", overview["config"]), ("model", overview["model"]), ("model", p.model())):
+        types = CODIS_PROXY_CONFIG_TYPES if name == "config" else CODIS_PROXY_MODEL_TYPES
+        for field, go_type in types.items():
+            if field in value:  # Go leaves absent fields at their zero value
+                assert go_decodes(value[field], go_type), (name, field, value[field], go_type)
+    assert overview["config"]["proxy_max_clients"] == 1000 and overview["config"]["backend_primary_only"] is False
+    assert overview["config"]["session_recv_timeout"] == "30m"
+    assert isinstance(overview["version"], str) and isinstance(overview["compile"], str)

@@ -8,6 +8,8 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "codis/config.h"
 
 using namespace std::chrono_literals;
@@ -111,7 +113,8 @@ TEST_CASE("the default file parses to the defaults", "[config]") {
   REQUIRE(c.ok());
   CHECK(*c == ProxyConfig{});
   // Every key is in it, commented.
-  for (const auto& [key, value] : codis::describe(ProxyConfig{})) {
+  const auto described = codis::describe(ProxyConfig{});
+  for (const auto& [key, value] : described.items()) {
     CHECK_THAT(text, Catch::Contains("\n" + key + " = "));
   }
   CHECK_THAT(text, Catch::Contains("\nsession_auth = \"\""));
@@ -251,25 +254,33 @@ TEST_CASE("describe lists keys and values, not secrets", "[config]") {
   c.admin_auth = "a";
   c.metrics_auth = "m";
   const auto items = codis::describe(c);
-  auto value = [&](const std::string& key) -> std::string {
-    for (const auto& [k, v] : items)
-      if (k == key) return v;
-    return "<absent>";
+  auto value = [&](const std::string& key) -> nlohmann::ordered_json {
+    return items.contains(key) ? items[key] : nlohmann::ordered_json("<absent>");
   };
-  CHECK(items.front().first == "product_name");
+  CHECK(items.begin().key() == "product_name");
   CHECK(value("product_name") == "codis-demo");
+  // The types of Codis's Go struct: timesize and bytesize as text, int and bool as JSON.
   CHECK(value("backend_recv_bufsize") == "128kb");
   CHECK(value("session_recv_timeout") == "30m");
-  CHECK(value("proxy_max_clients") == "1000");
-  CHECK(value("backend_primary_only") == "false");
+  CHECK(value("proxy_max_clients") == 1000);
+  CHECK(value("backend_primary_only") == false);
   CHECK(value("slowlog_log_slower_than") == "10ms");
+  for (const char* k : {"proxy_max_clients", "backend_max_pipeline", "backend_primary_parallel",
+                        "backend_replica_parallel", "backend_number_databases", "session_max_pipeline"}) {
+    INFO(k);
+    CHECK(value(k).is_number_integer());
+  }
+  for (const char* k : {"jodis_compatible", "backend_primary_only", "session_break_on_failure"}) {
+    INFO(k);
+    CHECK(value(k).is_boolean());
+  }
   CHECK(value("product_auth") == "<absent>");
   CHECK(value("session_auth") == "<absent>");
   CHECK(value("metrics_report_influxdb_password") == "<absent>");
   CHECK(value("jodis_auth") == "<absent>");
   CHECK(value("admin_auth") == "<absent>");
   CHECK(value("metrics_auth") == "<absent>");
-  CHECK(value("admin_compat_xauth") == "false");
+  CHECK(value("admin_compat_xauth") == false);
   CHECK(items.size() == 56 - 6);  // 43 Codis keys + 13 ours, minus 6 secrets
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "codis/status.h"
+#include <nlohmann/json_fwd.hpp>
 
 namespace codis {
 
@@ -106,7 +107,7 @@ std::string default_proxy_config_text();
 // Every key with its value as text, in file order, for the admin API's
 // overview. Secrets (product_auth, session_auth, jodis_auth,
 // metrics_report_influxdb_password) are left out.
-std::vector<std::pair<std::string, std::string>> describe(const ProxyConfig& config);
+nlohmann::ordered_json describe(const ProxyConfig& config);
 
 // Durations as Codis's timesize: Go's time.ParseDuration syntax ("5s",
 // "100ms", "1h30m", "1.5s", units ns/us/ms/s/m/h), or a bare number of

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "codis/status.h"
+#include <nlohmann/json_fwd.hpp>
 
 namespace codis {
 
@@ -68,7 +69,7 @@ std::string default_dashboard_config_text();
 
 // Every key with its value as a JSON-ready pair (name, text), in file order,
 // without the secrets (coordinator_auth, product_auth): GET /topom's config.
-std::vector<std::pair<std::string, std::string>> describe(const DashboardConfig& config);
+nlohmann::ordered_json describe(const DashboardConfig& config);
 
 // 0 = sync, 1 = semi-async (models::kForward*); -1 if neither.
 int migration_forward_method(std::string_view method);
