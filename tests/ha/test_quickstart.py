@@ -197,6 +197,21 @@ def test_quickstart_start_again_and_stop(qs):
     assert "role:slave" in info and f"master_port:{p['G1_REPLICA']}" in info, info
     with RespConn(p["HAPROXY"]) as c:
         assert c.call("GET", k1) == b"after"
+
+    # a slot migrated (slot 112 held the quickstart's old check key of group
+    # 1), then start again: it leaves the move alone and checks each group
+    # with a key of a slot the group owns now (issue 15: this exited 1)
+    dash = f"http://127.0.0.1:{p['DASHBOARD']}"
+    r = http("PUT", dash + f"/api/topom/slots/action/create/{topom_xauth(PRODUCT)}/112/2", auth=qs.secret)
+    assert r.status == 200, r
+    deadline = time.monotonic() + 60
+    while qs.dash("/topom/slots")[112]["backend_addr_group_id"] != 2 or qs.dash("/topom/slots")[112].get("action"):
+        assert time.monotonic() < deadline, qs.dash("/topom/slots")[112]
+        time.sleep(0.2)
+    r, _ = qs.run("start")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    assert "end-to-end check: ok" in r.stdout and "assigned to" not in r.stdout, r.stdout
+    assert qs.dash("/topom/slots")[112]["backend_addr_group_id"] == 2
     pids = pids_in(qs.state)
 
     # stop: every process is gone
