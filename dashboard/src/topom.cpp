@@ -1544,6 +1544,11 @@ void Topom::poll_loop() {
 }
 
 void Topom::poll_once() {
+  // Registrations that came or went (a restarted proxy removes its previous
+  // run's node) show up within a poll, not only at the next slot push. Not
+  // while an operation runs: proxy/create writes the node after it adds the
+  // proxy, and a refresh in between would drop it.
+  if (std::unique_lock op(op_mu_, std::try_to_lock); op.owns_lock()) refresh_proxies();
   std::vector<models::Proxy> proxies;
   std::vector<std::string> servers;
   {

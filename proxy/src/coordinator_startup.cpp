@@ -137,6 +137,8 @@ Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
     auto res = http_put(dashboard, target, secret, std::chrono::seconds(10));
     if (!res)
       spdlog::warn("dashboard {} did not answer proxy/create: {}", dashboard, res.message());
+    else if (res->first != 200 && res->second.find("already exists") != std::string::npos)
+      spdlog::info("dashboard {} already found this proxy's registration in the coordinator", dashboard);
     else if (res->first != 200)
       spdlog::warn("dashboard {} refused proxy/create ({}): {}", dashboard, res->first, res->second);
     else

@@ -367,6 +367,33 @@ def test_self_registered_proxy_leaves_cleanly(cluster, tmp_path):
     assert token3 not in proxy_tokens()
 
 
+def test_restarted_proxy_leaves_no_dead_registration(cluster, tmp_path):
+    """A proxy killed (SIGKILL) and started again on the same admin address:
+    the new run removes the old registration and the dashboard drops it at its
+    next poll, with no slot operation in between (issue 15: it showed [E]
+    until then, and the new process was polled with the old token)."""
+    d = cluster.dash
+    p4 = Proxy(tmp_path, None, {"product_name": PRODUCT}, extra_args=["--zookeeper", cluster.zk.addr]).start()
+    cluster.extra.append(p4)
+    old = p4.get("/api/proxy/model").json()["token"]
+
+    def proxy_tokens():
+        return [m["token"] for m in d.ok("GET", "/api/topom/stats/{x}")["proxy"]["models"]]
+    wait_until(lambda: old in proxy_tokens(), 15, what="dashboard takes the proxy")
+    p4.proc.kill()
+    p4.proc.wait(10)
+    p4.proc = None
+    p4._token = None
+    p4.start()
+    new = p4.get("/api/proxy/model").json()["token"]
+    assert new != old
+    wait_until(lambda: old not in proxy_tokens() and new in proxy_tokens(), 10,
+               what="the dashboard drops the old registration and takes the new one")
+    assert cluster.node(f"/codis3/{PRODUCT}/proxy/proxy-{old}") is None
+    assert "refused" not in p4.log_file.read_text()
+    p4.stop()
+
+
 def test_standby_takes_over(cluster, tmp_path):
     first = cluster.dash
     second = Dashboard(tmp_path, PRODUCT, cluster.zk.addr).start(wait_active=False)
