@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from harness import key_in_slot
+from harness import key_in_slot, slot_of, wait_until
 
 pytestmark = pytest.mark.real_proxy
 
@@ -102,14 +102,17 @@ def test_scan_iter(r):
 
 
 def test_blocking_pop(r, cluster):
+    """BLPOP blocks until a push: the push is made only once the backend
+    reports the client blocked, so the pop cannot have returned early."""
     q = "jobs"
-
-    def producer():
-        time.sleep(0.3)
-        redis.Redis(host="127.0.0.1", port=cluster.proxy.port).rpush(q, "job1")
-
-    t = threading.Thread(target=producer)
+    owner = cluster.g1 if slot_of(q) < 512 else cluster.g2
+    got = []
+    t = threading.Thread(target=lambda: got.append(r.blpop([q], timeout=10)))
     t.start()
-    assert r.blpop([q], timeout=5) == (q.encode(), b"job1")
-    t.join()
+    with owner.conn() as d:
+        wait_until(lambda: b"blocked_clients:1" in d.call("INFO", "clients"), 5, what="BLPOP blocked on the backend")
+    assert not got
+    redis.Redis(host="127.0.0.1", port=cluster.proxy.port).rpush(q, "job1")
+    t.join(10)
+    assert got == [(q.encode(), b"job1")]
     assert r.brpop([q], timeout=1) is None

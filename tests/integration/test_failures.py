@@ -79,14 +79,18 @@ def test_backend_restart_reauths(make_redis, make_proxy):
 
 @pytest.mark.timeout(60)
 def test_backend_killed_with_requests_in_flight(make_redis, make_proxy):
-    g1, g2 = make_redis(), make_redis(extra=["--enable-debug-command", "yes"])
+    g1, g2 = make_redis(), make_redis()
     proxy = make_proxy(two_group_slots(g1.addr, g2.addr))
     with proxy.conn() as c, g2.conn() as d:
-        # a request blocked on the backend (DEBUG SLEEP via a direct conn)
-        d.send("DEBUG", "SLEEP", "2")
-        time.sleep(0.2)
+        # A request held by the backend (paused), known to be in flight from
+        # the proxy's own count before the backend dies.
+        assert d.call("CLIENT", "PAUSE", "10000", "ALL") == Status("OK")
         c.send("GET", B)
-        time.sleep(0.2)
+
+        def in_flight():
+            backends = proxy.get("/proxy/stats").json().get("backends", [])
+            return any(b["addr"] == g2.addr and b["pending"] >= 1 for b in backends)
+        wait_until(in_flight, 5, what="the GET in flight at group 2")
         g2.kill()
         r = c.read_reply(timeout=5)
         assert isinstance(r, Err) and r.message.startswith("ERR"), r
