@@ -12,6 +12,7 @@ HAProxy while faults are injected one after the other, in random order:
   zookeeper  stop ZooKeeper for longer than the session timeout, then start
              it (every ephemeral node must come back)
   migration  move a range of slots to the other group through the dashboard
+  promote    a planned switchover: group/promote of a group's replica
   flood      hold 1,000 idle and half-sent connections to each proxy
 
 A write is acknowledged when SET answered OK and WAIT 1 confirmed one replica
@@ -224,8 +225,11 @@ def fault_zookeeper(c: Cluster, rng, outage=30):
 def fault_migration(c: Cluster, rng):
     slots = c.api("GET", "/topom/slots")
     beg = rng.randrange(0, 1024 - 32)
-    end = beg + 31
-    target = 2 if slots[beg]["backend_addr_group_id"] == 1 else 1
+    source = slots[beg]["backend_addr_group_id"]
+    end = beg
+    while end + 1 < min(1024, beg + 32) and slots[end + 1]["backend_addr_group_id"] == source:
+        end += 1  # a range of one group: create-range moves only such
+    target = 2 if source == 1 else 1
     c.api("PUT", f"/api/topom/slots/action/create-range/codis/{beg}/{end}/{target}")
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -234,6 +238,17 @@ def fault_migration(c: Cluster, rng):
             return f"migration of slots {beg}-{end} to group {target}"
         time.sleep(0.5)
     raise RuntimeError(f"slots {beg}-{end} did not reach group {target} within 300 s")
+
+
+def fault_promote(c: Cluster, rng):
+    """A planned switchover: the operator promotes a group's replica."""
+    gid = rng.choice((1, 2))
+    stats = c.api("GET", "/topom/stats")
+    servers = next(g["servers"] for g in stats["group"]["models"] if g["id"] == gid)
+    replica = servers[1]["server"]
+    c.api("PUT", f"/api/topom/group/promote/codis/{gid}/{replica}")
+    c.api("PUT", "/api/topom/sentinels/resync-all/codis")  # the sentinels watch the new master
+    return f"promote of {replica} in group {gid}"
 
 
 def fault_flood(c: Cluster, rng, n=1000, hold=10):
@@ -254,7 +269,8 @@ def fault_flood(c: Cluster, rng, n=1000, hold=10):
 
 
 FAULTS = {"proxy": fault_proxy, "master": fault_master, "dashboard": fault_dashboard,
-          "zookeeper": fault_zookeeper, "migration": fault_migration, "flood": fault_flood}
+          "zookeeper": fault_zookeeper, "migration": fault_migration, "flood": fault_flood,
+          "promote": fault_promote}
 
 
 def main():
@@ -323,7 +339,8 @@ def main():
     for what, b, end in windows:
         errs = [e for e in stats.errors if b <= e[0] <= end]
         span = (errs[-1][0] - errs[0][0]) if errs else 0.0
-        print(f"  {what}: {len(errs)} errors, error window {span:.2f}s")
+        kinds = sorted({text.split(":", 1)[0] + ":" + text.split(":", 1)[1][:60] for _, text in errs})
+        print(f"  {what}: {len(errs)} errors, error window {span:.2f}s" + (f"  {kinds[:3]}" if kinds else ""))
     for t, text in unexplained[:10]:
         print(f"  unexplained error: {text}")
     if not args.keep:

@@ -26,6 +26,7 @@ namespace {
 
 constexpr auto kProxyTimeout = std::chrono::seconds(5);
 constexpr auto kRedisTimeout = std::chrono::seconds(2);
+constexpr auto kPromoteCatchUp = std::chrono::milliseconds(10000);  // a replica this far behind is not promoted
 constexpr auto kStatsTimeout = std::chrono::milliseconds(900);
 
 std::string gstr(int gid) { return "group-[" + std::to_string(gid) + "]"; }
@@ -673,6 +674,16 @@ Status Topom::group_promote_server(int gid, const std::string& addr) {
     }
   }
   if (g.promoting.state == models::action::kPrepared) {
+    // Every proxy holds the group's requests now. A planned switchover loses
+    // nothing: wait until the replica has all the master acknowledged (and
+    // WAITs pending on the master are answered) before it becomes master.
+    if (auto st = wait_replica_caught_up(g.servers[0].server, g.servers[g.promoting.index].server); !st.ok()) {
+      spdlog::warn("topom: {} promote cancelled: {}", gstr(gid), st.message());
+      g.promoting = {};
+      (void)store_group(g);
+      (void)resync_slots_of_group(gid);  // unlock
+      return Status::Error(gstr(gid) + " promote cancelled, nothing changed: " + st.message());
+    }
     if (auto st = mark_sentinels_out_of_sync(); !st.ok()) return st;
     // Codis unmonitors the group first, so no sentinel fails it over midway;
     // sentinels/resync-all registers the new master.
@@ -720,6 +731,39 @@ Status Topom::group_promote_server(int gid, const std::string& addr) {
     if (!followed.ok()) return followed;
   }
   return Status::Ok();
+}
+
+Status Topom::wait_replica_caught_up(const std::string& master, const std::string& replica) {
+  auto m = RedisClient::connect(master, config_.product_auth, kRedisTimeout);
+  if (!m) {
+    // The usual reason to promote by hand: the master is gone. Nothing to wait for.
+    spdlog::warn("topom: promote: master {} unreachable ({}): promoting {} without waiting for it to catch up",
+                 master, m.message(), replica);
+    return Status::Ok();
+  }
+  auto info = m->info();
+  if (!info) return Status::Error("cannot read the replication offset of master " + master + ": " + info.message());
+  const long long target = std::atoll((*info)["master_repl_offset"].c_str());
+  auto r = RedisClient::connect(replica, config_.product_auth, kRedisTimeout);
+  if (!r) return Status::Error("replica " + replica + " unreachable: " + r.message());
+  const auto deadline = std::chrono::steady_clock::now() + kPromoteCatchUp;
+  long long have = -1;
+  for (;;) {
+    auto ri = r->info();
+    if (!ri) return Status::Error("cannot read the replication offset of replica " + replica + ": " + ri.message());
+    auto& fields = *ri;
+    const bool linked = fields["role"] == "slave" && fields["master_link_status"] == "up";
+    have = std::atoll(fields[fields.count("slave_repl_offset") ? "slave_repl_offset" : "master_repl_offset"].c_str());
+    if (linked && have >= target) {
+      spdlog::info("topom: promote: replica {} has master {}'s offset {}", replica, master, target);
+      return Status::Ok();
+    }
+    if (std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Status::Error("replica " + replica + " did not catch up with master " + master + " within " +
+                       std::to_string(kPromoteCatchUp.count()) + " ms (offset " + std::to_string(have) + " of " +
+                       std::to_string(target) + "): is it replicating? (group/resync)");
 }
 
 // ---- slots ----

@@ -215,6 +215,8 @@ class Topom {
   void refresh_slot_keys();  // poller: SLOTSINFO of the sources of actions in flight
   std::mutex& source_mutex(const std::string& addr);
   bool known_server(const std::string& addr) const;
+  // Until `replica` has the replication offset `master` has now (promote).
+  Status wait_replica_caught_up(const std::string& master, const std::string& replica);
   bool known_sentinel(const std::string& addr) const;
   void set_action_status(const std::string& status);
   bool executor_stopping();
