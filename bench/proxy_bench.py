@@ -43,7 +43,7 @@ TESTS = ("set", "get")
 CLIENTS = 50
 HOST = "127.0.0.1"
 
-# DESIGN.md section 10 goals for our proxy.
+# Goals for our proxy (docs/design.md §10 has the current ones).
 GOALS = {
     "instr_nopipe": 3000,
     "instr_P16": 2000,
@@ -283,7 +283,7 @@ def start_twemproxy(env, name, valgrind=False):
                 "   - %s:%d:1 backend2\n"
                 % (HOST, port, HOST, env.backends[0], HOST, env.backends[1]))
     # -v 4: at the default level (5) nutcracker calls getpeername() once per
-    # request for a log line it never prints (DESIGN.md section 10).
+    # request for a log line it never prints (docs/design.md §10).
     argv = ["nutcracker", "-v", "4", "-c", conf, "-o", env.path(name + ".log"),
             "-s", str(stats), "-a", HOST]
     if valgrind:

@@ -1,5 +1,5 @@
 // Slot migration: Codis's slot actions (pkg/topom/topom_slots.go,
-// topom_action.go), re-written for this dashboard.
+// topom_action.go), re-written for this dashboard. Protocol and safety argument: docs/design.md §7.
 //
 // An action lives in the slot's coordinator node ({index, state, target_id}).
 // The executor thread starts one worker per action, up to

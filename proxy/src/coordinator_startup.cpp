@@ -1,6 +1,6 @@
 // A proxy started with --zookeeper or --filesystem: it registers itself in
 // the coordinator, loads groups and slots from it and serves at once, without
-// waiting for a dashboard (DESIGN section 4). Then it asks the active
+// waiting for a dashboard (docs/design.md §4, §7.4 F). Then it asks the active
 // dashboard, if there is one, to take it over (proxy/create), which is how a
 // Codis proxy comes online.
 #include <spdlog/spdlog.h>

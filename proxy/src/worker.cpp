@@ -349,7 +349,7 @@ void Worker::forward(const RequestPtr& req, std::string_view encoded, std::strin
     pick_backend(r, *req)->send(req, ReplyUse::kClient, encoded);
     return;
   }
-  // Migrating: ask the source first (DESIGN section 3/7).
+  // Migrating: ask the source first (docs/design.md §3.3, §7).
   if (encoded.data() != req->encoded.data()) req->encoded.assign(encoded);
   if (hashkey.data() != req->hashkey.data()) req->hashkey.assign(hashkey);
   BackendConn* src = backend(r.migrate_from, req->db);

@@ -1,4 +1,4 @@
-// Async migration (Codis's SLOTSMGRT*-ASYNC protocol), source and target side.
+// Async migration (Codis's SLOTSMGRT*-ASYNC protocol), source and target side; docs/design.md §6.4-§6.5.
 //
 // Source: SLOTSMGRTSLOT-ASYNC / SLOTSMGRTTAGSLOT-ASYNC / SLOTSMGRTONE-ASYNC /
 // SLOTSMGRTTAGONE-ASYNC stream a batch of keys to the target over a

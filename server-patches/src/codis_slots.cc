@@ -5,7 +5,7 @@
 // db; commands read it. Every keyspace write this module makes goes through
 // RedisModule_Call with "!" (so replicas and the AOF see it) and is made from
 // a command or a blocked client's reply callback, never from an event-loop
-// callback (see DESIGN section 6). The sync migrations block only their
+// callback (see docs/design.md §6.1). The sync migrations block only their
 // caller: keys are serialized here, shipped by the TargetLink worker, and
 // deleted here when the target has acknowledged them unchanged.
 #include <cerrno>

@@ -1,6 +1,6 @@
 """codis-proxy with a coordinator: it registers itself, loads the groups and
 slots stored there (Codis 3.2 layout) and serves at once, with no dashboard
-running; a slot stored mid-migration is routed as DESIGN section 7 says."""
+running; a slot stored mid-migration is routed as docs/design.md §7.1 says."""
 
 import json
 import os

@@ -1,6 +1,6 @@
 // Coordinator: the store that holds the cluster's topology, with Codis 3.2's
 // layout (/codis3/{product}/..., /jodis/{product}/proxy-{token}; see
-// models::path and DESIGN.md section 4). The dashboard writes the topology and
+// models::path and docs/design.md §4). The dashboard writes the topology and
 // holds its lock as an ephemeral node; proxies read slots and groups and
 // register their jodis node. Both watch for changes.
 //

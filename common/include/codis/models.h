@@ -1,5 +1,5 @@
 // Codis 3.2 topology models: what the dashboard stores in the coordinator
-// (section 4 of DESIGN.md) and what the admin APIs carry (section 5).
+// (docs/design.md §4) and what the admin APIs carry (§5).
 //
 // JSON field names and omitempty behaviour are exactly Codis's
 // (pkg/models/*.go), so a Codis dashboard, proxy or codis-fe can read what we

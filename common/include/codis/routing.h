@@ -1,5 +1,5 @@
 // How a slot is routed, derived from what the coordinator stores (a
-// SlotMapping and the Groups): the table of DESIGN section 7, plus Codis's
+// SlotMapping and the Groups): the table of docs/design.md §7.1, plus Codis's
 // rule that a slot whose group is being promoted is locked. Used by the
 // dashboard to build what it pushes to proxies, and by a proxy that loads
 // its routing from the coordinator at start.

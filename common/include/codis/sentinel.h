@@ -1,4 +1,4 @@
-// Following Redis Sentinel failovers (DESIGN section 8), shared by the
+// Following Redis Sentinel failovers (docs/design.md §8.2), shared by the
 // dashboard and the proxy.
 //
 // The dashboard registers each group's master with every sentinel as

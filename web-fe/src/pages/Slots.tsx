@@ -220,7 +220,7 @@ function RangeSummary({ slots, sel }: { slots: SlotMapping[]; sel: Range }) {
 function slotTitle(m: SlotMapping): string {
   const owner = m.group_id === 0 ? 'offline' : `group ${m.group_id}`;
   if (!m.action?.state) return `slot ${m.id}: ${owner}`;
-  // DESIGN section 7: prepared = proxies hold the slot's requests (locked).
+  // docs/design.md §7.1: prepared = proxies hold the slot's requests (locked).
   const locked = m.action.state === 'prepared' ? ' (locked)' : '';
   return `slot ${m.id}: ${owner}, ${m.action.state}${locked} → group ${m.action.target_id}`;
 }
