@@ -741,9 +741,14 @@ Status Topom::wait_replica_caught_up(const std::string& master, const std::strin
                  master, m.message(), replica);
     return Status::Ok();
   }
-  auto info = m->info();
-  if (!info) return Status::Error("cannot read the replication offset of master " + master + ": " + info.message());
-  const long long target = std::atoll((*info)["master_repl_offset"].c_str());
+  auto master_offset = [&]() -> Result<long long> {
+    auto info = m->info();
+    if (!info) return Result<long long>::Error("cannot read the replication offset of master " + master + ": " +
+                                               info.message());
+    return std::atoll((*info)["master_repl_offset"].c_str());
+  };
+  auto target = master_offset();
+  if (!target) return target.status();
   auto r = RedisClient::connect(replica, config_.product_auth, kRedisTimeout);
   if (!r) return Status::Error("replica " + replica + " unreachable: " + r.message());
   const auto deadline = std::chrono::steady_clock::now() + kPromoteCatchUp;
@@ -754,16 +759,23 @@ Status Topom::wait_replica_caught_up(const std::string& master, const std::strin
     auto& fields = *ri;
     const bool linked = fields["role"] == "slave" && fields["master_link_status"] == "up";
     have = std::atoll(fields[fields.count("slave_repl_offset") ? "slave_repl_offset" : "master_repl_offset"].c_str());
-    if (linked && have >= target) {
-      spdlog::info("topom: promote: replica {} has master {}'s offset {}", replica, master, target);
-      return Status::Ok();
+    if (linked && have >= *target) {
+      // A request the proxies sent just before they held the group may have
+      // landed after the first sample: done only when the master stood still.
+      auto now = master_offset();
+      if (!now) return now.status();
+      if (*now == *target) {
+        spdlog::info("topom: promote: replica {} has master {}'s offset {}", replica, master, *target);
+        return Status::Ok();
+      }
+      target = now;
     }
     if (std::chrono::steady_clock::now() > deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return Status::Error("replica " + replica + " did not catch up with master " + master + " within " +
                        std::to_string(kPromoteCatchUp.count()) + " ms (offset " + std::to_string(have) + " of " +
-                       std::to_string(target) + "): is it replicating? (group/resync)");
+                       std::to_string(*target) + "): is it replicating? (group/resync)");
 }
 
 // ---- slots ----

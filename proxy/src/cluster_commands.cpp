@@ -309,6 +309,12 @@ void Session::issue_wait(const RequestPtr& req) {
   auto* s = new SplitState();
   s->merge = SplitState::Merge::kCustom;
   s->finish = [](SplitState& st) {
+    // A master that turns replica mid-WAIT (a planned switchover) unblocks it
+    // with an error: its group confirmed nothing, which WAIT says with 0.
+    constexpr std::string_view kUnblocked = "-UNBLOCKED";
+    for (auto& r : st.values) {
+      if (std::string_view(r).starts_with(kUnblocked)) r = ":0\r\n";
+    }
     if (auto* e = first_error(st.values)) return *e;
     int64_t least = -1;
     for (const auto& r : st.values) {
