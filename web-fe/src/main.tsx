@@ -72,9 +72,9 @@ function UserBox() {
   if (!session) return null;
   return (
     <span class="user-box">
-      <span id="signed-in-user" title={`session ends ${new Date(session.expires * 1000).toLocaleString()}`}>
+      <span title={`session ends ${new Date(session.expires * 1000).toLocaleString()}`}>
         <span class="sr-only">Signed in as </span>
-        {session.user}
+        <span id="signed-in-user">{session.user}</span>
       </span>
       <ActionButton id="sign-out" onClick={signOut}>
         Sign out
