@@ -117,7 +117,8 @@ int main(int argc, char** argv) {
                  "<binary dir>/../share/codis/web-fe, /usr/share/codis/web-fe, the first with an index.html");
   app.add_option("--hash-password", hash_user,
                  "print a line for admin_users_file: NAME and the Argon2id hash of a password read from stdin "
-                 "(asked twice, without echo, on a terminal), then exit");
+                 "(asked twice, without echo, on a terminal), then exit")
+      ->type_name("NAME");
   app.add_flag("--default-config", default_config, "print a commented default configuration and exit");
   app.add_flag("--version", version, "print the version and exit");
   CLI11_PARSE(app, argc, argv);
