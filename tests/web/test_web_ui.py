@@ -5,7 +5,7 @@ Sentinel, and codis-dashboard serving web-fe/dist.
 Every scenario signs in first (as admin with the admin secret, or as an
 operator from admin_users_file). Tests run in file order on one cluster,
 each building on the previous one through the UI: the sign-in page (a wrong
-password, the right one, sign out); the pages load empty; an action shows on
+password, the right one, sign out; a session that expires); the pages load empty; an action shows on
 the Audit page; groups and servers are created and
 proxies added through the forms (a refused call shows the dashboard's
 message); slots are assigned by typed ranges; a range selected by dragging on
@@ -188,6 +188,18 @@ def test_compat_warning_banner(zookeeper, artifacts, tmp_path):
         for banner in (r["signin_banner"], r["page_banner"]):
             assert "admin_compat_xauth is on" in banner
             assert "anyone who can reach this port can administer the cluster" in banner
+    finally:
+        d.stop()
+
+
+def test_expired_session_returns_to_the_sign_in_page(zookeeper, artifacts, tmp_path):
+    d = WebDashboard(tmp_path, "codis-web-expiry", zookeeper.addr, extra_config='admin_session_lifetime = "5s"\n').start()
+    try:
+        r = ui(SimpleNamespace(url=d.url, dash=d), artifacts, "expiry")
+        assert r["signed_in_as"] == "admin"
+        # The server's reason, or ours when the browser dropped the cookie first (its Max-Age).
+        assert r["note"] in ("the session expired after 5s: sign in again", "The session ended: sign in again."), r
+
     finally:
         d.stop()
 

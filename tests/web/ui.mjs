@@ -196,6 +196,15 @@ const scenarios = {
     await shot(page, 'audit');
   },
 
+  // A session that expires (admin_session_lifetime): the UI returns to the
+  // sign-in page by itself and says why.
+  async expiry(page) {
+    result.signed_in_as = (await page.locator('#signed-in-user').innerText()).trim();
+    await page.locator('#signin-form').waitFor({ timeout: 30000 });
+    result.note = (await page.locator('#signin-note').innerText()).trim();
+    await shot(page, 'signin-expired');
+  },
+
   // admin_compat_xauth = true: the warning shows on the sign-in page and,
   // after signing in, on every page.
   async compat(page) {

@@ -187,8 +187,11 @@ function signedOut(message?: string) {
 }
 
 // Any call answered 401 (the session expired or ended): back to the sign-in page.
+// (The browser drops the cookie itself when its Max-Age passes; the server
+// then only says that authentication is required.)
 setUnauthorizedHandler((cause) => {
-  if (state.auth === 'signed-in') signedOut(cause);
+  if (state.auth !== 'signed-in') return;
+  signedOut(cause.startsWith('authentication required') ? 'The session ended: sign in again.' : cause);
 });
 
 // At start: an existing session (a reload keeps it) or the sign-in page.
