@@ -19,6 +19,17 @@ const std::vector<Field<D>>& fields() {
       {"coordinator_addr", &D::coordinator_addr},
       {"coordinator_auth", &D::coordinator_auth, nullptr, 0, INT64_MAX, true},
       {"admin_addr", &D::admin_addr, "Address of the dashboard's HTTP API, as \"host:port\"."},
+      {"admin_users_file", &D::admin_users_file,
+       "Operator accounts of the web UI besides \"admin\" (who signs in with admin_auth): a file of\n"
+       "\"name:<Argon2id hash>\" lines (# comments), each made by `codis-dashboard --hash-password NAME`.\n"
+       "It must not be readable by group or others. Edits take effect within a second (a bad file\n"
+       "refuses every operator sign-in until fixed; a removed or changed account's sessions end).\n"
+       "Empty: only admin."},
+      {"admin_session_lifetime", &D::admin_session_lifetime,
+       "A web UI session ends this long after sign-in, or after admin_session_idle_timeout without\n"
+       "any request (the open UI polls every second). Sessions are kept in memory: a restart signs\n"
+       "everyone out."},
+      {"admin_session_idle_timeout", &D::admin_session_idle_timeout},
       {"product_name", &D::product_name,
        "Product (cluster) name: the topology is kept under /codis3/{product_name}.\n"
        "product_auth is the password of the redis servers (the proxies use the same)."},
@@ -61,6 +72,10 @@ Status validate_dashboard(const D& c, const Lines* lines) {
       return Status::Error(at(lines, "product_name") +
                            "may not contain '/', '.' or control characters (it is a coordinator path component)");
     }
+  }
+  for (const auto& [key, d] : {std::pair{"admin_session_lifetime", c.admin_session_lifetime},
+                                std::pair{"admin_session_idle_timeout", c.admin_session_idle_timeout}}) {
+    if (d < std::chrono::seconds(1)) return Status::Error(at(lines, key) + "expected at least 1s");
   }
   if (c.admin_addr.rfind(':') == std::string::npos) {
     return Status::Error(at(lines, "admin_addr") + "expected \"host:port\", got \"" +

@@ -1,5 +1,6 @@
 // codis-dashboard: the topology owner. See dashboard/README.md.
 #include <pthread.h>
+#include <termios.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -12,8 +13,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <thread>
 
+#include "admin_sessions.h"
 #include "codis/admin_auth.h"
 #include "codis/coordinator.h"
 #include "codis/dashboard_config.h"
@@ -43,6 +46,44 @@ std::string advertised_addr(const std::string& admin_addr) {
   return host + admin_addr.substr(colon);
 }
 
+// --hash-password NAME: reads the password (twice, without echo, from a
+// terminal; else the first line of stdin) and prints a users file line.
+int hash_password_command(const std::string& name) {
+  if (!codis::dashboard::valid_user_name(name)) {
+    return fail("--hash-password: invalid user name \"" + name + "\" (1 to 64 of A-Z a-z 0-9 . _ -)");
+  }
+  if (name == "admin") return fail("--hash-password: \"admin\" signs in with the admin secret (admin_auth)");
+  const bool tty = ::isatty(STDIN_FILENO) == 1;
+  auto read_line = [&](const char* prompt) -> std::optional<std::string> {
+    termios saved{};
+    if (tty) {
+      std::fprintf(stderr, "%s", prompt);
+      std::fflush(stderr);
+      ::tcgetattr(STDIN_FILENO, &saved);
+      termios quiet = saved;
+      quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+      ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    std::string line;
+    const bool got = static_cast<bool>(std::getline(std::cin, line));
+    if (tty) {
+      ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+      std::fprintf(stderr, "\n");
+    }
+    if (!got && line.empty()) return std::nullopt;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+  };
+  auto password = read_line(("Password for " + name + ": ").c_str());
+  if (!password || password->empty()) return fail("--hash-password: no password given (on stdin)");
+  if (tty) {
+    auto again = read_line("Again: ");
+    if (!again || *again != *password) return fail("--hash-password: the passwords differ");
+  }
+  std::cout << name << ":" << codis::dashboard::hash_password(*password) << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,7 +106,7 @@ int main(int argc, char** argv) {
       "  curl -H \"$A\" -X PUT -d '[{\"id\":0,\"group_id\":1}]' http://127.0.0.1:18080/api/topom/slots/assign/$X\n"
       "The operator web UI is served at http://admin_addr/ (sign in as admin with the secret; see --assets-dir).\n",
       "codis-dashboard"};
-  std::string config_file, log_file, log_level = "info", pidfile, assets_dir;
+  std::string config_file, log_file, log_level = "info", pidfile, assets_dir, hash_user;
   bool default_config = false, version = false;
   app.add_option("-c,--config", config_file, "TOML configuration file (see --default-config)");
   app.add_option("-l,--log", log_file, "log file (default: stderr)");
@@ -74,6 +115,10 @@ int main(int argc, char** argv) {
   app.add_option("--assets-dir", assets_dir,
                  "the built web UI (web-fe/dist) to serve at /; default: <binary dir>/../../web-fe/dist, "
                  "<binary dir>/../share/codis/web-fe, /usr/share/codis/web-fe, the first with an index.html");
+  app.add_option("--hash-password", hash_user,
+                 "print a line for admin_users_file: NAME and the Argon2id hash of a password read from stdin "
+                 "(asked twice, without echo, on a terminal), then exit")
+      ->type_name("NAME");
   app.add_flag("--default-config", default_config, "print a commented default configuration and exit");
   app.add_flag("--version", version, "print the version and exit");
   CLI11_PARSE(app, argc, argv);
@@ -82,6 +127,7 @@ int main(int argc, char** argv) {
     std::cout << codis::default_dashboard_config_text();
     return 0;
   }
+  if (!hash_user.empty()) return hash_password_command(hash_user);
   if (version) {
     std::cout << "codis-dashboard 0.1.0\n";
     return 0;
@@ -94,6 +140,22 @@ int main(int argc, char** argv) {
     return fail(st.message());
   }
   const codis::DashboardConfig config = std::move(loaded.value());
+
+  // The web UI's sign-in: "admin" with the admin secret, operators from admin_users_file.
+  codis::dashboard::AdminSessions::Options session_options;
+  session_options.admin_secret = config.admin_auth;
+  session_options.compat_xauth = config.admin_compat_xauth;
+  session_options.lifetime = config.admin_session_lifetime;
+  session_options.idle_timeout = config.admin_session_idle_timeout;
+  if (!config.admin_users_file.empty()) {
+    auto users = codis::dashboard::load_users_file(config.admin_users_file);
+    if (!users) return fail(users.message());
+    session_options.users = std::move(*users);
+    session_options.users_file = config.admin_users_file;
+    spdlog::info("dashboard: {} operator account(s) from admin_users_file {}", session_options.users.size(),
+                 config.admin_users_file);
+  }
+  codis::dashboard::AdminSessions sessions(std::move(session_options));
 
   // The web UI's bundle: --assets-dir, else the first default place with one.
   std::vector<std::string> searched;
@@ -169,9 +231,14 @@ int main(int argc, char** argv) {
   } else {
     {
       std::lock_guard lk(server_mu);
-      auto router =
-          codis::dashboard::make_topom_router(topom, [&] { stop_all(); }, codis::rpc::security_from(config))
-              .http_router();
+      auto security = codis::rpc::security_from(config);
+      security.session = [&sessions](const codis::http::Request& req, bool mutating) {
+        return sessions.check(req, mutating);
+      };
+      security.audit = [&sessions](const codis::rpc::AuditEvent& e) { sessions.audit(e); };
+      auto table = codis::dashboard::make_topom_router(topom, [&] { stop_all(); }, std::move(security));
+      codis::dashboard::add_session_routes(table, sessions);
+      auto router = table.http_router();
       codis::dashboard::add_web_routes(router, web);
       // Handlers on a small pool: Topom operations block on the coordinator,
       // proxies and redis servers, and a slow proxy must not stall GET /topom/stats.

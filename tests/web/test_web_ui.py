@@ -2,8 +2,11 @@
 ZooKeeper, 3 redis-servers with codis_slots (+1 without), 2 codis-proxy, a
 Sentinel, and codis-dashboard serving web-fe/dist.
 
-Tests run in file order on one cluster, each building on the previous one
-through the UI: the pages load empty; groups and servers are created and
+Every scenario signs in first (as admin with the admin secret, or as an
+operator from admin_users_file). Tests run in file order on one cluster,
+each building on the previous one through the UI: the sign-in page (a wrong
+password, the right one, sign out; a session that expires); the pages load empty; an action shows on
+the Audit page; groups and servers are created and
 proxies added through the forms (a refused call shows the dashboard's
 message); slots are assigned by typed ranges; a range selected by dragging on
 the slot map migrates to another group while the action table and progress
@@ -22,7 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import RedisServer, encode, keys_in_slots
+from types import SimpleNamespace
+
+from harness import TEST_ADMIN_AUTH, RedisServer, encode, keys_in_slots
 from dashboard_harness import dashboard_binary
 from web_cluster import WebCluster, WebDashboard
 
@@ -30,13 +35,27 @@ HERE = Path(__file__).resolve().parent
 PRODUCT = "codis-web-it"
 MIGRATE = (0, 23)      # slots moved from group 1 to group 2 from the slot map
 KEYS_PER_SLOT = 250
+OPERATOR, OPERATOR_PASSWORD = "web-ops", "operator password for the web tests"
+
+
+def operator_users_file(tmp):
+    """admin_users_file with OPERATOR, its line made by codis-dashboard --hash-password."""
+    p = subprocess.run([str(dashboard_binary()), "--hash-password", OPERATOR], input=OPERATOR_PASSWORD + "\n",
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    path = Path(tmp) / "users"
+    path.write_text(p.stdout)
+    path.chmod(0o600)
+    return path
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, zookeeper):
     tmp = tmp_path_factory.mktemp("web")
+    users = operator_users_file(tmp)
     c = WebCluster(tmp, zookeeper.addr, PRODUCT, servers=3, proxies=2, sentinel=True,
-                   extra_config="migration_parallel_slots = 2\nmigration_async_numkeys = 50\n")
+                   extra_config="migration_parallel_slots = 2\nmigration_async_numkeys = 50\n"
+                                f'admin_users_file = "{users}"\n')
     c.plain = None
     try:
         c.plain = RedisServer(tmp).start()  # no codis_slots module: group/add refuses it
@@ -49,6 +68,7 @@ def cluster(tmp_path_factory, zookeeper):
 
 def ui(cluster, artifacts, scenario, timeout=150, **args):
     """Runs one ui.mjs scenario; returns its observations, fails with its error."""
+    args.setdefault("password", TEST_ADMIN_AUTH)
     env = dict(os.environ, WEB_ARGS=json.dumps({"url": cluster.url + "/", "artifacts": str(artifacts), **args}))
     p = subprocess.Popen(["node", str(HERE / "ui.mjs"), scenario], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, start_new_session=True)
@@ -116,6 +136,24 @@ def test_dashboard_without_a_built_ui(cluster, zookeeper, tmp_path):
     assert bad.returncode != 0 and b"--assets-dir" in bad.stderr and b"no such directory" in bad.stderr
 
 
+def test_sign_in_page(cluster, artifacts):
+    r = ui(cluster, artifacts, "signin")
+    assert r["h1_signed_out"] == "Sign in" and r["focused"] == "signin-password"
+    assert r["compat_banner_signed_out"] == 0 and r["compat_banner"] == 0
+    assert r["bad_password_error"] == "wrong user name or password" and r["error_role"] == "alert"
+    assert r["password_cleared"]
+    assert r["user_shown"] == "admin" and r["after_reload_user"] == "admin"
+    assert r["product"] == PRODUCT
+    assert r["cookie_visible_to_js"] is False  # HttpOnly
+    assert r["after_sign_out_note"] == "Signed out."
+    assert r["after_sign_out_reload"] == "Sign in"
+    # The server saw it all: the failed and the good sign-in, the sign-out.
+    log = cluster.dash.ok("GET", "/api/topom/audit")
+    logins = [(e["user"], e["ok"]) for e in log if e["route"] == "/api/auth/login"]
+    assert ("admin", False) in logins and ("admin", True) in logins
+    assert any(e["route"] == "/api/auth/logout" and e["user"] == "admin" and e["ok"] for e in log)
+
+
 def test_pages_load_on_an_empty_cluster(cluster, artifacts):
     r = ui(cluster, artifacts, "pages", prefix="empty")
     for route, title in (("overview", "Overview"), ("proxies", "Proxies"), ("groups", "Groups"),
@@ -127,6 +165,43 @@ def test_pages_load_on_an_empty_cluster(cluster, artifacts):
     assert r["pages"]["slots"]["slots"] == 1024
     assert r["keyboard_nav"] == "groups"  # reached by Tab, followed with Enter
     assert r["focus_after_nav"] == "H1"   # focus moves to the new page's heading
+
+
+def test_audit_page_as_an_operator(cluster, artifacts):
+    r = ui(cluster, artifacts, "audit", user=OPERATOR, password=OPERATOR_PASSWORD, interval=1234)
+    row = r["row"]
+    assert row["user"] == OPERATOR and row["ok"] == "true", row
+    time_, user, remote, action, result = row["cells"]
+    assert user == OPERATOR and remote.startswith("127.0.0.1:") and result.startswith("ok")
+    assert action == "PUT /api/topom/slots/action/interval/1234"
+    assert r["first_route"] == "/api/topom/slots/action/interval/:xauth/1234"  # newest first
+    assert r["sign_in_rows"] >= 1 and r["filtered_rows"] == 1
+    assert r["keyboard_nav"] == "audit"
+    assert stats(cluster)["slot_action"]["interval"] == 1234
+    cluster.dash.ok("PUT", "/api/topom/slots/action/interval/{x}/0")
+
+
+def test_compat_warning_banner(zookeeper, artifacts, tmp_path):
+    d = WebDashboard(tmp_path, "codis-web-compat", zookeeper.addr, extra_config="admin_compat_xauth = true\n").start()
+    try:
+        r = ui(SimpleNamespace(url=d.url, dash=d), artifacts, "compat")
+        for banner in (r["signin_banner"], r["page_banner"]):
+            assert "admin_compat_xauth is on" in banner
+            assert "anyone who can reach this port can administer the cluster" in banner
+    finally:
+        d.stop()
+
+
+def test_expired_session_returns_to_the_sign_in_page(zookeeper, artifacts, tmp_path):
+    d = WebDashboard(tmp_path, "codis-web-expiry", zookeeper.addr, extra_config='admin_session_lifetime = "5s"\n').start()
+    try:
+        r = ui(SimpleNamespace(url=d.url, dash=d), artifacts, "expiry")
+        assert r["signed_in_as"] == "admin"
+        # The server's reason, or ours when the browser dropped the cookie first (its Max-Age).
+        assert r["note"] in ("the session expired after 5s: sign in again", "The session ended: sign in again."), r
+
+    finally:
+        d.stop()
 
 
 def test_create_groups_servers_and_proxies(cluster, artifacts):

@@ -35,6 +35,17 @@ async function shot(page, name) {
   result.screenshots.push(file);
 }
 
+// Signs in on the sign-in page (as args.user, default admin, with
+// args.password) and waits until the UI shows the signed-in user.
+async function signIn(page, user = args.user || 'admin', password = args.password) {
+  await page.goto(base);
+  await page.locator('#signin-form').waitFor({ timeout: 10000 });
+  await page.locator('#signin-user').fill(user);
+  await page.locator('#signin-password').fill(password);
+  await page.locator('#signin-form button[type=submit]').click();
+  await page.locator('#signed-in-user', { hasText: user }).waitFor({ timeout: 15000 });
+}
+
 // Opens a page of the UI and waits until it shows live data.
 async function open(page, route, title) {
   await page.goto(`${base}#/${route}`);
@@ -106,6 +117,108 @@ function slotGroups(page, beg, end) {
 // ---------------------------------------------------------------- scenarios
 
 const scenarios = {
+  // The sign-in page: shown without a session (whatever the route), a wrong
+  // password shows the error, the right one the overview and the user; the
+  // session survives a reload; the cookie is out of the page's reach; Sign
+  // out returns to the sign-in page for good.
+  async signin(page) {
+    await page.goto(`${base}#/groups`);
+    await page.locator('#signin-form').waitFor({ timeout: 10000 });
+    result.h1_signed_out = (await page.locator('h1').innerText()).trim();
+    result.compat_banner_signed_out = await page.locator('#compat-warning').count();
+    result.focused = await page.evaluate(() => document.activeElement?.id ?? '');
+    await shot(page, 'signin');
+
+    await page.locator('#signin-user').fill(args.user || 'admin');
+    await page.locator('#signin-password').fill('not the password');
+    await page.keyboard.press('Enter');
+    const err = page.locator('#signin-error');
+    await err.waitFor({ timeout: 10000 });
+    result.bad_password_error = (await err.innerText()).trim();
+    result.error_role = await err.getAttribute('role');
+    result.password_cleared = (await page.locator('#signin-password').inputValue()) === '';
+    await shot(page, 'signin-error');
+
+    await page.locator('#signin-password').fill(args.password);
+    await page.locator('#signin-form button[type=submit]').click();
+    await page.locator('h1', { hasText: 'Groups' }).waitFor({ timeout: 15000 });
+    await page.locator('#conn-status', { hasText: 'live' }).waitFor({ timeout: 10000 });
+    result.user_shown = (await page.locator('#signed-in-user').innerText()).trim();
+    result.cookie_visible_to_js = await page.evaluate(() => document.cookie.includes('codis_session'));
+    result.compat_banner = await page.locator('#compat-warning').count();
+    await open(page, 'overview', 'Overview');
+    result.product = (await page.locator('#product-name').innerText()).trim();
+    await shot(page, 'signed-in');
+
+    await page.reload();
+    await page.locator('#conn-status', { hasText: 'live' }).waitFor({ timeout: 10000 });
+    result.after_reload_user = (await page.locator('#signed-in-user').innerText()).trim();
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.locator('#signin-form').waitFor({ timeout: 10000 });
+    result.after_sign_out_note = (await page.locator('#signin-note').innerText().catch(() => '')).trim();
+    await page.goto(`${base}#/overview`);
+    await page.reload();
+    await page.locator('#signin-form').waitFor({ timeout: 10000 });
+    result.after_sign_out_reload = (await page.locator('h1').innerText()).trim();
+  },
+
+  // An action done in the UI (pacing set on the Slots page) shows on the
+  // Audit page with the user, the address and the result; the page is
+  // reached from the navigation by keyboard.
+  async audit(page) {
+    await open(page, 'slots', 'Slots');
+    await page.locator('#interval').fill(String(args.interval));
+    await page.getByRole('button', { name: 'Set pacing' }).click();
+    await until(page, (v) => document.querySelector('#interval')?.getAttribute('placeholder') === String(v), args.interval, 'the new interval');
+    await open(page, 'overview', 'Overview');
+    let reached = '';
+    for (let i = 0; i < 20 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate(() => (document.activeElement?.getAttribute('data-nav') === 'audit' ? 'audit' : ''));
+    }
+    result.keyboard_nav = reached;
+    if (reached) await page.keyboard.press('Enter');
+    else await page.goto(`${base}#/audit`);
+    await page.locator('h1', { hasText: 'Audit' }).waitFor({ timeout: 5000 });
+    const route = `/api/topom/slots/action/interval/:xauth/${args.interval}`;
+    const row = page.locator(`#audit-table tbody tr[data-route="${route}"]`).first();
+    await row.waitFor({ timeout: 10000 });
+    result.row = await row.evaluate((tr) => ({
+      user: tr.getAttribute('data-user'),
+      ok: tr.getAttribute('data-ok'),
+      cells: [...tr.querySelectorAll('td')].map((td) => td.textContent.trim()),
+    }));
+    result.first_route = await page.locator('#audit-table tbody tr').first().getAttribute('data-route');
+    result.sign_in_rows = await page.locator('#audit-table tbody tr[data-route="/api/auth/login"]').count();
+    await page.locator('#audit-filter').fill('interval');
+    result.filtered_rows = await page.locator('#audit-table tbody tr').count();
+    await shot(page, 'audit');
+  },
+
+  // A session that expires (admin_session_lifetime): the UI returns to the
+  // sign-in page by itself and says why.
+  async expiry(page) {
+    result.signed_in_as = (await page.locator('#signed-in-user').innerText()).trim();
+    await page.locator('#signin-form').waitFor({ timeout: 30000 });
+    result.note = (await page.locator('#signin-note').innerText()).trim();
+    await shot(page, 'signin-expired');
+  },
+
+  // admin_compat_xauth = true: the warning shows on the sign-in page and,
+  // after signing in, on every page.
+  async compat(page) {
+    await page.goto(base);
+    await page.locator('#signin-form').waitFor({ timeout: 10000 });
+    const banner = page.locator('#compat-warning');
+    await banner.waitFor({ timeout: 5000 });
+    result.signin_banner = (await banner.innerText()).trim();
+    await signIn(page);
+    await open(page, 'groups', 'Groups');
+    result.page_banner = (await page.locator('#compat-warning').innerText()).trim();
+    await shot(page, 'compat-warning');
+  },
+
   // Every page renders (headings, nav, live status) and is screenshotted.
   async pages(page) {
     const prefix = args.prefix || 'page';
@@ -465,12 +578,16 @@ try {
     // A refused API call is answered with Codis's status 800, which Chromium
     // logs as a failed resource load; the UI shows it (tested). Anything else
     // is a real error.
-    if (/Failed to load resource: the server responded with a status of 800/.test(m.text())) return;
+    // The same for 401 (not signed in: the sign-in page shows) and 429
+    // (throttled sign-in).
+    if (/Failed to load resource: the server responded with a status of (800|401|429)/.test(m.text())) return;
     consoleErrors.push(m.text());
   });
   page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
   const fn = scenarios[scenario];
   if (!fn) fail(`unknown scenario ${scenario}`);
+  // The scenarios about signing in do it themselves.
+  if (!['signin', 'compat'].includes(scenario)) await signIn(page);
   await fn(page);
 } catch (e) {
   result.ok = false;

@@ -1,5 +1,10 @@
 // The Codis 3.2 dashboard API as the UI uses it. Reads: GET topom (config,
 // model and stats in one reply, polled). Writes: PUT /api/topom/...:xauth.
+// Authorization is the sign-in session (api/auth/*): an HttpOnly cookie the
+// browser sends by itself, plus the session's CSRF token in X-CSRF-Token on
+// every call that changes something. The xauth path segment is still sent
+// (Codis's paths have it) but authorizes nothing unless the dashboard runs
+// with admin_compat_xauth.
 // Failures follow Codis's rpc: HTTP status 800 and {"Cause": "..."}; anything
 // else that is not 200 is reported with its status and body text.
 //
@@ -163,21 +168,39 @@ export class ApiError extends Error {
     message: string,
     readonly status: number,
     readonly what: string,
+    readonly compatXauth = false,
   ) {
     super(message);
     this.name = 'ApiError';
   }
 }
 
-async function call<T>(method: 'GET' | 'PUT', path: string, body?: unknown): Promise<T> {
+// The signed-in session's CSRF token (set by the store after sign-in).
+let csrfToken = '';
+export function setCsrfToken(token: string) {
+  csrfToken = token;
+}
+
+// Called when the dashboard answers 401: the session is gone (expired,
+// signed out elsewhere, dashboard restarted). The store shows the sign-in page.
+let onUnauthorized: (cause: string) => void = () => {};
+export function setUnauthorizedHandler(fn: (cause: string) => void) {
+  onUnauthorized = fn;
+}
+
+async function call<T>(method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<T> {
   const what = `${method} ${path.replace(/\/[0-9a-f]{32}(?=\/|$)/, '/…')}`;
   let res: Response;
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   try {
     res = await fetch(path, {
       method,
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: 'no-store',
+      credentials: 'same-origin',
     });
   } catch (e) {
     throw new ApiError(`cannot reach the dashboard: ${e instanceof Error ? e.message : String(e)}`, 0, what);
@@ -192,14 +215,63 @@ async function call<T>(method: 'GET' | 'PUT', path: string, body?: unknown): Pro
     }
   }
   let cause = '';
+  let compat = false;
   try {
-    const e = JSON.parse(text) as RpcError;
+    const e = JSON.parse(text) as RpcError & { compat_xauth?: boolean };
     if (e && typeof e.Cause === 'string') cause = e.Cause;
+    compat = e?.compat_xauth === true;
   } catch {
     /* not Codis's error body */
   }
   if (!cause) cause = `HTTP ${res.status}${text ? ': ' + text.trim().slice(0, 300) : ''}`;
-  throw new ApiError(cause, res.status, what);
+  if (res.status === 401 && !path.startsWith('api/auth/')) onUnauthorized(cause);
+  throw new ApiError(cause, res.status, what, compat);
+}
+
+// ---- sign-in (api/auth/*)
+
+export interface Session {
+  user: string;
+  csrf_token: string;
+  expires: number; // unix seconds
+  idle_timeout: number; // seconds
+  compat_xauth: boolean;
+}
+
+// The current session, or why there is none (with the compat flag, which the
+// sign-in page shows too).
+export async function getSession(): Promise<{ session?: Session; compat_xauth: boolean }> {
+  try {
+    const session = await call<Session>('GET', 'api/auth/session');
+    return { session, compat_xauth: session.compat_xauth };
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return { compat_xauth: e.compatXauth };
+    throw e;
+  }
+}
+
+export function signIn(user: string, password: string): Promise<Session> {
+  return call<Session>('POST', 'api/auth/login', { user, password });
+}
+
+export function signOut(): Promise<unknown> {
+  return call('POST', 'api/auth/logout');
+}
+
+// One mutating admin call (GET api/topom/audit), newest first.
+export interface AuditEntry {
+  time: string;
+  unix_ms: number;
+  user: string;
+  remote: string;
+  method: string;
+  route: string;
+  ok: boolean;
+  result: string;
+}
+
+export function getAudit(): Promise<AuditEntry[]> {
+  return call<AuditEntry[]>('GET', 'api/topom/audit');
 }
 
 const enc = encodeURIComponent;

@@ -1,4 +1,4 @@
-// Entry point: layout, hash routing, polling.
+// Entry point: sign-in, layout, hash routing, polling.
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { OverviewPage } from './pages/Overview';
@@ -6,8 +6,10 @@ import { ProxiesPage } from './pages/Proxies';
 import { GroupsPage } from './pages/Groups';
 import { SlotsPage } from './pages/Slots';
 import { SentinelsPage } from './pages/Sentinels';
-import { startPolling, useStore } from './store';
-import { ConfirmHost, Notices } from './ui';
+import { AuditPage } from './pages/Audit';
+import { CompatBanner, SignInPage } from './signin';
+import { checkSession, signOut, useStore } from './store';
+import { ActionButton, ConfirmHost, Notices } from './ui';
 import './style.css';
 
 const routes = [
@@ -16,6 +18,7 @@ const routes = [
   { path: 'groups', title: 'Groups', page: GroupsPage },
   { path: 'slots', title: 'Slots', page: SlotsPage },
   { path: 'sentinels', title: 'Sentinels', page: SentinelsPage },
+  { path: 'audit', title: 'Audit', page: AuditPage },
 ] as const;
 
 function currentRoute(): string {
@@ -63,6 +66,30 @@ function ConnectionStatus() {
   );
 }
 
+// Who is signed in, and the way out.
+function UserBox() {
+  const { session } = useStore();
+  if (!session) return null;
+  return (
+    <span class="user-box">
+      <span title={`session ends ${new Date(session.expires * 1000).toLocaleString()}`}>
+        <span class="sr-only">Signed in as </span>
+        <span id="signed-in-user">{session.user}</span>
+      </span>
+      <ActionButton id="sign-out" onClick={signOut}>
+        Sign out
+      </ActionButton>
+    </span>
+  );
+}
+
+function Root() {
+  const { auth } = useStore();
+  if (auth === 'checking') return <p class="muted" style="padding: 16px">Loading…</p>;
+  if (auth === 'signed-out') return <SignInPage />;
+  return <App />;
+}
+
 function App() {
   const route = useRoute();
   const { overview, pollError } = useStore();
@@ -94,6 +121,7 @@ function App() {
         <div class="topbar-info">
           <span title="dashboard address">{overview?.model.admin_addr ?? ''}</span>
           <ConnectionStatus />
+          <UserBox />
         </div>
       </header>
       <nav class="sidenav" aria-label="Pages">
@@ -114,6 +142,7 @@ function App() {
       </nav>
       <main id="main" class="content">
         <h1 ref={h1} tabIndex={-1}>{r.title}</h1>
+        <CompatBanner />
         {pollError && (
           <div class="banner banner-bad" role="status">
             Cannot load the dashboard state: {pollError}. Retrying every second.
@@ -127,5 +156,5 @@ function App() {
   );
 }
 
-render(<App />, document.getElementById('app')!);
-startPolling();
+render(<Root />, document.getElementById('app')!);
+void checkSession();

@@ -1,9 +1,21 @@
-// Application state: the dashboard overview polled every second, a short
-// QPS history for the chart, migration batch progress, notices (failed and
-// successful calls) and the confirmation dialog. Components subscribe with
-// useStore(); everything else is plain functions.
+// Application state: the sign-in session, the dashboard overview polled
+// every second while signed in, a short QPS history for the chart, migration
+// batch progress, notices (failed and successful calls) and the confirmation
+// dialog. Components subscribe with useStore(); everything else is plain
+// functions.
 import { useEffect, useState } from 'preact/hooks';
-import { Api, ApiError, getOverview, type Overview } from './api';
+import {
+  Api,
+  ApiError,
+  getOverview,
+  getSession,
+  setCsrfToken,
+  setUnauthorizedHandler,
+  signIn as apiSignIn,
+  signOut as apiSignOut,
+  type Overview,
+  type Session,
+} from './api';
 import { totalQps } from './format';
 
 export const POLL_MS = 1000;
@@ -34,6 +46,11 @@ export interface BatchSlot {
 }
 
 export interface State {
+  // 'checking' until GET api/auth/session answered; 'signed-out' shows the sign-in page.
+  auth: 'checking' | 'signed-out' | 'signed-in';
+  session?: Session;
+  compatXauth: boolean; // admin_compat_xauth is on: the UI warns
+  signInMessage?: string; // why the sign-in page is shown (session expired, ...)
   overview?: Overview;
   api?: Api;
   pollError?: string;
@@ -44,7 +61,7 @@ export interface State {
   confirm?: ConfirmRequest;
 }
 
-let state: State = { qps: [], batch: new Map(), notices: [] };
+let state: State = { auth: 'checking', compatXauth: false, qps: [], batch: new Map(), notices: [] };
 const listeners = new Set<() => void>();
 
 function set(patch: Partial<State>) {
@@ -107,19 +124,23 @@ export function fallbackActions(ov: Overview) {
 }
 
 async function pollOnce(): Promise<void> {
+  if (state.auth !== 'signed-in') return;
   try {
     const ov = await getOverview();
+    if (state.auth !== 'signed-in') return; // signed out while the poll was in flight
     const now = Date.now();
     const qps = [...state.qps, { t: now, v: totalQps(ov.stats) }].slice(-HISTORY);
     const api = state.api && state.api.product === ov.model.product_name ? state.api : new Api(ov.model.product_name);
     set({ overview: ov, api, pollError: undefined, updated: now, qps, batch: updateBatch(ov) });
   } catch (e) {
+    if (state.auth !== 'signed-in') return; // a 401 signed us out meanwhile
     set({ pollError: e instanceof Error ? e.message : String(e) });
   }
 }
 
 function schedule(ms: number) {
   window.clearTimeout(timer);
+  if (state.auth !== 'signed-in') return;
   timer = window.setTimeout(() => void refresh(), ms);
 }
 
@@ -136,6 +157,74 @@ export function refresh(): Promise<void> {
 
 export function startPolling() {
   void refresh();
+}
+
+// ---- session
+
+function signedIn(session: Session) {
+  setCsrfToken(session.csrf_token);
+  set({ auth: 'signed-in', session, compatXauth: session.compat_xauth, signInMessage: undefined });
+  startPolling();
+}
+
+function signedOut(message?: string) {
+  setCsrfToken('');
+  window.clearTimeout(timer);
+  state.confirm?.resolve({ ok: false, checked: false });
+  set({
+    auth: 'signed-out',
+    session: undefined,
+    signInMessage: message,
+    overview: undefined,
+    api: undefined,
+    pollError: undefined,
+    updated: undefined,
+    qps: [],
+    batch: new Map(),
+    notices: [],
+    confirm: undefined,
+  });
+}
+
+// Any call answered 401 (the session expired or ended): back to the sign-in page.
+// (The browser drops the cookie itself when its Max-Age passes; the server
+// then only says that authentication is required.)
+setUnauthorizedHandler((cause) => {
+  if (state.auth !== 'signed-in') return;
+  signedOut(cause.startsWith('authentication required') ? 'The session ended: sign in again.' : cause);
+});
+
+// At start: an existing session (a reload keeps it) or the sign-in page.
+export async function checkSession(): Promise<void> {
+  try {
+    const r = await getSession();
+    if (r.session) signedIn(r.session);
+    else {
+      set({ compatXauth: r.compat_xauth });
+      signedOut();
+    }
+  } catch (e) {
+    signedOut(`cannot reach the dashboard: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+// The sign-in form; resolves to the error to show, or undefined on success.
+export async function signIn(user: string, password: string): Promise<string | undefined> {
+  try {
+    signedIn(await apiSignIn(user, password));
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+export async function signOut(): Promise<void> {
+  try {
+    await apiSignOut();
+  } catch {
+    /* the session may be gone already: signed out either way */
+  }
+  signedOut('Signed out.');
 }
 
 // ---- notices
@@ -176,6 +265,7 @@ export async function run<T>(
     void refresh();
     return { ok: true, value };
   } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return { ok: false }; // signed out: the sign-in page says why
     const text = e instanceof ApiError ? e.message : e instanceof Error ? e.message : String(e);
     notify('error', text, label);
     void refresh();

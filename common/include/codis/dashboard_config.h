@@ -35,6 +35,10 @@ struct DashboardConfig {
   std::string admin_tls_cert_file;
   std::string admin_tls_key_file;
   std::string admin_tls_ca_file;
+  // The web UI's sign-in (dashboard/src/admin_sessions.h).
+  std::string admin_users_file;
+  Duration admin_session_lifetime = std::chrono::hours(12);
+  Duration admin_session_idle_timeout = std::chrono::hours(1);
 
   std::string product_name = "codis-demo";
   std::string product_auth;  // password of the redis servers
