@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <mutex>
 #include <exception>
 #include <memory>
 #include <utility>
@@ -23,6 +25,34 @@ http::Reply json_error(std::string_view cause) {
 
 namespace {
 
+// Refused and failed calls are logged at most kPerSecond lines a second: a
+// flood of bad credentials must not flood the log. The count of lines left
+// out goes into the next line that is written.
+class LogBudget {
+ public:
+  // True when a line may be written now; `skipped` is set to how many were left out before it.
+  bool take(long& skipped) {
+    std::lock_guard lk(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - window_ >= std::chrono::seconds(1)) window_ = now, used_ = 0;
+    if (used_ >= kPerSecond) {
+      ++skipped_;
+      return false;
+    }
+    ++used_;
+    skipped = skipped_;
+    skipped_ = 0;
+    return true;
+  }
+
+ private:
+  static constexpr int kPerSecond = 20;
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point window_{};
+  int used_ = 0;
+  long skipped_ = 0;
+};
+
 // What every route of one table shares; the http::Router's handlers hold it.
 struct Policy {
   Security security;
@@ -30,7 +60,12 @@ struct Policy {
   std::function<bool()> closed;
   std::string closed_error;
   std::string log_name;
+  std::shared_ptr<LogBudget> refusals = std::make_shared<LogBudget>();
 };
+
+std::string skipped_note(long skipped) {
+  return skipped > 0 ? " (" + std::to_string(skipped) + " more refused or failed calls not logged)" : "";
+}
 
 // The path as called with the secret left out, for the log:
 // "/api/proxy/loglevel/:xauth/debug".
@@ -104,8 +139,10 @@ http::Handler guarded(std::shared_ptr<const Policy> policy, const Route& route) 
     const bool mutating = req.method != "GET" && req.method != "HEAD";
     Verdict v = authorize(p, access, has_xauth, mutating, req);
     if (!v.allowed) {
-      spdlog::warn("{}: {} {} from {}: refused: {}", p.log_name, req.method, shown_route(pattern, req), req.remote,
-                   v.refusal.error);
+      if (long skipped = 0; p.refusals->take(skipped)) {
+        spdlog::warn("{}: {} {} from {}: refused: {}{}", p.log_name, req.method, shown_route(pattern, req),
+                     req.remote, v.refusal.error, skipped_note(skipped));
+      }
       if (mutating && p.security.audit) {
         p.security.audit(AuditEvent{"", req.remote, req.method, shown_route(pattern, req), false,
                                     "refused: " + v.refusal.error});
@@ -130,8 +167,11 @@ http::Handler guarded(std::shared_ptr<const Policy> policy, const Route& route) 
       const bool ok = reply.status < 300;
       const std::string result = ok ? std::string("OK") : "failed: " + reply.error;
       const std::string who = v.user.empty() ? std::string("anonymous") : v.user;
-      spdlog::info("{}: API call {} {} by {} from {}: {}", p.log_name, req.method, shown_route(pattern, req), who,
-                   req.remote, result);
+      // Every change is logged; failures of anonymous calls (sign-in attempts) within the budget.
+      if (long skipped = 0; ok || !v.user.empty() || p.refusals->take(skipped)) {
+        spdlog::info("{}: API call {} {} by {} from {}: {}{}", p.log_name, req.method, shown_route(pattern, req),
+                     who, req.remote, result, skipped_note(skipped));
+      }
       if (p.security.audit) {
         p.security.audit(AuditEvent{v.user, req.remote, req.method, shown_route(pattern, req), ok,
                                     ok ? std::string("OK") : reply.error});
