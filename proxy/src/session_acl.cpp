@@ -31,8 +31,10 @@ bool Session::acl_refresh() {
   if (gen == acl_generation_) return true;
   acl_generation_ = gen;
   auto user = store.current()->find(user_name_);
-  if (!user) {
-    // Redis closes the connections of a user that a reload removed.
+  if (!user || (acl_logged_in_ && !user->enabled)) {
+    // A reload removed or disabled the user this session logged in as: the session ends (Redis
+    // 7.0's ACL LOAD even disconnects every client of a non-default user; the proxy keeps the
+    // others, with their user's new rules).
     user_.reset();
     return false;
   }
@@ -62,7 +64,7 @@ bool Session::acl_login(std::string_view name, std::string_view password) {
 
 bool Session::acl_allows(const RequestPtr& req, const CommandInfo& cmd, std::span<const std::string_view> args) {
   if (!acl_refresh()) {
-    error_now(req, "ERR the user of this connection was removed by a reload of users_file");
+    error_now(req, "ERR the user of this connection was removed or disabled by a reload of users_file");
     close_after_reply();
     return false;
   }

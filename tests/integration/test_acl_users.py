@@ -226,10 +226,12 @@ def test_acl_load_applies_to_live_sessions(pair):
     live = login(proxy.port, "reader")
     assert live.call("SET", "k", "v") == Err("NOPERM this user has no permissions to run the 'set' command")
     gone = login(proxy.port, "writer")
+    off = login(proxy.port, "app")
     admin = login(proxy.port, "admin")
     text = acl_file_text().replace("user reader on >r-pw ~* -@all +@read",
                                    "user reader on >r-pw ~* -@all +@read +@write")
     text = "\n".join(l for l in text.splitlines() if not l.startswith("user writer ")) + "\n"
+    text = text.replace("user app on ", "user app off ")
     users.write_text(text)
     assert admin.call("ACL", "LOAD") == Status("OK")
     # Same connection, new rules; nobody logged in again.
@@ -239,6 +241,9 @@ def test_acl_load_applies_to_live_sessions(pair):
     r = gone.call("GET", "k")
     assert isinstance(r, Err)
     assert gone.wait_closed(5)
+    # So is a session of a user the reload turned off.
+    assert isinstance(off.call("GET", APP1), Err)
+    assert off.wait_closed(5)
     # A file with an error changes nothing.
     users.write_text(text + "user broken on +@nosuch\n")
     r = admin.call("ACL", "LOAD")
@@ -249,7 +254,7 @@ def test_acl_load_applies_to_live_sessions(pair):
     assert live.call("SET", "k", "v2") == Status("OK")
     # Only users allowed to: ACL LOAD is @admin.
     assert live.call("ACL", "LOAD") == Err("NOPERM this user has no permissions to run the 'acl|load' command")
-    for c in (live, gone, admin):
+    for c in (live, gone, off, admin):
         c.close()
 
 
