@@ -8,9 +8,11 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <bit>
 #include <charconv>
 #include <chrono>
 
+#include "acl.h"
 #include "codis/slot_hash.h"
 #include "command_table.h"
 #include "text_util.h"
@@ -546,7 +548,13 @@ void append_command_entry(std::string& out, const CommandInfo& c) {
   resp::append_integer(out, range ? c.first_key : 0);
   resp::append_integer(out, range ? c.last_key : 0);
   resp::append_integer(out, range ? c.key_step : 0);
-  for (int i = 0; i < 4; ++i) resp::append_array_header(out, 0);  // acl categories, tips, key specs, subcommands
+  // ACL categories as Redis lists them ("+@read"), in Redis's category order.
+  const uint32_t cats = acl::command_acl(c).categories;
+  resp::append_array_header(out, static_cast<size_t>(std::popcount(cats)));
+  for (size_t i = 0; i < acl::kCategoryCount; ++i) {
+    if (cats & (1u << i)) resp::append_simple(out, "@" + std::string(acl::kCategoryNames[i]));
+  }
+  for (int i = 0; i < 3; ++i) resp::append_array_header(out, 0);  // tips, key specs, subcommands
 }
 bool listed(const CommandInfo& c) { return !c.is_subcommand() && c.handling != Handling::kRefused; }
 }  // namespace

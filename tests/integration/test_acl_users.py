@@ -351,3 +351,9 @@ def test_without_users_file_config_set_stays_refused(cluster):
         r = c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
         assert isinstance(r, Err) and r.message.startswith("ERR command 'CONFIG SET' is not allowed"), r
         assert c.call("CONFIG", "GET", "databases")[0] == b"databases"
+
+
+def test_command_info_lists_redis_categories(cluster):
+    with cluster.proxy.conn() as pc, cluster.direct.conn() as dc:
+        for name in ("get", "set", "mget", "publish", "flushall", "keys"):
+            assert pc.call("COMMAND", "INFO", name)[0][6] == dc.call("COMMAND", "INFO", name)[0][6], name
