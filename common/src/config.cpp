@@ -108,6 +108,14 @@ const std::vector<Field<P>>& proxy_fields() {
        .comment = "Password clients must send with AUTH before any other command (empty: no AUTH needed).\n"
                   "It is separate from product_auth, which clients never see.",
        .secret = true},
+      {.key = "users_file", .member = &P::users_file,
+       .comment = "Users at the proxy, in Redis's ACL-file syntax (one `user NAME on >password ~keys +@category`\n"
+                  "per line, as redis.conf's aclfile; '#' lines are comments). Clients log in with AUTH user pass,\n"
+                  "AUTH pass (the default user) or HELLO 2 AUTH user pass; every command is checked against the\n"
+                  "user's categories, commands, key patterns and channels as Redis 7.0 checks them. ACL LOAD,\n"
+                  "SIGHUP and PUT /api/proxy/acl/reload re-read it; live sessions keep their login. Without a\n"
+                  "`user default` line the default user is `on ~* &* +@all` with session_auth as its password\n"
+                  "(nopass when session_auth is empty). Empty: no file, only that default user (Codis's behaviour)."},
       {.key = "admin_addr", .member = &P::admin_addr,
        .comment = "Address of the HTTP admin API (TCP only), as \"host:port\"."},
       {.key = "proto_type", .member = &P::proto_type,
@@ -191,7 +199,8 @@ const std::vector<Field<P>>& proxy_fields() {
        .comment = "Log commands that take longer than this, from request to reply (not in Codis; 0: off)."},
       {.key = "proxy_allow_flush", .member = &P::proxy_allow_flush,
        .comment = "Let clients run FLUSHDB/FLUSHALL through the proxy; they then flush every group\n"
-                  "(not in Codis; off by default: one typo would empty the whole cluster)."},
+                  "(not in Codis; off by default: one typo would empty the whole cluster). With a users_file\n"
+                  "the users' rights decide instead (a user whose rules allow FLUSHALL may run it)."},
       {.key = "proxy_keys_max_results", .member = &P::proxy_keys_max_results,
        .comment = "KEYS runs on every group; past this many keys in total it answers an error\n"
                   "instead (not in Codis). Use SCAN for big keyspaces.",

@@ -35,6 +35,8 @@ class AdminApi {
   virtual Status set_sentinels(const nlohmann::json& sentinel) = 0;
   virtual Status rewatch_sentinels() = 0;
   virtual std::string metrics() const = 0;                 // Prometheus text exposition
+  // Re-reads users_file (PUT /api/proxy/acl/reload); an error leaves the users as they were.
+  virtual Status reload_users() { return Status::Error("users are not supported here"); }
 
   // Codis refuses every xauth-checked call of a closed proxy with "use of
   // closed proxy" before it even looks at the xauth. Optional: a proxy that

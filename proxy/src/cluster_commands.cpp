@@ -154,7 +154,8 @@ void Session::handle_cluster(const RequestPtr& req, std::span<const std::string_
   if (name == "DBSIZE") {
     fan_out(req, encoded, masters, sum_integers);
   } else if (name == "FLUSHDB" || name == "FLUSHALL") {
-    if (!cfg.proxy_allow_flush) {
+    // With users, the ACL check before dispatch already decided (FLUSHALL is @dangerous).
+    if (!cfg.proxy_allow_flush && cfg.users_file.empty()) {
       error_now(req, "ERR command '" + std::string(name) +
                          "' is not allowed: through the proxy it would flush every group "
                          "(set proxy_allow_flush = true to allow it)");

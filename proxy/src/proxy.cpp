@@ -15,6 +15,7 @@
 #include "codis/http_server.h"
 #include "codis/logging.h"
 #include "codis/sha256.h"
+#include "acl.h"
 #include "command_table.h"
 #include "proxy_api.h"
 
@@ -84,6 +85,7 @@ Proxy::Proxy(ProxyConfig config, int threads)
     : threads_(threads < 1 ? 1 : threads),
       acceptor_(control_),
       signals_(control_, SIGINT, SIGTERM),
+      hup_(control_, SIGHUP),
       stats_timer_(control_),
       table_(std::make_shared<RoutingTable>()) {
   ctx_.config = std::move(config);
@@ -142,6 +144,10 @@ Status Proxy::open() {
   if (auto st = admin_->listen(ctx_.config.admin_addr); !st.ok())
     return Status::Error("cannot listen on admin_addr " + ctx_.config.admin_addr + ": " + st.message());
 
+  if (Status st = ctx_.acl.load(ctx_.config); !st.ok()) return Status::Error("users_file: " + st.message());
+  if (!acl::table_matches_commands()) return Status::Error("internal: acl_commands.inc does not match the command table");
+  arm_hup();
+
   for (int i = 0; i < threads_; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, ctx_));
     workers_.back()->start();
@@ -154,6 +160,21 @@ Status Proxy::open() {
   spdlog::info("proxy {} listening on {} (RESP) and {} (admin), {} worker threads, token {}",
                ctx_.config.product_name, ctx_.config.proxy_addr, ctx_.config.admin_addr, threads_, ctx_.token);
   return Status::Ok();
+}
+
+void Proxy::arm_hup() {
+  hup_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    if (Status st = reload_users(); !st.ok()) spdlog::error("SIGHUP: users_file not reloaded: {}", st.message());
+    arm_hup();
+  });
+}
+
+Status Proxy::reload_users() {
+  if (ctx_.config.users_file.empty()) return Status::Error("no users_file is configured");
+  Status st = ctx_.acl.load(ctx_.config);
+  if (st.ok()) spdlog::info("users_file {} reloaded", ctx_.config.users_file);
+  return st;
 }
 
 uint16_t Proxy::admin_port() const { return admin_ ? admin_->port() : 0; }
@@ -217,6 +238,7 @@ void Proxy::request_shutdown(const std::string& why) {
     boost::system::error_code ec;
     acceptor_.close(ec);
     signals_.cancel(ec);
+    hup_.cancel(ec);
     stats_timer_.cancel();
     if (admin_) admin_->stop();
     rewatch({});  // before the workers stop: a switch in progress waits for them

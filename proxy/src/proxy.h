@@ -63,6 +63,7 @@ class Proxy final : public AdminApi {
   Status shutdown() override;
   Status set_sentinels(const nlohmann::json& sentinel) override;
   Status rewatch_sentinels() override;
+  Status reload_users() override;
   std::string metrics() const override;
   bool closed() const override { return closing_; }
 
@@ -86,6 +87,8 @@ class Proxy final : public AdminApi {
   boost::asio::io_context control_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::signal_set signals_;
+  boost::asio::signal_set hup_;  // SIGHUP: re-read users_file
+  void arm_hup();
   boost::asio::steady_timer stats_timer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<http::Server> admin_;  // the admin API (proxy_api.h) on the control thread

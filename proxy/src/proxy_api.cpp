@@ -116,6 +116,9 @@ const ProxyRoute kRoutes[] = {
      }},
     // Codis runs Go's garbage collector here; we have none.
     {"PUT", "/api/proxy/forcegc/:xauth", kAdmin, [](AdminApi&, const Call&) { return json_ok(); }},
+    // Not in Codis: re-reads users_file (as ACL LOAD and SIGHUP do).
+    {"PUT", "/api/proxy/acl/reload/:xauth", kAdmin,
+     [](AdminApi& api, const Call&) { return json_reply(api.reload_users()); }},
     {"PUT", "/api/proxy/shutdown/:xauth", kAdmin, [](AdminApi& api, const Call&) { return json_reply(api.shutdown()); }},
     {"PUT", "/api/proxy/loglevel/:xauth/:value", kAdmin,
      [](AdminApi& api, const Call& c) { return json_reply(api.set_log_level(c.param("value"))); }},

@@ -8,9 +8,11 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <bit>
 #include <charconv>
 #include <chrono>
 
+#include "acl.h"
 #include "codis/slot_hash.h"
 #include "command_table.h"
 #include "text_util.h"
@@ -38,7 +40,7 @@ resp::Limits limits_from(const ProxyConfig& c) {
 Session::Session(Worker& worker, asio::ip::tcp::socket socket, uint64_t id)
     : worker_(worker), socket_(std::move(socket)), id_(id), in_(kIdleBuffer),
       parser_(limits_from(worker.config())) {
-  authed_ = worker_.config().session_auth.empty();
+  acl_start();
 }
 
 Session::~Session() {
@@ -169,6 +171,10 @@ void Session::dispatch(std::span<const std::string_view> args, std::string_view 
     error_now(req, wrong_arity_error(*cmd));
     return;
   }
+  if (!acl_allows(req, *cmd, args)) {
+    abort_transaction_on_error();
+    return;
+  }
   if (pubsub_ && !(top.name == "SUBSCRIBE" || top.name == "PSUBSCRIBE" || top.name == "SSUBSCRIBE" ||
                    top.name == "UNSUBSCRIBE" || top.name == "PUNSUBSCRIBE" || top.name == "SUNSUBSCRIBE" ||
                    top.name == "PING" || top.name == "QUIT" || top.name == "RESET")) {
@@ -181,6 +187,7 @@ void Session::dispatch(std::span<const std::string_view> args, std::string_view 
     queue_in_multi(req, args, raw, is_inline);
     return;
   }
+  if (cluster_admin(req, *cmd, args, raw, is_inline)) return;
   switch (cmd->handling) {
     case Handling::kRefused:
       error_now(req, refusal_error(*cmd));
@@ -404,14 +411,14 @@ void Session::maybe_retire() {
 // ---------------------------------------------------------------- local commands
 
 bool Session::check_auth(std::string_view user, std::string_view pass, const RequestPtr& req) {
-  const std::string& want = worker_.config().session_auth;
-  if (want.empty()) {
+  // AUTH <password> is the default user's; users and passwords are the proxy's users (acl.h).
+  if (user.empty() && acl_default_nopass()) {
     error_now(req,
               "ERR AUTH <password> called without any password configured for the default user. Are you sure "
               "your configuration is correct?");
     return false;
   }
-  if ((!user.empty() && user != "default") || pass != want) {
+  if (!acl_login(user.empty() ? std::string_view("default") : user, pass)) {
     error_now(req, "WRONGPASS invalid username-password pair or user is disabled.");
     return false;
   }
@@ -483,13 +490,16 @@ void Session::handle_local(const RequestPtr& req, std::span<const std::string_vi
   } else if (name == "CONFIG") {
     local_config_get(req, args);
     return;
+  } else if (name == "ACL") {
+    local_acl(req, args);
+    return;
   } else if (name == "RESET") {
     release_pubsub();
     tx_ = Transaction{};
     release_dedicated();
     db_ = 0;
     name_.clear();
-    authed_ = worker_.config().session_auth.empty();
+    acl_start();
     out = "+RESET\r\n";
   } else if (name == "CLIENT" && cmd->is_subcommand()) {
     std::string_view sub = cmd->name.substr(cmd->name.find('|') + 1);
@@ -538,7 +548,13 @@ void append_command_entry(std::string& out, const CommandInfo& c) {
   resp::append_integer(out, range ? c.first_key : 0);
   resp::append_integer(out, range ? c.last_key : 0);
   resp::append_integer(out, range ? c.key_step : 0);
-  for (int i = 0; i < 4; ++i) resp::append_array_header(out, 0);  // acl categories, tips, key specs, subcommands
+  // ACL categories as Redis lists them ("+@read"), in Redis's category order.
+  const uint32_t cats = acl::command_acl(c).categories;
+  resp::append_array_header(out, static_cast<size_t>(std::popcount(cats)));
+  for (size_t i = 0; i < acl::kCategoryCount; ++i) {
+    if (cats & (1u << i)) resp::append_simple(out, "@" + std::string(acl::kCategoryNames[i]));
+  }
+  for (int i = 0; i < 3; ++i) resp::append_array_header(out, 0);  // tips, key specs, subcommands
 }
 bool listed(const CommandInfo& c) { return !c.is_subcommand() && c.handling != Handling::kRefused; }
 }  // namespace
@@ -622,11 +638,6 @@ void Session::local_hello(const RequestPtr& req, std::span<const std::string_vie
     }
     for (size_t i = 2; i < args.size(); ++i) {
       if (iequals(args[i], "AUTH") && i + 2 < args.size()) {
-        if (worker_.config().session_auth.empty()) {
-          // Redis accepts HELLO AUTH default <anything> when no password is set.
-          i += 2;
-          continue;
-        }
         if (!check_auth(args[i + 1], args[i + 2], req)) return;
         i += 2;
       } else if (iequals(args[i], "SETNAME") && i + 1 < args.size()) {

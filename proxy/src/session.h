@@ -24,6 +24,9 @@
 
 namespace codis::proxy {
 
+namespace acl {
+struct User;
+}
 class Worker;
 class BackendConn;
 
@@ -76,6 +79,18 @@ class Session {
   void local_hello(const RequestPtr& req, std::span<const std::string_view> args);
   void local_slotsmapping(const RequestPtr& req, std::span<const std::string_view> args);
   bool check_auth(std::string_view user, std::string_view pass, const RequestPtr& req);
+  // Users (session_acl.cpp).
+  void acl_start();     // the default user, logged in when it needs no password
+  bool acl_refresh();   // after a reload: this session's user's new rules; false if it was removed
+  bool acl_default_nopass() const;
+  bool acl_login(std::string_view user, std::string_view password);
+  // The permission check before dispatch; on a denial answers NOPERM and returns false.
+  bool acl_allows(const RequestPtr& req, const struct CommandInfo& cmd, std::span<const std::string_view> args);
+  void local_acl(const RequestPtr& req, std::span<const std::string_view> args);
+  // Cluster-wide CONFIG for users allowed to (cluster_admin.cpp); false: not such a request.
+  bool cluster_admin(const RequestPtr& req, const struct CommandInfo& cmd, std::span<const std::string_view> args,
+                     std::string_view raw, bool is_inline);
+  std::vector<std::string> admin_servers() const;
   // Blocking commands and transactions (transaction.cpp).
   void forward_blocking(const RequestPtr& req, std::string_view encoded, uint32_t slot);
   void queue_in_multi(const RequestPtr& req, std::span<const std::string_view> args, std::string_view raw,
@@ -149,6 +164,11 @@ class Session {
   int watch_slot_ = -1;
   uint64_t watch_connection_ = 0;      // which connection of watch_conn_ carries the WATCH
   std::string peer_;
+  std::shared_ptr<const acl::User> user_;  // this session's user, as of acl_generation_
+  std::string user_name_;
+  uint64_t acl_generation_ = 0;
+  bool acl_logged_in_ = false;             // AUTH / HELLO AUTH succeeded
+  std::vector<int> acl_keys_;              // scratch
 };
 
 }  // namespace codis::proxy

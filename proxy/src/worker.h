@@ -23,6 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "acl_store.h"
 #include "codis/config.h"
 #include "request.h"
 #include "routing_table.h"
@@ -48,6 +49,7 @@ struct ProxyContext {
   std::string token;
   std::string product_version = "0.1.0";
   mutable std::atomic<int64_t> clients{0};  // open client connections, all workers (proxy_max_clients)
+  mutable AclStore acl;                     // the users (users_file); reloads swap the whole set
 };
 
 class Worker {

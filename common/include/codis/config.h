@@ -27,6 +27,7 @@ struct ProxyConfig {
   std::string product_name = "codis-demo";
   std::string product_auth;  // password of the backend redis servers (and the dashboard)
   std::string session_auth;  // password clients must AUTH with; empty = none
+  std::string users_file;    // Redis ACL-file syntax users (proxy/src/acl.h); empty = only the default user
 
   std::string admin_addr = "0.0.0.0:11080";
   // The admin plane's security (config_table.h add_admin_security_fields).
