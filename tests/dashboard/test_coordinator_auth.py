@@ -9,9 +9,12 @@ import hashlib
 import json
 import subprocess
 
+import pytest
+
 from coordinator_shell import run_cli
 from dashboard_harness import Dashboard, codis_server
 from harness import Proxy, Status, key_in_slot, wait_until
+from zk_harness import ZooKeeperServer, ZooKeeperUnavailable
 
 AUTH = "codis:Cluster-Pa55word"
 PRODUCT = "codis-acl"
@@ -111,3 +114,39 @@ def test_cluster_with_coordinator_auth(tmp_path, zookeeper):
         for p in (proxy, dash, server):
             if p:
                 p.stop()
+
+
+def test_jodis_registration_with_jodis_auth(tmp_path):
+    """jodis_name/jodis_addr/jodis_auth (proxy.toml): the proxy registers its
+    jodis node in that ZooKeeper, with jodis_auth's digest ACL and world READ;
+    jodis_compatible puts it at Codis 2's path. It goes with the proxy."""
+    # A server of its own: /jodis must not belong to another test's user yet.
+    try:
+        zk = ZooKeeperServer(str(tmp_path / "zk")).start()
+    except ZooKeeperUnavailable as e:
+        pytest.fail(f"ZooKeeper unavailable: {e}", pytrace=False)
+    try:
+        jodis_case(tmp_path, zk.addr)
+    finally:
+        zk.close()
+
+
+def jodis_case(tmp_path, z):
+    jodis_auth = "jodis:Jodis-Pa55word"
+    for compatible, path_of in ((False, lambda t: f"/jodis/codis-jodis/proxy-{t}"),
+                                (True, lambda t: f"/zk/codis/db_codis-jodis/proxy-{t}")):
+        proxy = Proxy(tmp_path, None, {"product_name": "codis-jodis", "jodis_name": "zookeeper", "jodis_addr": z,
+                                       "jodis_auth": jodis_auth, "jodis_compatible": compatible},
+                      extra_args=["--zookeeper", z, "--zookeeper-auth", AUTH]).start()
+        try:
+            path = path_of(proxy.model()["token"])
+            wait_until(lambda: cli(z, "read", path, auth=None).returncode == 0, 20, what=f"{path} registered")
+            assert json.loads(cli(z, "read", path, auth=None).stdout)["addr"] == proxy.addr  # anyone reads it
+            r = cli(z, "acl", path, auth=jodis_auth)
+            assert sorted(r.stdout.split()) == sorted([digest_entry(jodis_auth), "world:anyone=r"]), r.stderr
+            r = cli(z, "remove", path, auth=AUTH)  # the coordinator's user is not jodis's
+            assert r.returncode == 1 and "refused access" in r.stderr, r.stderr
+            assert "Jodis-Pa55word" not in proxy.tail(10**6)
+        finally:
+            proxy.stop()
+        assert cli(z, "read", path, auth=None).returncode == 3  # gone with the proxy's session
