@@ -20,6 +20,15 @@
 // goes away with the process however it ends; the pid check covers a child
 // that inherited the lock through fork().
 //
+// Permissions: the store holds the cluster's topology, so only its owner may
+// read or change it. Everything we create is 0600 (files) or 0700
+// (directories), whatever the umask; at open, data/, temp/, owners/ and
+// data.lck from an older store are tightened to those modes (data/ at 0700
+// alone keeps other users out of every node). A root directory that another
+// user owns (root excepted), or that other users may write to, is refused:
+// whoever can rename data/ can replace the store. The dashboard and the
+// proxies sharing a store therefore run as one user.
+//
 // Writes go to temp/, are fsync'ed and renamed over the target, and the
 // directory is fsync'ed. Turning a leaf into a directory (creating a child
 // under it) moves its value into .data while the exclusive lock is held.
@@ -126,6 +135,30 @@ std::optional<std::string> read_whole(const fs::path& file) {
   return out;
 }
 
+constexpr mode_t kFileMode = 0600;
+constexpr mode_t kDirMode = 0700;
+
+// open(O_CREAT) with exactly `mode` (the umask could take bits away, even the
+// owner's). An existing file keeps its mode unless `fix` (ours to tighten).
+int open_private(const fs::path& file, int flags, bool fix = true) {
+  int fd = ::open(file.c_str(), flags | O_CREAT | O_CLOEXEC, kFileMode);
+  struct stat st {};
+  if (fd >= 0 && fix && ::fstat(fd, &st) == 0 && (st.st_mode & 07777) != kFileMode) ::fchmod(fd, kFileMode);
+  return fd;
+}
+
+// mkdir with exactly kDirMode; 0 or -1 with errno (EEXIST if it exists).
+int mkdir_private(const fs::path& dir) {
+  if (::mkdir(dir.c_str(), kDirMode) != 0) return -1;
+  if (::chmod(dir.c_str(), kDirMode) != 0) {
+    int err = errno;
+    ::rmdir(dir.c_str());
+    errno = err;
+    return -1;
+  }
+  return 0;
+}
+
 void fsync_dir(const fs::path& dir) {
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd) ::fsync(fd.get());
@@ -156,11 +189,63 @@ class FsCoordinator final : public Coordinator {
   }
 
   Status init() {
+    // The root: created 0700 (with missing parents, as the user's umask
+    // makes them), or an existing directory that only we (or root) control.
     std::error_code ec;
-    for (const auto& dir : {data_dir_, temp_dir_, owners_dir_}) {
-      fs::create_directories(dir, ec);
-      if (ec) return error("open", "", "cannot create " + dir.string() + ": " + ec.message());
+    if (!fs::exists(root_, ec)) {
+      if (root_.has_parent_path()) fs::create_directories(root_.parent_path(), ec);
+      if (mkdir_private(root_) != 0 && errno != EEXIST) {
+        return error("open", "", "cannot create " + root_.string() + ": " + errno_text(errno));
+      }
     }
+    struct stat st {};
+    if (::stat(root_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return error("open", "", root_.string() + " is not a directory");
+    }
+    const uid_t me = ::geteuid();
+    if (st.st_uid != me && st.st_uid != 0 && me != 0) {
+      return error("open", "", root_.string() + " belongs to another user (uid " + std::to_string(st.st_uid) +
+                                   "): it could replace the store; use a directory of this user");
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      return error("open", "", root_.string() + " may be written by other users (mode " + mode +
+                                   "): they could replace the store; chmod go-w it");
+    }
+    for (const auto& dir : {data_dir_, temp_dir_, owners_dir_}) {
+      if (mkdir_private(dir) == 0) continue;
+      if (errno != EEXIST) return error("open", "", "cannot create " + dir.string() + ": " + errno_text(errno));
+      if (auto s = tighten(dir, true); !s) return s;
+    }
+    const bool had_lock = ::access(lock_file_.c_str(), F_OK) == 0;
+    Fd lock(open_private(lock_file_, O_RDWR, !had_lock));
+    if (!lock) return error("open", "", "cannot open " + lock_file_.string() + ": " + errno_text(errno));
+    return had_lock ? tighten(lock_file_, false) : Status::Ok();
+  }
+
+  // An entry of a store made by an older version (0755/0644): ours to
+  // tighten; another user's (not root's) is refused.
+  Status tighten(const fs::path& p, bool dir) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0) return error("open", "", "cannot stat " + p.string() + ": " + errno_text(errno));
+    if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+      return error("open", "", p.string() + " is not a " + (dir ? "directory" : "regular file"));
+    }
+    const uid_t me = ::geteuid();
+    if (st.st_uid != me) {
+      if (st.st_uid != 0 && me != 0) {
+        return error("open", "", p.string() + " belongs to another user (uid " + std::to_string(st.st_uid) + ")");
+      }
+      return Status::Ok();  // root's, or we are root: leave the owner's mode alone
+    }
+    const mode_t want = dir ? kDirMode : kFileMode;
+    if ((st.st_mode & 07777) == want) return Status::Ok();
+    if (::chmod(p.c_str(), want) != 0) {
+      return error("open", "", "cannot restrict " + p.string() + " to its owner: " + errno_text(errno));
+    }
+    spdlog::info("coordinator: {}: {} restricted to its owner (mode {:04o}, was {:04o})", describe(), p.string(),
+                 static_cast<unsigned>(want), static_cast<unsigned>(st.st_mode & 07777));
     return Status::Ok();
   }
 
@@ -193,7 +278,7 @@ class FsCoordinator final : public Coordinator {
     // record without a node, which is harmless.
     fs::path record = owner_file(path);
     ::unlink(record.c_str());
-    Fd fd(::open(record.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    Fd fd(open_private(record, O_RDWR | O_EXCL));
     if (!fd) {
       return error("create ephemeral", path,
                    "cannot create owner record " + record.string() + ": " + errno_text(errno));
@@ -313,7 +398,7 @@ class FsCoordinator final : public Coordinator {
   };
 
   Result<StoreLock> lock_store(bool exclusive, std::string_view op, const std::string& path) {
-    Fd fd(::open(lock_file_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    Fd fd(open_private(lock_file_, O_RDWR, false));  // its mode was set at open
     if (!fd) {
       return error(op, path, "cannot open lock file " + lock_file_.string() + ": " +
                                  errno_text(errno));
@@ -421,7 +506,7 @@ class FsCoordinator final : public Coordinator {
           return s;
         }
       }
-      if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      if (mkdir_private(dir) != 0 && errno != EEXIST) {
         return error(op, path, "cannot create directory " + dir.string() + ": " + errno_text(errno));
       }
     }
@@ -436,7 +521,7 @@ class FsCoordinator final : public Coordinator {
     if (::rename(file.c_str(), held.c_str()) != 0) {
       return error(op, path, "cannot move " + file.string() + " aside: " + errno_text(errno));
     }
-    if (::mkdir(file.c_str(), 0755) != 0 || ::rename(held.c_str(), (file / kDirData).c_str()) != 0) {
+    if (mkdir_private(file) != 0 || ::rename(held.c_str(), (file / kDirData).c_str()) != 0) {
       int err = errno;
       ::rmdir(file.c_str());
       ::rename(held.c_str(), file.c_str());
@@ -451,7 +536,7 @@ class FsCoordinator final : public Coordinator {
                       std::string_view data) {
     fs::path tmp = temp_dir_ / (std::to_string(::getpid()) + "." +
                                 std::to_string(counter_.fetch_add(1)) + ".tmp");
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    Fd fd(open_private(tmp, O_WRONLY | O_EXCL));
     if (!fd) {
       return error(op, path, "cannot create " + tmp.string() + ": " + errno_text(errno));
     }

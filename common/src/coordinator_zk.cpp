@@ -16,16 +16,31 @@
 // arrives, so a watch whose handle is gone is simply dropped, with no pointer
 // left dangling inside the client.
 //
-// ACLs follow Codis's zkclient: directories get all permissions, nodes
-// read/write/admin; "world:anyone" without auth, the digest identity of
-// coordinator_auth ("auth" scheme, which the server expands to
-// digest:user:base64(sha1(user:password)), as Codis's DigestACL) with it.
+// ACLs. Without coordinator_auth, as Codis's zkclient: "world:anyone" with all
+// permissions on directories and read/write/admin on leaves (a warning at
+// start says so). With coordinator_auth = "user:password" the session
+// authenticates with the digest scheme (on every new handle; the C client
+// re-sends it on every reconnect) and every node we create, parents included,
+// gets exactly "digest:user:base64(sha1(user:password))" with all permissions,
+// which is ZooKeeper's own digest of that identity. Nodes under /jodis (and
+// Codis 2's jodis tree /zk/codis) also get "world:anyone" READ: jodis clients
+// discover proxies there without credentials.
+//
+// Nodes that already exist with an open ACL (a cluster created before auth
+// was turned on): the first time this process touches a node (read, list,
+// write, or as the parent of one) its ACL is read once; if it lets
+// world:anyone do more than our ACL would, it is replaced with ours and
+// logged. A dashboard loads its whole product at start, so restarting it with
+// coordinator_auth protects the product's tree. An ACL that is not open but
+// not ours either (an operator's own) is left alone.
+#include <openssl/evp.h>
 #include <zookeeper/zookeeper.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <set>
@@ -47,8 +62,31 @@ constexpr size_t kMaxValueSize = 1024 * 1024 - 4096;
 
 char kSchemeWorld[] = "world";
 char kIdAnyone[] = "anyone";
-char kSchemeAuth[] = "auth";
-char kIdEmpty[] = "";
+char kSchemeDigest[] = "digest";
+
+// ZooKeeper's digest identity of "user:password": user:base64(sha1(user:password)),
+// as DigestAuthenticationProvider.generateDigest computes it.
+std::string digest_identity(const std::string& auth) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  if (EVP_Digest(auth.data(), auth.size(), md, &md_len, EVP_sha1(), nullptr) != 1) return {};
+  std::string b64(4 * ((md_len + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), md, static_cast<int>(md_len));
+  b64.resize(n < 0 ? 0 : static_cast<size_t>(n));
+  return auth.substr(0, auth.find(':')) + ":" + b64;
+}
+
+// Paths that jodis clients read without credentials.
+bool is_public_path(const std::string& path) {
+  auto under = [&](std::string_view top) {
+    return path.compare(0, top.size(), top) == 0 && (path.size() == top.size() || path[top.size()] == '/');
+  };
+  return under("/jodis") || under("/zk/codis");
+}
+
+bool is_world(const Id& id) {
+  return id.scheme && id.id && std::strcmp(id.scheme, "world") == 0 && std::strcmp(id.id, "anyone") == 0;
+}
 
 std::string hex_session(int64_t id) {
   char buf[32];
@@ -82,18 +120,23 @@ class ZkCoordinator final : public Coordinator {
   ZkCoordinator(std::string addr, const CoordinatorOptions& options)
       : addr_(std::move(addr)),
         auth_(options.auth),
+        auth_user_(auth_.substr(0, auth_.find(':'))),
+        digest_id_(auth_.empty() ? std::string() : digest_identity(auth_)),
         timeout_(options.timeout),
         watches_(std::make_shared<WatchRegistry>()) {
-    ACL* dir = &dir_acl_;
-    ACL* leaf = &leaf_acl_;
-    dir->perms = ZOO_PERM_ALL;
-    leaf->perms = ZOO_PERM_READ | ZOO_PERM_WRITE | ZOO_PERM_ADMIN;
-    for (ACL* a : {dir, leaf}) {
-      a->id.scheme = auth_.empty() ? kSchemeWorld : kSchemeAuth;
-      a->id.id = auth_.empty() ? kIdAnyone : kIdEmpty;
+    if (auth_.empty()) {
+      open_dir_ = {ZOO_PERM_ALL, {kSchemeWorld, kIdAnyone}};
+      open_leaf_ = {ZOO_PERM_READ | ZOO_PERM_WRITE | ZOO_PERM_ADMIN, {kSchemeWorld, kIdAnyone}};
+      dir_acls_ = {1, &open_dir_};
+      leaf_acls_ = {1, &open_leaf_};
+      public_acls_ = {1, &open_dir_};
+      public_leaf_acls_ = {1, &open_leaf_};
+    } else {
+      ours_[0] = {ZOO_PERM_ALL, {kSchemeDigest, digest_id_.data()}};
+      ours_[1] = {ZOO_PERM_READ, {kSchemeWorld, kIdAnyone}};
+      dir_acls_ = leaf_acls_ = {1, ours_};
+      public_acls_ = public_leaf_acls_ = {2, ours_};
     }
-    dir_acls_ = {1, &dir_acl_};
-    leaf_acls_ = {1, &leaf_acl_};
   }
 
   ~ZkCoordinator() override {
@@ -109,6 +152,13 @@ class ZkCoordinator final : public Coordinator {
   }
 
   Status start() {
+    if (auth_.empty()) {
+      spdlog::warn("zookeeper {}: no coordinator_auth (a proxy: --zookeeper-auth): the nodes we create are open "
+                   "to anyone who can reach ZooKeeper, who can read and change the cluster's topology",
+                   addr_);
+    } else if (digest_id_.empty()) {
+      return Status::Error("zookeeper " + addr_ + ": cannot compute the digest of coordinator_auth (OpenSSL SHA-1)");
+    }
     worker_ = std::thread([this] { run(); });
     {
       std::unique_lock lock(zh_mu_);
@@ -125,15 +175,22 @@ class ZkCoordinator final : public Coordinator {
 
   Status create(const std::string& path, const std::string& data) override {
     if (auto s = check(path, data, "create"); !s) return s;
-    int rc = call([&](zhandle_t* zh) { return create_node(zh, path, data, ZOO_PERSISTENT); });
+    std::string where = path;
+    int rc = call([&](zhandle_t* zh) {
+      if (int r = protect(zh, path, false, &where); r != ZOK) return r;
+      return create_node(zh, path, data, ZOO_PERSISTENT);
+    });
     if (rc == ZNODEEXISTS) return error("create", path, "node already exists");
-    if (rc != ZOK) return error("create", path, rc);
+    if (rc != ZOK) return error("create", path, rc, where);
+    checked_up_to(path);
     return Status::Ok();
   }
 
   Status create_ephemeral(const std::string& path, const std::string& data) override {
     if (auto s = check(path, data, "create ephemeral"); !s) return s;
+    std::string where = path;
     int rc = call([&](zhandle_t* zh) {
+      if (int r = protect(zh, path, false, &where); r != ZOK) return r;
       int r = create_node(zh, path, data, ZOO_EPHEMERAL);
       // A retry after a lost reply finds its own node: that is success.
       if (r == ZNODEEXISTS && owned_by_session(zh, path)) {
@@ -142,7 +199,8 @@ class ZkCoordinator final : public Coordinator {
       return r;
     });
     if (rc == ZNODEEXISTS) return error("create ephemeral", path, "node already exists");
-    if (rc != ZOK) return error("create ephemeral", path, rc);
+    if (rc != ZOK) return error("create ephemeral", path, rc, where);
+    checked_up_to(path);
     std::lock_guard lock(eph_mu_);
     ephemerals_[path] = data;
     return Status::Ok();
@@ -150,7 +208,9 @@ class ZkCoordinator final : public Coordinator {
 
   Status update(const std::string& path, const std::string& data) override {
     if (auto s = check(path, data, "update"); !s) return s;
+    std::string where = path;
     int rc = call([&](zhandle_t* zh) {
+      if (int r = protect(zh, path, true, &where); r != ZOK) return r;
       const int len = static_cast<int>(data.size());
       int r = zoo_set(zh, path.c_str(), data.data(), len, -1);
       if (r != ZNONODE) return r;
@@ -158,7 +218,8 @@ class ZkCoordinator final : public Coordinator {
       if (r == ZNODEEXISTS) r = zoo_set(zh, path.c_str(), data.data(), len, -1);
       return r;
     });
-    if (rc != ZOK) return error("update", path, rc);
+    if (rc != ZOK) return error("update", path, rc, where);
+    checked_up_to(path);
     std::lock_guard lock(eph_mu_);
     if (auto it = ephemerals_.find(path); it != ephemerals_.end()) it->second = data;
     return Status::Ok();
@@ -175,9 +236,24 @@ class ZkCoordinator final : public Coordinator {
         if (auto s = check(path, data, "update"); !s) return s;
         zoo_set_op_init(&ops[i - beg], path.c_str(), data.data(), static_cast<int>(data.size()), -1, nullptr);
       }
-      int rc = call([&](zhandle_t* zh) { return zoo_multi(zh, static_cast<int>(ops.size()), ops.data(), results.data()); });
+      int rc = call([&](zhandle_t* zh) {
+        std::string where;
+        std::vector<std::string> paths;
+        std::string last_parent;
+        for (size_t i = beg; i < end; ++i) {
+          paths.push_back(nodes[i].first);
+          auto up = ancestors(nodes[i].first);
+          if (!up.empty() && up.back() != last_parent) {  // the parent and its ancestors, once
+            last_parent = up.back();
+            if (int r = protect(zh, last_parent, true, &where); r != ZOK) return r;
+          }
+        }
+        if (int r = protect_many(zh, paths); r != ZOK) return r;
+        return zoo_multi(zh, static_cast<int>(ops.size()), ops.data(), results.data());
+      });
       if (rc != ZOK) {
-        // A missing node (or any other failure): one by one, which creates what is missing.
+        // A missing node (or any other failure): one by one, which creates what
+        // is missing, or says what failed.
         for (size_t i = beg; i < end; ++i) {
           if (auto st = update(nodes[i].first, nodes[i].second); !st.ok()) return st;
         }
@@ -193,9 +269,14 @@ class ZkCoordinator final : public Coordinator {
 
   Status remove(const std::string& path) override {
     if (auto s = check_path(path, false); !s) return s;
-    int rc = call([&](zhandle_t* zh) { return zoo_delete(zh, path.c_str(), -1); });
+    std::string where = path;
+    int rc = call([&](zhandle_t* zh) {
+      if (int r = protect(zh, path, false, &where); r != ZOK) return r;
+      return zoo_delete(zh, path.c_str(), -1);
+    });
     if (rc == ZNOTEMPTY) return error("remove", path, "node has children");
-    if (rc != ZOK && rc != ZNONODE) return error("remove", path, rc);
+    if (rc != ZOK && rc != ZNONODE) return error("remove", path, rc, where);
+    forget_acl(path);
     std::lock_guard lock(eph_mu_);
     ephemerals_.erase(path);
     return Status::Ok();
@@ -207,9 +288,13 @@ class ZkCoordinator final : public Coordinator {
     for (;;) {
       int len = static_cast<int>(buf.size());
       Stat st{};
-      int rc = call([&](zhandle_t* zh) { return zoo_get(zh, path.c_str(), 0, buf.data(), &len, &st); });
+      std::string where = path;
+      int rc = call([&](zhandle_t* zh) {
+        if (int r = protect(zh, path, true, &where); r != ZOK) return r;
+        return zoo_get(zh, path.c_str(), 0, buf.data(), &len, &st);
+      });
       if (rc == ZNONODE) return std::optional<std::string>();
-      if (rc != ZOK) return error("read", path, rc);
+      if (rc != ZOK) return error("read", path, rc, where);
       if (st.dataLength > static_cast<int>(buf.size())) {  // grew since: read again
         buf.assign(static_cast<size_t>(st.dataLength), '\0');
         continue;
@@ -222,17 +307,27 @@ class ZkCoordinator final : public Coordinator {
   Result<std::vector<std::string>> list(const std::string& dir) override {
     if (auto s = check_path(dir, true); !s) return s;
     std::vector<std::string> names;
+    std::string where = dir;
     int rc = call([&](zhandle_t* zh) {
+      if (dir != "/") {
+        if (int r = protect(zh, dir, true, &where); r != ZOK) return r;
+      }
       String_vector sv{};
       int r = zoo_get_children(zh, dir.c_str(), 0, &sv);
       if (r == ZOK) {
         for (int i = 0; i < sv.count; ++i) names.emplace_back(sv.data[i]);
         deallocate_String_vector(&sv);
+        // Whoever lists a directory reads its nodes next (Codis's models are
+        // a directory of JSON nodes): check their ACLs now, all at once. A
+        // failure here fails nothing: each node is checked again when read.
+        std::vector<std::string> children;
+        for (const auto& n : names) children.push_back(dir == "/" ? "/" + n : dir + "/" + n);
+        (void)protect_many(zh, children);
       }
       return r;
     });
     if (rc == ZNONODE) return names;
-    if (rc != ZOK) return error("list", dir, rc);
+    if (rc != ZOK) return error("list", dir, rc, where);
     std::sort(names.begin(), names.end());
     return names;
   }
@@ -540,16 +635,189 @@ class ZkCoordinator final : public Coordinator {
 
   int create_node(zhandle_t* zh, const std::string& path, const std::string& data, int mode) {
     auto attempt = [&] {
-      return zoo_create(zh, path.c_str(), data.data(), static_cast<int>(data.size()), &leaf_acls_,
+      return zoo_create(zh, path.c_str(), data.data(), static_cast<int>(data.size()), acl_for(path, false),
                         mode, nullptr, 0);
     };
     int rc = attempt();
     if (rc != ZNONODE) return rc;
     for (const auto& dir : ancestors(path)) {
-      int r = zoo_create(zh, dir.c_str(), "", 0, &dir_acls_, ZOO_PERSISTENT, nullptr, 0);
+      int r = zoo_create(zh, dir.c_str(), "", 0, acl_for(dir, true), ZOO_PERSISTENT, nullptr, 0);
       if (r != ZOK && r != ZNODEEXISTS) return r;
     }
     return attempt();
+  }
+
+  // The ACL we give a node we create at `path`.
+  ACL_vector* acl_for(const std::string& path, bool dir) {
+    if (is_public_path(path)) return dir ? &public_acls_ : &public_leaf_acls_;
+    return dir ? &dir_acls_ : &leaf_acls_;
+  }
+
+  // With coordinator_auth: the first time this process touches `path` (and,
+  // with `self`, the path itself; always its existing ancestors), replace an
+  // open ACL left from before auth was turned on with ours (see the top of
+  // this file). ZOK, or the error of the step that failed, with *where set to
+  // its path. Absent nodes are not remembered: we create them with our ACL.
+  int protect(zhandle_t* zh, const std::string& path, bool self, std::string* where) {
+    if (auth_.empty()) return ZOK;
+    auto paths = ancestors(path);
+    if (self) paths.push_back(path);
+    for (const auto& p : paths) {
+      {
+        std::lock_guard lock(acl_mu_);
+        if (acl_checked_.count(p)) continue;
+      }
+      int rc = protect_one(zh, p);
+      if (rc == ZNONODE) break;  // nor are its descendants there
+      if (rc != ZOK) {
+        *where = p;
+        return rc;
+      }
+      std::lock_guard lock(acl_mu_);
+      acl_checked_.insert(p);
+    }
+    *where = path;
+    return ZOK;
+  }
+
+  int protect_one(zhandle_t* zh, const std::string& path) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      ACL_vector acl{};
+      Stat st{};
+      int rc = zoo_get_acl(zh, path.c_str(), &acl, &st);
+      // Anyone may read an ACL that gives anyone READ or ADMIN: a refusal means
+      // the node is not open. Not ours either: left alone (the operation
+      // itself then says whether we may do it; an ancestor may well be
+      // someone else's, as ZooKeeper checks no path on the way).
+      if (rc == ZNOAUTH) return ZOK;
+      if (rc != ZOK) return rc;
+      const bool open = is_open(path, acl);
+      deallocate_ACL_vector(&acl);
+      if (!open) return ZOK;
+      rc = replace_open_acl(zh, path, st.aversion);
+      if (rc != ZBADVERSION) return rc;  // else changed meanwhile: look again
+    }
+    return ZOK;  // kept changing: checked again the next time this process starts
+  }
+
+  // Whether `acl` lets anyone (world:anyone) do more than our ACL for `path` would.
+  static bool is_open(const std::string& path, const ACL_vector& acl) {
+    const int world_ok = is_public_path(path) ? ZOO_PERM_READ : 0;
+    for (int i = 0; i < acl.count; ++i) {
+      if (is_world(acl.data[i].id) && (acl.data[i].perms & ~world_ok) != 0) return true;
+    }
+    return false;
+  }
+
+  // Sets our ACL on an open node (if its ACL is still at `aversion`) and logs it.
+  int replace_open_acl(zhandle_t* zh, const std::string& path, int32_t aversion) {
+    int rc = zoo_set_acl(zh, path.c_str(), aversion, acl_for(path, true));  // with auth: one ACL for both
+    if (rc == ZNOAUTH) {
+      // The open ACL lacks ADMIN for anyone: only an operator can fix it.
+      spdlog::warn("zookeeper {}: {} has an ACL that lets anyone read or write it, and we may not "
+                   "change it (no ADMIN permission): set it by hand (zkCli.sh setAcl)",
+                   addr_, path);
+      return ZOK;
+    }
+    if (rc != ZOK) return rc;
+    if (acl_fixed_.fetch_add(1) == 0) {
+      spdlog::warn("zookeeper {}: {} had an open ACL (created without coordinator_auth): setting the "
+                   "digest ACL of user '{}' on it, and on every other open node this process uses "
+                   "(each logged at debug level)",
+                   addr_, path, auth_user_);
+    } else {
+      spdlog::debug("zookeeper {}: {}: open ACL replaced by the digest ACL of user '{}'", addr_, path,
+                    auth_user_);
+    }
+    return ZOK;
+  }
+
+  // protect() of many nodes (not their ancestors) in one round trip: their
+  // ACLs are asked for all at once (asynchronous calls, pipelined on the
+  // connection); the few open ones are then replaced one by one. A proxy
+  // loading 1024 slots pays one round trip for the check, not 1024. ZOK or
+  // the first error.
+  struct AclBatch {
+    std::mutex mu;
+    std::condition_variable cv;
+    int pending = 0;  // guarded by mu
+  };
+  struct AclProbe {
+    AclBatch* batch;
+    std::string path;
+    int rc = ZOK;
+    bool open = false;
+    int32_t aversion = 0;
+  };
+
+  static void on_acl(int rc, ACL_vector* acl, Stat* stat, const void* data) {
+    auto* probe = static_cast<AclProbe*>(const_cast<void*>(data));
+    probe->rc = rc;
+    if (rc == ZOK && acl && stat) {
+      probe->open = is_open(probe->path, *acl);
+      probe->aversion = stat->aversion;
+    }
+    std::lock_guard lock(probe->batch->mu);  // notify under the lock: the waiter then frees the batch
+    --probe->batch->pending;
+    probe->batch->cv.notify_all();
+  }
+
+  int protect_many(zhandle_t* zh, const std::vector<std::string>& paths) {
+    if (auth_.empty()) return ZOK;
+    AclBatch batch;
+    std::vector<AclProbe> probes;
+    {
+      std::lock_guard lock(acl_mu_);
+      for (const auto& p : paths) {
+        if (!acl_checked_.count(p)) probes.push_back({&batch, p});
+      }
+    }
+    if (probes.empty()) return ZOK;
+    int sent = 0;
+    for (auto& probe : probes) {  // `probes` no longer moves: the callbacks hold pointers into it
+      probe.rc = zoo_aget_acl(zh, probe.path.c_str(), &ZkCoordinator::on_acl, &probe);
+      if (probe.rc == ZOK) ++sent;
+    }
+    {
+      // Every request sent gets its completion, also when the connection
+      // drops (CONNECTIONLOSS) or the session ends: wait for all of them.
+      std::unique_lock lock(batch.mu);
+      batch.pending += sent;
+      batch.cv.wait(lock, [&] { return batch.pending == 0; });
+    }
+    int first_error = ZOK;
+    for (const auto& probe : probes) {
+      int rc = probe.rc;
+      // NOAUTH: not open (see protect_one). NONODE: created later by us, or
+      // by someone allowed to by its parent, which protect() checked first.
+      if (rc == ZNOAUTH || rc == ZNONODE) {
+        rc = ZOK;
+      } else if (rc == ZOK && probe.open) {
+        rc = replace_open_acl(zh, probe.path, probe.aversion);
+        if (rc == ZBADVERSION) rc = protect_one(zh, probe.path);
+      }
+      if (rc != ZOK) {
+        if (first_error == ZOK) first_error = rc;
+        continue;
+      }
+      std::lock_guard lock(acl_mu_);
+      acl_checked_.insert(probe.path);
+    }
+    return first_error;
+  }
+
+  // After a successful write: the path and its ancestors were checked by
+  // protect() or created by us with our ACL.
+  void checked_up_to(const std::string& path) {
+    if (auth_.empty()) return;
+    std::lock_guard lock(acl_mu_);
+    for (const auto& p : ancestors(path)) acl_checked_.insert(p);
+    acl_checked_.insert(path);
+  }
+
+  void forget_acl(const std::string& path) {
+    std::lock_guard lock(acl_mu_);
+    acl_checked_.erase(path);
   }
 
   static bool owned_by_session(zhandle_t* zh, const std::string& path) {
@@ -572,14 +840,21 @@ class ZkCoordinator final : public Coordinator {
     return Status::Error("zookeeper " + addr_ + ": " + std::string(op) + " " + path + ": " + cause);
   }
 
-  Status error(std::string_view op, const std::string& path, int rc) const {
+  Status error(std::string_view op, const std::string& path, int rc, const std::string& where = {}) const {
     std::string cause = zerror(rc);
     if (rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT) {
       cause += " (not connected; the client keeps reconnecting, retry later)";
     } else if (rc == ZINVALIDSTATE || rc == ZSESSIONEXPIRED) {
       cause += " (session expired; a new session is being established, retry later)";
     } else if (rc == ZNOAUTH) {
-      cause += " (not allowed by the node's ACL: check coordinator_auth)";
+      // protect() says which node refused; otherwise creating and removing
+      // may have been refused by the parent's ACL.
+      const bool known = !where.empty() && where != path;
+      const bool parent_too = !known && (op == "create" || op == "create ephemeral" || op == "remove" || op == "update");
+      cause = "ZooKeeper refused access to " + (known ? where : path) + ": " +
+              (auth_.empty() ? "the node has an ACL that needs credentials and coordinator_auth is not set"
+                             : "coordinator_auth (user '" + auth_user_ + "') does not match the ACL of the node") +
+              (parent_too ? " (or of its parent, which creating or removing a node needs)" : "");
     } else if (rc == ZNOCHILDRENFOREPHEMERALS) {
       cause += " (a parent is an ephemeral node)";
     }
@@ -587,10 +862,17 @@ class ZkCoordinator final : public Coordinator {
   }
 
   const std::string addr_;
-  const std::string auth_;
+  const std::string auth_;       // "user:password": never logged
+  const std::string auth_user_;  // "user"
+  std::string digest_id_;  // "user:base64(sha1(user:password))"; not const: ACL wants a char*
   const std::chrono::milliseconds timeout_;
-  ACL dir_acl_{}, leaf_acl_{};
-  ACL_vector dir_acls_{}, leaf_acls_{};
+  // The ACLs of the nodes we create: (public = under /jodis) x (directory, leaf).
+  ACL open_dir_{}, open_leaf_{}, ours_[2]{};
+  ACL_vector dir_acls_{}, leaf_acls_{}, public_acls_{}, public_leaf_acls_{};
+  // Paths whose ACL this process has checked (protect()).
+  std::mutex acl_mu_;
+  std::set<std::string> acl_checked_;
+  std::atomic<int> acl_fixed_{0};
 
   std::shared_mutex zh_mu_;
   zhandle_t* zh_ = nullptr;                  // guarded by zh_mu_

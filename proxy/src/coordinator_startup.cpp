@@ -87,8 +87,29 @@ Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
                           {"start", model_.start_time},
                           {"token", ctx_.token},
                           {"state", "online"}};
-  if (auto st = c.create_ephemeral(models::path::jodis(product, ctx_.token), jodis.dump(4)); !st.ok())
-    spdlog::warn("jodis registration failed: {}", st.message());
+  // The jodis node goes to the coordinator, or with jodis_name to a ZooKeeper
+  // of its own (jodis_addr, with jodis_auth's digest ACL), as Codis does.
+  Coordinator* jodis_store = &c;
+  std::string jodis_path = models::path::jodis(product, ctx_.token);
+  if (ctx_.config.jodis_name == "zookeeper") {
+    auto j = connect_coordinator("zookeeper", ctx_.config.jodis_addr, ctx_.config.jodis_auth,
+                                 ctx_.config.jodis_timeout);
+    jodis_store = nullptr;
+    if (!j) {
+      spdlog::warn("jodis registration failed: {}", j.message());
+    } else {
+      jodis_ = std::move(j.value());
+      jodis_store = jodis_.get();
+      if (ctx_.config.jodis_compatible) jodis_path = models::path::jodis_compat(product, ctx_.token);
+    }
+  } else if (!ctx_.config.jodis_name.empty()) {
+    spdlog::warn("jodis_name = \"{}\" is not supported (only \"zookeeper\"): registering in {}",
+                 ctx_.config.jodis_name, c.describe());
+  }
+  if (jodis_store) {
+    if (auto st = jodis_store->create_ephemeral(jodis_path, jodis.dump(4)); !st.ok())
+      spdlog::warn("jodis registration failed: {}", st.message());
+  }
 
   // 2. Load groups and slots, and route by them unless a push came first.
   const uint64_t version_before = table_version();

@@ -93,6 +93,7 @@ class Proxy final : public AdminApi {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<http::Server> admin_;  // the admin API (proxy_api.h) on the control thread
   std::unique_ptr<Coordinator> coordinator_;  // keeps our ephemeral registration alive
+  std::unique_ptr<Coordinator> jodis_;        // jodis_name's ZooKeeper (jodis_addr, jodis_auth), if set
   std::thread handoff_;                       // asks the dashboard to take us over (bounded by a timeout)
   models::Proxy model_;
   std::string xauth_;

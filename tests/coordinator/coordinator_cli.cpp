@@ -5,13 +5,22 @@
 //   coordinator_cli --coordinator zookeeper --addr 127.0.0.1:2181 read /codis3/demo/topom
 //   coordinator_cli --coordinator filesystem --addr /tmp/codis shell
 //
+// `acl PATH` (ZooKeeper only) prints the node's ACL as ZooKeeper keeps it, one
+// "scheme:id=perms" line per entry (perms in zkCli's letters, "cdrwa"); it
+// talks to ZooKeeper directly, not through the coordinator, so the tests can
+// check what the coordinator put on its nodes. `setacl PATH ENTRY[,ENTRY...]`
+// (entries as `acl` prints them) sets one, as an operator would with zkCli.
+//
 // One-shot commands print the result and exit: 0 ok, 1 error (message on
 // stderr), 2 usage, 3 `read` of an absent node. `shell` keeps one client (one
 // ZooKeeper session) and reads commands from stdin, one per line, answering
 // each with one line on stdout ("OK [...]", "NONE" or "ERR message"); watch
 // callbacks print "EVENT <id>" lines in between. Values travel escaped on one
 // line (backslash, \n, \r). EOF or `quit` ends the session.
+#include <zookeeper/zookeeper.h>
+
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -69,8 +78,112 @@ int usage(const std::string& why) {
             << "         [--auth USER:PASSWORD] [--timeout MS] [--poll MS] [--log-level L]\n"
             << "         create PATH DATA | ephemeral PATH DATA | update PATH DATA |\n"
             << "         update-many PATH,PATH,... DATA (shell only) |\n"
-            << "         read PATH | list DIR | remove PATH | shell\n";
+            << "         read PATH | list DIR | remove PATH | shell |\n"
+            << "         acl PATH | setacl PATH SCHEME:ID=PERMS[,...] (zookeeper only)\n";
   return 2;
+}
+
+// ---- `acl PATH`: the C client directly.
+
+struct ZkWait {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool connected = false;
+  int auth_rc = 1;  // 1: no answer yet
+};
+
+void zk_watcher(zhandle_t*, int type, int state, const char*, void* ctx) {
+  auto* w = static_cast<ZkWait*>(ctx);
+  if (type != ZOO_SESSION_EVENT || state != ZOO_CONNECTED_STATE) return;
+  std::lock_guard lock(w->mu);
+  w->connected = true;
+  w->cv.notify_all();
+}
+
+void zk_auth_done(int rc, const void* ctx) {
+  auto* w = static_cast<ZkWait*>(const_cast<void*>(ctx));
+  std::lock_guard lock(w->mu);
+  w->auth_rc = rc;
+  w->cv.notify_all();
+}
+
+std::string perm_letters(int perms) {
+  std::string out;
+  if (perms & ZOO_PERM_CREATE) out += 'c';
+  if (perms & ZOO_PERM_DELETE) out += 'd';
+  if (perms & ZOO_PERM_READ) out += 'r';
+  if (perms & ZOO_PERM_WRITE) out += 'w';
+  if (perms & ZOO_PERM_ADMIN) out += 'a';
+  return out;
+}
+
+int parse_perms(const std::string& letters) {
+  int perms = 0;
+  for (char c : letters) {
+    perms |= c == 'c' ? ZOO_PERM_CREATE : c == 'd' ? ZOO_PERM_DELETE : c == 'r' ? ZOO_PERM_READ
+           : c == 'w' ? ZOO_PERM_WRITE : c == 'a' ? ZOO_PERM_ADMIN : 0;
+  }
+  return perms;
+}
+
+// acl PATH (set_to empty) or setacl PATH ENTRIES.
+int zk_acl(const std::string& addr, const std::string& auth, std::chrono::milliseconds timeout,
+           const std::string& path, const std::string& set_to) {
+  zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+  ZkWait w;
+  zhandle_t* zh = zookeeper_init(addr.c_str(), &zk_watcher, static_cast<int>(timeout.count()), nullptr, &w, 0);
+  if (!zh) {
+    std::cerr << "coordinator_cli: cannot start a ZooKeeper client for " << addr << "\n";
+    return 1;
+  }
+  int rc = ZOK;
+  {
+    std::unique_lock lock(w.mu);
+    if (!w.cv.wait_for(lock, timeout, [&] { return w.connected; })) rc = ZOPERATIONTIMEOUT;
+  }
+  if (rc == ZOK && !auth.empty()) {
+    rc = zoo_add_auth(zh, "digest", auth.data(), static_cast<int>(auth.size()), &zk_auth_done, &w);
+    std::unique_lock lock(w.mu);
+    if (rc == ZOK && !w.cv.wait_for(lock, timeout, [&] { return w.auth_rc != 1; })) rc = ZOPERATIONTIMEOUT;
+    if (rc == ZOK) rc = w.auth_rc;
+  }
+  if (!set_to.empty()) {
+    // "scheme:id=perms,...": the id may hold ':' (digest), so split at the first ':' and the last '='.
+    std::vector<std::string> parts;
+    std::istringstream in(set_to);
+    for (std::string e; std::getline(in, e, ',');) parts.push_back(e);
+    std::vector<ACL> entries(parts.size());
+    for (size_t i = 0; i < parts.size(); ++i) {
+      auto colon = parts[i].find(':'), eq = parts[i].rfind('=');
+      if (colon == std::string::npos || eq == std::string::npos || eq < colon) {
+        std::cerr << "coordinator_cli: bad ACL entry " << parts[i] << " (scheme:id=perms)\n";
+        zookeeper_close(zh);
+        return 2;
+      }
+      parts[i][colon] = '\0';
+      parts[i][eq] = '\0';
+      entries[i] = {parse_perms(parts[i].substr(eq + 1)), {parts[i].data(), parts[i].data() + colon + 1}};
+    }
+    ACL_vector v{static_cast<int32_t>(entries.size()), entries.data()};
+    if (rc == ZOK) rc = zoo_set_acl(zh, path.c_str(), -1, &v);
+    if (rc != ZOK) std::cerr << "coordinator_cli: setacl " << path << ": " << zerror(rc) << "\n";
+    zookeeper_close(zh);
+    return rc == ZOK ? 0 : 1;
+  }
+  ACL_vector acl{};
+  Stat st{};
+  if (rc == ZOK) rc = zoo_get_acl(zh, path.c_str(), &acl, &st);
+  if (rc == ZOK) {
+    for (int i = 0; i < acl.count; ++i) {
+      std::cout << acl.data[i].id.scheme << ":" << acl.data[i].id.id << "=" << perm_letters(acl.data[i].perms)
+                << "\n";
+    }
+    deallocate_ACL_vector(&acl);
+  } else {
+    std::cerr << "coordinator_cli: acl " << path << ": " << zerror(rc) << "\n";
+  }
+  zookeeper_close(zh);
+  return rc == ZOK ? 0 : rc == ZNONODE ? 3 : 1;
 }
 
 struct Shell {
@@ -172,11 +285,15 @@ int main(int argc, char** argv) {
   const std::string& cmd = args[0];
   auto arity = std::map<std::string, size_t>{{"create", 3}, {"ephemeral", 3}, {"update", 3},
                                              {"read", 2},   {"list", 2},      {"remove", 2},
-                                             {"shell", 1}};
+                                             {"acl", 2},    {"setacl", 3},    {"shell", 1}};
   auto it = arity.find(cmd);
   if (it == arity.end()) return usage("unknown command " + cmd);
   if (args.size() != it->second) return usage("wrong number of arguments for " + cmd);
 
+  if (cmd == "acl" || cmd == "setacl") {
+    if (name != "zookeeper") return usage(cmd + " is for zookeeper only");
+    return zk_acl(addr, options.auth, options.timeout, args[1], cmd == "setacl" ? args[2] : "");
+  }
   auto c = codis::connect_coordinator_with(name, addr, options);
   if (!c) {
     std::cerr << "coordinator_cli: " << c.message() << "\n";

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -301,4 +302,83 @@ TEST_CASE("filesystem coordinator: a watch sees a dead owner's ephemeral node go
   ::waitpid(pid, nullptr, 0);
   CHECK(eventually([&] { return calls > seen; }));  // and went with its process
   CHECK(c->list("/jodis/demo")->empty());
+}
+
+namespace {
+
+unsigned mode_of(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::lstat(p.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+// Sets the process umask for a scope (the umask is process-wide: these tests
+// create files only on this thread while it is set).
+struct Umask {
+  explicit Umask(mode_t m) : old(::umask(m)) {}
+  ~Umask() { ::umask(old); }
+  mode_t old;
+};
+
+}  // namespace
+
+TEST_CASE("filesystem coordinator: only its owner can read or change the store", "[coordinator]") {
+  // Whatever the umask: a permissive one (000) and one that takes away the
+  // owner's own bits (0277). Files 0600, directories 0700, the new root too.
+  for (mode_t mask : {mode_t(0), mode_t(0277), mode_t(022)}) {
+    INFO("umask " << std::oct << mask);
+    TempRoot tmp;
+    const fs::path root = tmp.path / "store";  // created by the coordinator
+    {
+      Umask u(mask);
+      auto c = open_fs(root);
+      REQUIRE(c->create("/codis3/demo/slots/slot-0001", "s").ok());     // parents created
+      REQUIRE(c->update("/codis3/demo/topom", "t").ok());               // atomic write (temp + rename)
+      REQUIRE(c->create("/codis3/demo/topom/child", "c").ok());         // a leaf turned into a directory
+      REQUIRE(c->create_ephemeral("/jodis/demo/proxy-1", "p").ok());    // with its owner record
+      CHECK(mode_of(root) == 0700);
+      for (const char* dir : {"data", "temp", "owners", "data/codis3", "data/codis3/demo", "data/codis3/demo/slots",
+                              "data/codis3/demo/topom", "data/jodis", "data/jodis/demo"}) {
+        INFO(dir);
+        CHECK(mode_of(root / dir) == 0700);
+      }
+      for (const char* file : {"data.lck", "data/codis3/demo/slots/slot-0001", "data/codis3/demo/topom/.data",
+                               "data/codis3/demo/topom/child", "data/jodis/demo/proxy-1"}) {
+        INFO(file);
+        CHECK(mode_of(root / file) == 0600);
+      }
+      size_t records = 0;
+      for (const auto& e : fs::directory_iterator(root / "owners")) {
+        CHECK(mode_of(e.path()) == 0600);
+        ++records;
+      }
+      CHECK(records == 1);
+    }
+  }
+}
+
+TEST_CASE("filesystem coordinator: a store made by an older version is tightened at open", "[coordinator]") {
+  TempRoot tmp;
+  {
+    auto c = open_fs(tmp.path);
+    REQUIRE(c->create("/codis3/demo/topom", "t").ok());
+  }
+  for (const char* dir : {"data", "temp", "owners"}) fs::permissions(tmp.path / dir, fs::perms(0755));
+  fs::permissions(tmp.path / "data.lck", fs::perms(0644));
+  auto c = open_fs(tmp.path);
+  for (const char* dir : {"data", "temp", "owners"}) CHECK(mode_of(tmp.path / dir) == 0700);
+  CHECK(mode_of(tmp.path / "data.lck") == 0600);
+  CHECK(read_of(*c, "/codis3/demo/topom") == "t");
+}
+
+TEST_CASE("filesystem coordinator: a root other users may write to is refused", "[coordinator]") {
+  TempRoot tmp;
+  fs::permissions(tmp.path, fs::perms(0777));
+  auto c = codis::connect_coordinator("filesystem", tmp.path.string());
+  REQUIRE_FALSE(c.ok());
+  CHECK_THAT(c.message(), Catch::Contains(tmp.path.string()) && Catch::Contains("other users") &&
+                              Catch::Contains("0777"));
+  CHECK_FALSE(fs::exists(tmp.path / "data"));  // nothing created
+  fs::permissions(tmp.path, fs::perms(01777));   // sticky, as /tmp: others cannot rename our entries
+  CHECK(codis::connect_coordinator("filesystem", tmp.path.string()).ok());
 }

@@ -96,8 +96,10 @@ class Coordinator {
 
 struct CoordinatorOptions {
   // ZooKeeper digest credentials "user:password" (Codis's coordinator_auth);
-  // nodes are then created with a digest ACL for that user, as Codis does.
-  // Ignored by the filesystem store.
+  // nodes are then created with the digest ACL of that user only (under
+  // /jodis also world-readable, for jodis clients), and open nodes left by a
+  // cluster created without auth get it when first used (coordinator_zk.cpp).
+  // Ignored by the filesystem store, which is private to its owner (0600/0700).
   std::string auth;
   // ZooKeeper: how long connect waits for a session, and the session timeout
   // asked of the server (which clamps it to [2, 20] x its tickTime).
