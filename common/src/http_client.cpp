@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <tuple>
 #include <optional>
 
 #include "codis/host_port.h"
@@ -109,8 +110,8 @@ struct Target {
 
 Result<Target> split_addr(const std::string& addr) {
   Target t;
-  if (!split_host_port(addr, t.host, t.port) || t.port.empty() ||
-      t.port.find_first_not_of("0123456789") != std::string::npos) {
+  if (!split_host_port(addr, t.host, t.port) || t.port.empty() || t.port.size() > 5 ||
+      t.port.find_first_not_of("0123456789") != std::string::npos || std::stoul(t.port) > 65535) {
     return Result<Target>::Error("bad address \"" + addr + "\" (expected host:port, e.g. 127.0.0.1:18080)");
   }
   if (t.host.empty()) t.host = "127.0.0.1";
@@ -183,9 +184,20 @@ struct Exchange {
       ~StopWatchdog() { t.cancel(); }
     } stop_watchdog{watchdog};
 
-    auto [rec, endpoints] = co_await resolver.async_resolve(target.host, target.port, kAwait);
-    if (rec || timed_out) co_return Outcome{{}, step_error("resolve", rec)};
-    auto [cec, ep] = co_await asio::async_connect(socket, endpoints, kAwait);
+    // An IP literal (the usual admin address) needs no resolver, whose
+    // asynchronous form would start a thread for this one call.
+    boost::system::error_code aec;
+    const auto ip = asio::ip::make_address(target.host, aec);
+    const bool ip_literal = !aec;
+    boost::system::error_code cec;
+    if (ip_literal) {
+      std::tie(cec) = co_await socket.async_connect(
+          tcp::endpoint(ip, static_cast<unsigned short>(std::stoul(target.port))), kAwait);
+    } else {
+      auto [rec, endpoints] = co_await resolver.async_resolve(target.host, target.port, kAwait);
+      if (rec || timed_out) co_return Outcome{{}, step_error("resolve", rec)};
+      std::tie(cec, std::ignore) = co_await asio::async_connect(socket, endpoints, kAwait);
+    }
     if (cec || timed_out) co_return Outcome{{}, step_error("connect to", cec)};
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
@@ -196,9 +208,6 @@ struct Exchange {
     SSL* ssl_handle = stream.native_handle();
     // Verify the certificate against the host we dialled: its IP address for
     // an IP literal, else its DNS name (also sent as SNI).
-    boost::system::error_code aec;
-    asio::ip::make_address(target.host, aec);
-    const bool ip_literal = !aec;
     const bool named =
         ip_literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), target.host.c_str()) == 1
                    : SSL_set1_host(ssl_handle, target.host.c_str()) == 1 &&

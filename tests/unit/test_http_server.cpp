@@ -643,3 +643,60 @@ TEST_CASE("https: bad certificate, key and CA files are start-up errors that nam
   auto key_as_ca = http::load_client_tls(pki().key);
   CHECK_FALSE(key_as_ca);
 }
+
+TEST_CASE("http client: one deadline over the whole exchange, errors name the step", "[http][client]") {
+  // A peer that accepts (the kernel does) and never answers.
+  const int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(lfd >= 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
+  REQUIRE(::listen(lfd, 8) == 0);
+  socklen_t len = sizeof(sa);
+  REQUIRE(::getsockname(lfd, reinterpret_cast<sockaddr*>(&sa), &len) == 0);
+  Fds fds{{lfd}};
+  const std::string mute = "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
+
+  http::ClientOptions co;
+  co.timeout = 300ms;
+  auto start = std::chrono::steady_clock::now();
+  auto r = http::request(mute, "GET", "/", "", co);
+  REQUIRE_FALSE(r);
+  CHECK(r.message() == "read reply from " + mute + " timed out");
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+
+  auto tls = http::load_client_tls(pki().ca);
+  REQUIRE(tls);
+  co.tls = *tls;
+  start = std::chrono::steady_clock::now();
+  r = http::request(mute, "GET", "/", "", co);
+  REQUIRE_FALSE(r);
+  CHECK(r.message() == "TLS handshake with " + mute + " timed out");
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+
+  CHECK(http::request("127.0.0.1", "GET", "/", "", co).message().find("bad address") != std::string::npos);
+  CHECK(http::request("127.0.0.1:99999", "GET", "/", "", co).message().find("bad address") != std::string::npos);
+  CHECK(http::request(mute, "BREW", "/", "", co).message().find("unknown HTTP method") != std::string::npos);
+}
+
+TEST_CASE("http client: the request it sends", "[http][client]") {
+  http::Router r;
+  r.add("PUT", "/echo/:x", [](const http::Request& req) {
+    std::string out = std::string(req.param("x")) + "|" + req.body + "|" + std::string(req.header("authorization")) + "|" +
+                      std::string(req.header("content-type")) + "|" + std::string(req.header("user-agent"));
+    return http::text(800, out);
+  });
+  Served s(std::move(r));
+  http::ClientOptions co;
+  co.bearer = "tok";
+  co.user_agent = "codis-test";
+  auto res = http::request("127.0.0.1:" + std::to_string(s.server.port()), "PUT", "/echo/a%3Ab", "[1]", co);
+  REQUIRE(res);
+  CHECK(res->status == 800);  // any status is a reply
+  CHECK(res->body == "a:b|[1]|Bearer tok|application/json; charset=utf-8|codis-test");
+  co.bearer.clear();
+  res = http::request(":" + std::to_string(s.server.port()), "PUT", "/echo/z", "", co);  // empty host: 127.0.0.1
+  REQUIRE(res);
+  CHECK(res->body == "z||||codis-test");
+}
