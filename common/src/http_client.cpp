@@ -161,7 +161,9 @@ struct Exchange {
     auto [rec, nr] = co_await bhttp::async_read(stream, buffer, parser, kAwait);
     if (rec) {
       std::string why = step_error("read reply from", rec);
-      if (!options.tls && rec == bhttp::error::end_of_stream) why += " (does it serve HTTPS? then pass its CA)";
+      if (!options.tls && (rec == bhttp::error::end_of_stream || rec == asio::error::connection_reset)) {
+        why += " (if it serves HTTPS, give its CA: admin_tls_ca_file, codis-admin --tls-ca)";
+      }
       co_return Outcome{{}, std::move(why)};
     }
     auto res = parser.release();

@@ -25,7 +25,7 @@ import urllib.request
 import pytest
 
 from dashboard_harness import Dashboard, codis_server
-from harness import TEST_ADMIN_AUTH, Proxy, build_dir, http, wait_until
+from harness import TEST_ADMIN_AUTH, Proxy, build_dir, http, key_in_slot, wait_until
 
 PRODUCT = "codis-admin-sec"
 ARRIVAL_TIMEOUT = 10  # http::Server::Limits::request_timeout
@@ -165,14 +165,16 @@ def test_admin_ports_survive_a_flood_of_idle_and_slow_connections(tmp_path):
         assert stats["group"]["models"][0]["id"] == 1
         assert http("GET", dash.url + "/topom", auth=None).status == 401  # still only with the bearer
         assert dash.get("/topom").status == 200
-        # A slot assignment, which the dashboard pushes to the proxy (fillslots).
-        dash.ok("PUT", "/api/topom/slots/assign/{x}", [{"id": i, "group_id": 1} for i in range(1024)])
+        assert proxy.get("/proxy/model").status == 200
         took = time.monotonic() - start
-        assert took < 5, f"the API calls took {took:.1f}s under the flood"
+        assert took < 2, f"the API calls took {took:.1f}s under the flood"
+        # A slot assignment, which the dashboard pushes to the proxy (fillslots).
+        # (Its time is the coordinator's: ~5 ms a slot on the filesystem.)
+        dash.ok("PUT", "/api/topom/slots/assign/{x}", [{"id": i, "group_id": 1} for i in range(16)])
         r = proxy.get("/proxy/slots")
-        assert r.status == 200 and r.json()[1023]["backend_addr"] == server.addr
+        assert r.status == 200 and r.json()[15]["backend_addr"] == server.addr
         with proxy.conn() as c:
-            assert c.call("SET", "flood", "ok") == "OK"
+            assert c.call("SET", key_in_slot(7), "ok") == "OK"
 
         # The slow ones are closed once the arrival timeout has passed.
         slow = socks[1] + socks[3]
@@ -265,7 +267,7 @@ def test_https_admin_plane_with_a_private_ca(tmp_path):
         assert r.returncode == 1
         assert "TLS handshake" in r.stderr and "unable to get local issuer certificate" in r.stderr
         r = codis_admin(f"--dashboard=127.0.0.1:{dash.port}", "--list-group", "--timeout=5")
-        assert r.returncode == 1 and r.stderr.startswith("codis-admin: "), r.stderr
+        assert r.returncode == 1 and "if it serves HTTPS, give its CA" in r.stderr, r.stderr
         r = codis_admin(f"--dashboard=127.0.0.1:{dash.port}", "--tls-ca", tmp_path / "nope.pem", "--list-group")
         assert r.returncode == 1 and "nope.pem" in r.stderr
 
