@@ -397,9 +397,9 @@ bool Server::Impl::evict_oldest_waiting() {
     ++evicted;
     const auto now = std::chrono::steady_clock::now();
     if (now - evicted_logged >= std::chrono::seconds(10)) {
-      spdlog::warn("{}: {} connections open (the maximum): closed {} waiting connection(s), the oldest, to make "
-                   "room for new ones",
-                   options.name, conns.size(), evicted);
+      spdlog::warn("{}: at the connection limit ({}): closed the {} oldest idle or slow connection(s) to make "
+                   "room for new ones (a flood of connections?)",
+                   options.name, options.limits.max_connections, evicted);
       evicted = 0;
       evicted_logged = now;
     }
