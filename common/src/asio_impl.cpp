@@ -1,5 +1,7 @@
-// The one translation unit that compiles Boost.Asio and Boost.Beast
-// (BOOST_ASIO_SEPARATE_COMPILATION / BOOST_BEAST_SEPARATE_COMPILATION), so
-// every other file only parses their declarations.
+// The one translation unit that compiles Boost.Asio (with its OpenSSL layer)
+// and Boost.Beast (BOOST_ASIO_SEPARATE_COMPILATION /
+// BOOST_BEAST_SEPARATE_COMPILATION), so every other file only parses their
+// declarations.
 #include <boost/asio/impl/src.hpp>
+#include <boost/asio/ssl/impl/src.hpp>
 #include <boost/beast/src.hpp>

@@ -1,10 +1,15 @@
 // The HTTP/1.1 server behind codis/http_server.h: an accept loop and one
-// coroutine per connection (read a request, answer it, repeat while
-// keep-alive) on the caller's io_context, and the router in front of the
-// handlers.
+// coroutine per connection (TLS handshake, read a request, answer it, repeat
+// while keep-alive) on the caller's io_context, each connection with a
+// watchdog timer for the deadline of its current phase, and the router in
+// front of the handlers.
 #include "codis/http_server.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -14,6 +19,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -26,9 +33,12 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <charconv>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <exception>
+#include <list>
 #include <optional>
-#include <unordered_set>
 
 // GCC 12 misreads Asio's recycling allocator for coroutine frames
 // (aligned_alloc paired with its own operator delete) as a mismatch.
@@ -41,6 +51,7 @@ namespace codis::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 
 Reply text(unsigned status, std::string body, std::string_view content_type) {
@@ -168,7 +179,7 @@ Reply Router::dispatch(std::string_view method, std::string_view target, std::st
       continue;
     }
     const Request request{std::string(method), std::move(*path), std::move(body), std::move(remote),
-                          std::move(params),       std::move(headers), secure};
+                          std::move(params),       std::move(headers), secure, ""};
     try {
       return route.handler(request);
     } catch (const std::exception& e) {
@@ -190,7 +201,6 @@ Reply Router::dispatch(std::string_view method, std::string_view target, std::st
   }
   return text(404, "404 page not found\n");
 }
-
 // ---------------------------------------------------------------------------
 // Server
 
@@ -220,15 +230,97 @@ bhttp::response<bhttp::string_body> to_response(Reply reply) {
   return res;
 }
 
+// Why `file` cannot be read ("No such file or directory", ...); "" when it can.
+std::string unreadable(const std::string& file) {
+  std::FILE* f = std::fopen(file.c_str(), "rb");
+  if (!f) return std::strerror(errno);
+  std::fclose(f);
+  return "";
+}
+
+// Why an OpenSSL call failed: the reason of the first error queued (the
+// root cause; later ones say "PEM lib" and the like), or `fallback`. Clears
+// the queue.
+std::string openssl_error(std::string fallback) {
+  const unsigned long e = ERR_peek_error();
+  ERR_clear_error();
+  if (e == 0) return fallback;
+  const char* reason = ERR_reason_error_string(e);
+  return reason ? reason : fallback;
+}
+
+// The server's TLS context from PEM files; start-up errors name the file.
+Result<std::unique_ptr<ssl::context>> load_server_tls(const std::string& cert_file, const std::string& key_file) {
+  using R = Result<std::unique_ptr<ssl::context>>;
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+  SSL_CTX* c = ctx->native_handle();
+  ERR_clear_error();
+  if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1) return R::Error("cannot require TLS 1.2");
+  SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+  // A key with a passphrase fails to load instead of prompting on a terminal.
+  SSL_CTX_set_default_passwd_cb(c, [](char*, int, int, void*) { return 0; });
+  if (auto why = unreadable(cert_file); !why.empty()) {
+    return R::Error("cannot read the certificate file \"" + cert_file + "\" (admin_tls_cert_file): " + why);
+  }
+  if (auto why = unreadable(key_file); !why.empty()) {
+    return R::Error("cannot read the private key file \"" + key_file + "\" (admin_tls_key_file): " + why);
+  }
+  if (SSL_CTX_use_certificate_chain_file(c, cert_file.c_str()) != 1) {
+    return R::Error("cannot load the certificate file \"" + cert_file +
+                    "\" (admin_tls_cert_file, PEM): " + openssl_error("no certificate in it"));
+  }
+  if (SSL_CTX_use_PrivateKey_file(c, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    // OpenSSL checks the key against the certificate as it loads it.
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      return R::Error("the private key in \"" + key_file + "\" (admin_tls_key_file) does not belong to the "
+                      "certificate in \"" + cert_file + "\" (admin_tls_cert_file)");
+    }
+    return R::Error("cannot load the private key file \"" + key_file +
+                    "\" (admin_tls_key_file, PEM, without a passphrase): " + openssl_error("no key in it"));
+  }
+  if (SSL_CTX_check_private_key(c) != 1) {
+    return R::Error("the private key in \"" + key_file + "\" does not belong to the certificate in \"" + cert_file +
+                    "\": " + openssl_error("key mismatch"));
+  }
+  return ctx;
+}
+
+// Raises the soft limit on open files towards the hard limit when `want`
+// descriptors would not fit (a default soft limit of 1024 is common).
+void ensure_fd_limit(std::size_t want, const std::string& name) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want) return;
+  const rlim_t before = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    spdlog::info("{}: raised the open files limit from {} to {}", name, before, rl.rlim_cur);
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+    spdlog::warn("{}: the open files limit ({}) is below what {} connections need; at the limit the oldest "
+                 "waiting connections are closed to make room (raise it with ulimit -n / LimitNOFILE=)",
+                 name, rl.rlim_cur, want);
+  }
+}
+
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
-  // One accepted connection. `reading` says it waits for (more of) a request,
-  // so stop() may close it without cutting off a reply.
-  struct Conn {
-    beast::tcp_stream stream;
+  // One accepted connection. `waiting`: it has no request in a handler and
+  // no reply on the way (it is idle, in its TLS handshake, or its request is
+  // still arriving), so stop() and a newcomer at the connection cap may close
+  // it without cutting off anything.
+  struct Conn : std::enable_shared_from_this<Conn> {
+    Conn(tcp::socket s, std::string remote_) : socket(std::move(s)), watchdog(socket.get_executor()),
+                                               remote(std::move(remote_)) {}
+    tcp::socket socket;  // a TLS stream works on top of it, by reference
+    asio::steady_timer watchdog;  // closes the socket when the current phase overruns
     std::string remote;
-    bool reading = false;
+    bool waiting = true;
+    bool closed = false;       // closed by the server: timeout, eviction, stop
+    uint64_t generation = 0;   // of the watchdog's current deadline
+    std::list<Conn*>::iterator pos;  // in Impl::conns while counted
+    bool counted = false;
   };
 
   Impl(asio::io_context& io_, Router router_, Options options_)
@@ -240,18 +332,81 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   const Router router;
   const Options options;
   std::optional<asio::thread_pool> pool;
+  std::unique_ptr<ssl::context> tls;  // set by listen() for HTTPS
   tcp::acceptor acceptor;
   std::atomic<uint16_t> port{0};
   std::atomic<bool> stop_requested{false};
   // Touched only on the io thread.
   bool stopping = false;
-  std::unordered_set<Conn*> conns;
+  std::list<Conn*> conns;  // open connections, oldest first
+  std::size_t evicted = 0;  // since the last log line about it
+  std::chrono::steady_clock::time_point evicted_logged{};
 
   asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self);
   asio::awaitable<void> serve(std::shared_ptr<Impl> self, std::shared_ptr<Conn> conn);
-  asio::awaitable<void> refuse(Conn& conn, const beast::error_code& ec);
+  template <class Stream>
+  asio::awaitable<void> serve_requests(Conn& conn, Stream& stream);
+  asio::awaitable<void> refuse(Conn& conn, auto& stream, const beast::error_code& ec);
+  void arm(Conn& conn, std::chrono::milliseconds timeout);
+  void disarm(Conn& conn);
+  void close(Conn& conn);
+  bool evict_oldest_waiting();
   void do_stop();
 };
+
+// The watchdog: one deadline per phase (waiting for a request, receiving it,
+// writing the reply). At the deadline the socket is closed, which ends the
+// pending operation whatever it is, a TLS handshake included.
+void Server::Impl::arm(Conn& conn, std::chrono::milliseconds timeout) {
+  const uint64_t generation = ++conn.generation;
+  conn.watchdog.expires_after(timeout);
+  // A handler already queued when the deadline moved sees a newer generation
+  // and does nothing. While the connection lives, so does its coroutine,
+  // which holds the Impl.
+  conn.watchdog.async_wait([this, weak = conn.weak_from_this(), generation](const boost::system::error_code& ec) {
+    auto c = weak.lock();
+    if (ec || !c || c->generation != generation) return;
+    close(*c);
+  });
+}
+
+void Server::Impl::disarm(Conn& conn) {
+  ++conn.generation;
+  conn.watchdog.cancel();
+}
+
+void Server::Impl::close(Conn& conn) {
+  if (conn.closed) return;
+  conn.closed = true;
+  if (conn.counted) {
+    conns.erase(conn.pos);
+    conn.counted = false;
+  }
+  boost::system::error_code ignored;
+  conn.socket.close(ignored);
+}
+
+// At the connection cap: closes the oldest connection that waits (idle, in
+// its handshake, or receiving its request). A flood of idle or slow clients
+// then loses its oldest members, never a request being served.
+bool Server::Impl::evict_oldest_waiting() {
+  for (Conn* c : conns) {
+    if (!c->waiting) continue;
+    spdlog::debug("{}: closing the connection of {} to make room", options.name, c->remote);
+    close(*c);
+    ++evicted;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - evicted_logged >= std::chrono::seconds(10)) {
+      spdlog::warn("{}: at the connection limit ({}): closed the {} oldest idle or slow connection(s) to make "
+                   "room for new ones (a flood of connections?)",
+                   options.name, options.limits.max_connections, evicted);
+      evicted = 0;
+      evicted_logged = now;
+    }
+    return true;
+  }
+  return false;
+}
 
 asio::awaitable<void> Server::Impl::accept_loop(std::shared_ptr<Impl> self) {
   const auto& name = options.name;
@@ -259,37 +414,43 @@ asio::awaitable<void> Server::Impl::accept_loop(std::shared_ptr<Impl> self) {
     auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
     if (stopping || ec == asio::error::operation_aborted) break;
     if (ec) {
-      // Out of descriptors and the like: back off instead of spinning.
+      // Out of descriptors: make room as at the cap; else back off instead of spinning.
+      if ((ec == asio::error::no_descriptors || ec.value() == ENFILE) && evict_oldest_waiting()) continue;
       spdlog::warn("{}: accept failed: {}", name, ec.message());
       asio::steady_timer pause(io, std::chrono::milliseconds(100));
       co_await pause.async_wait(kUseTuple);
       continue;
     }
-    if (conns.size() >= options.limits.max_connections) {
-      // A tiny write to a fresh socket does not block.
-      const std::string body = "503 too many " + name + " connections, retry.\n";
-      const std::string busy =
-          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
-          "Content-Length: " +
-          std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (conns.size() >= options.limits.max_connections && !evict_oldest_waiting()) {
+      // Every connection has a request in a handler or a reply on the way.
       boost::system::error_code ignored;
-      socket.write_some(asio::buffer(busy), ignored);
-      socket.shutdown(tcp::socket::shutdown_both, ignored);
+      if (!tls) {
+        // A tiny write to a fresh socket does not block.
+        const std::string body = "503 too many " + name + " connections, retry.\n";
+        const std::string busy =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+            "Content-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
+        socket.write_some(asio::buffer(busy), ignored);
+        socket.shutdown(tcp::socket::shutdown_both, ignored);
+      }
       socket.close(ignored);
-      spdlog::warn("{}: refused a connection: {} connections open already", name, conns.size());
+      spdlog::warn("{}: refused a connection: {} connections are busy", name, conns.size());
       continue;
     }
     boost::system::error_code rec;
     const auto peer = socket.remote_endpoint(rec);
-    auto conn = std::make_shared<Conn>(
-        Conn{beast::tcp_stream(std::move(socket)), rec ? std::string("unknown") : endpoint_string(peer)});
+    auto conn = std::make_shared<Conn>(std::move(socket), rec ? std::string("unknown") : endpoint_string(peer));
+    conn->pos = conns.insert(conns.end(), conn.get());
+    conn->counted = true;
     asio::co_spawn(io, serve(self, std::move(conn)), asio::detached);
   }
 }
 
 // A request that could not be read: answer what the client can act on (400,
-// 413, 431); just close on EOF, reset or timeout.
-asio::awaitable<void> Server::Impl::refuse(Conn& conn, const beast::error_code& ec) {
+// 413, 431); just close on EOF, reset, timeout or when the server closed it.
+asio::awaitable<void> Server::Impl::refuse(Conn& conn, auto& stream, const beast::error_code& ec) {
+  if (conn.closed) co_return;  // timed out, evicted or stopped: nothing to tell
   const auto& http_category = bhttp::make_error_code(bhttp::error::end_of_stream).category();
   unsigned status = 0;
   std::string_view body;
@@ -306,60 +467,66 @@ asio::awaitable<void> Server::Impl::refuse(Conn& conn, const beast::error_code& 
   auto res = to_response(text(status, std::string(body)));
   res.keep_alive(false);
   res.prepare_payload();
-  auto& stream = conn.stream;
-  stream.expires_after(options.limits.io_timeout);
-  co_await bhttp::async_write(stream, res, kUseTuple);
+  conn.waiting = false;
+  arm(conn, options.limits.write_timeout);
+  auto [wec, wn] = co_await bhttp::async_write(stream, res, kUseTuple);
+  if (wec) co_return;
   // Closing with unread input would reset the connection and could destroy
-  // our reply in flight: half-close, then drain a little.
+  // our reply in flight: half-close, then drain a little (under TLS the raw
+  // bytes: nothing more is read from this client).
+  conn.waiting = true;
   boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream.expires_after(std::min<std::chrono::milliseconds>(options.limits.io_timeout, std::chrono::seconds(1)));
+  conn.socket.shutdown(tcp::socket::shutdown_send, ignored);
+  arm(conn, std::min<std::chrono::milliseconds>(options.limits.request_timeout, std::chrono::seconds(1)));
   std::size_t drained = 0;
   static char sink[4096];
   while (drained < 256 * 1024) {
-    auto [dec, dn] = co_await stream.async_read_some(asio::buffer(sink), kUseTuple);
+    auto [dec, dn] = co_await conn.socket.async_read_some(asio::buffer(sink), kUseTuple);
     if (dec) break;
     drained += dn;
   }
 }
 
-asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::shared_ptr<Conn> conn) {
-  conns.insert(conn.get());
-  struct Unregister {
-    Impl* impl;
-    Conn* conn;
-    ~Unregister() { impl->conns.erase(conn); }
-  } unregister{this, conn.get()};
-
+template <class Stream>
+asio::awaitable<void> Server::Impl::serve_requests(Conn& conn, Stream& stream) {
   const Limits& limits = options.limits;
-  auto& stream = conn->stream;
+  const bool secure = tls != nullptr;
   beast::flat_buffer buffer;
-  while (!stopping) {
+  while (!stopping && !conn.closed) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(limits.max_header_bytes, UINT32_MAX)));
     parser.body_limit(limits.max_body_bytes);
 
-    stream.expires_after(limits.io_timeout);  // one budget for the whole request
-    conn->reading = true;
+    // Idle until the request's first byte (unless a pipelined one is here
+    // already), then request_timeout for all of it to arrive.
+    conn.waiting = true;
+    if (buffer.size() == 0) {
+      arm(conn, limits.idle_timeout);
+      auto [iec, in] = co_await stream.async_read_some(buffer.prepare(4096), kUseTuple);
+      if (iec) break;  // closed by the client, or by us (idle timeout, eviction, stop)
+      buffer.commit(in);
+    }
+    arm(conn, limits.request_timeout);
     auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
     if (!ec && !parser.is_done()) {
       const auto expect = parser.get()[bhttp::field::expect];
       if (beast::iequals(expect, "100-continue")) {
-        conn->reading = false;
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         std::tie(ec, n) = co_await asio::async_write(stream, asio::buffer(kContinue), kUseTuple);
-        conn->reading = true;
       }
       if (!ec) std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
     }
-    conn->reading = false;
     if (ec) {
-      co_await refuse(*conn, ec);
+      co_await refuse(conn, stream, ec);
       break;
     }
+    // No deadline while the handler runs (handlers that wait on peers have
+    // their own), and no eviction: this client is being served.
+    conn.waiting = false;
+    disarm(conn);
 
     auto& req = parser.get();
-    std::string who = conn->remote;
+    std::string who = conn.remote;
     for (auto field : {"X-Real-IP", "X-Forwarded-For"}) {
       const auto it = req.find(field);
       if (it != req.end() && !it->value().empty()) {
@@ -378,25 +545,53 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
       reply = co_await asio::co_spawn(
           pool->get_executor(),
           [&]() -> asio::awaitable<Reply> {
-            co_return router.dispatch(method, target, std::move(body), who, std::move(headers));
+            co_return router.dispatch(method, target, std::move(body), who, std::move(headers), secure);
           },
           asio::use_awaitable);
     } else {
-      reply = router.dispatch(method, target, std::move(body), std::move(who), std::move(headers));
+      reply = router.dispatch(method, target, std::move(body), std::move(who), std::move(headers), secure);
     }
+    if (conn.closed) break;
 
     auto res = to_response(std::move(reply));
     const bool keep_alive = req.keep_alive() && !stopping;
     res.keep_alive(keep_alive);
     res.prepare_payload();
     if (req.method() == bhttp::verb::head) res.body().clear();  // keeps the Content-Length
-    stream.expires_after(limits.io_timeout);
+    arm(conn, limits.write_timeout);
     auto [wec, wn] = co_await bhttp::async_write(stream, res, kUseTuple);
     if (wec || !keep_alive) break;
   }
-  boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream.socket().close(ignored);
+}
+
+asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::shared_ptr<Conn> conn) {
+  struct Unregister {
+    Impl* impl;
+    Conn* conn;
+    ~Unregister() {
+      impl->disarm(*conn);
+      impl->close(*conn);
+    }
+  } unregister{this, conn.get()};
+
+  if (tls) {
+    ssl::stream<tcp::socket&> stream(conn->socket, *tls);
+    // A handshake is a client still "sending its request": the same deadline.
+    arm(*conn, options.limits.request_timeout);
+    auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, kUseTuple);
+    if (hec) {
+      if (!conn->closed) spdlog::debug("{}: TLS handshake with {} failed: {}", options.name, conn->remote, hec.message());
+      co_return;
+    }
+    co_await serve_requests(*conn, stream);
+  } else {
+    co_await serve_requests(*conn, conn->socket);
+  }
+  if (!conn->closed) {
+    // Our reply is out: half-close so the client reads it to the end.
+    boost::system::error_code ignored;
+    conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
+  }
 }
 
 void Server::Impl::do_stop() {
@@ -404,9 +599,16 @@ void Server::Impl::do_stop() {
   stopping = true;
   boost::system::error_code ignored;
   acceptor.close(ignored);
+  std::vector<Conn*> idle;
   for (Conn* c : conns) {
-    if (c->reading) c->stream.socket().close(ignored);  // the others close after their reply
+    if (c->waiting) idle.push_back(c);  // the others close after their reply
   }
+  for (Conn* c : idle) close(*c);
+}
+
+Status check_server_tls(const std::string& cert_file, const std::string& key_file) {
+  auto ctx = load_server_tls(cert_file, key_file);
+  return ctx ? Status::Ok() : Status::Error("HTTPS: " + ctx.message());
 }
 
 Server::Server(asio::io_context& io, Router router, Options options)
@@ -418,6 +620,8 @@ Server::~Server() {
 }
 
 uint16_t Server::port() const { return impl_->port.load(); }
+
+bool Server::secure() const { return impl_->tls != nullptr; }
 
 void Server::stop() {
   if (impl_->stop_requested.exchange(true)) return;
@@ -443,6 +647,16 @@ Status Server::listen(const std::string& addr) {
     return fail("bad port \"" + port_text + "\" (expected 0-65535)");
   }
 
+  const auto& o = impl_->options;
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    return Status::Error(o.name + " server: HTTPS needs both a certificate file and a key file");
+  }
+  if (!o.tls_cert_file.empty()) {
+    auto ctx = load_server_tls(o.tls_cert_file, o.tls_key_file);
+    if (!ctx) return Status::Error(o.name + " server: HTTPS: " + ctx.message());
+    impl_->tls = std::move(*ctx);
+  }
+
   boost::system::error_code ec;
   tcp::endpoint endpoint;
   if (host.empty()) {
@@ -466,9 +680,10 @@ Status Server::listen(const std::string& addr) {
     acceptor.close(ignored);
     return fail(ec.message() + " (is another process using the port?)");
   }
+  ensure_fd_limit(o.limits.max_connections + 256, o.name);
   const auto local = acceptor.local_endpoint(ec);
   impl_->port = local.port();
-  spdlog::info("{}: listening on {}", impl_->options.name, endpoint_string(local));
+  spdlog::info("{}: listening on {} ({})", o.name, endpoint_string(local), impl_->tls ? "HTTPS" : "HTTP");
   asio::co_spawn(impl_->io, impl_->accept_loop(impl_), asio::detached);
   return Status::Ok();
 }

@@ -212,62 +212,24 @@ Status RedisClient::set_master(const std::string& master, const std::string& aut
   return check(call({"SLAVEOF", master.substr(0, colon), master.substr(colon + 1)}), "SLAVEOF " + master);
 }
 
-Result<HttpResult> http_request(const std::string& addr, std::string_view method, const std::string& path,
-                                const std::string& body, std::chrono::milliseconds timeout,
-                                const std::string& bearer) {
-  auto fd = dial(addr, timeout);
-  if (!fd) return fd.status();
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{*fd};
-  const auto deadline = Clock::now() + timeout;
-  std::string req = std::string(method) + " " + path + " HTTP/1.1\r\nHost: " + addr +
-                    "\r\nUser-Agent: codis-dashboard\r\nConnection: close\r\n";
-  if (!bearer.empty()) req += "Authorization: Bearer " + bearer + "\r\n";
-  if (method != "GET") {
-    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  }
-  req += "\r\n";
-  req += body;
-  if (auto st = write_all(*fd, req, deadline, addr); !st.ok()) return st;
-  std::string in;
-  for (;;) {
-    auto n = read_some(*fd, in, deadline, addr);
-    if (!n) return n.status();
-    if (*n == 0) break;
-  }
-  const auto head_end = in.find("\r\n\r\n");
-  if (head_end == std::string::npos || !in.starts_with("HTTP/1.")) {
-    return Result<HttpResult>::Error("bad HTTP response from " + addr);
-  }
-  HttpResult result;
-  result.status = static_cast<unsigned>(std::atoi(in.c_str() + 9));
-  std::string head = in.substr(0, head_end);
-  for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  std::string payload = in.substr(head_end + 4);
-  if (head.find("transfer-encoding: chunked") != std::string::npos) {
-    std::string decoded;
-    size_t pos = 0;
-    for (;;) {
-      const auto eol = payload.find("\r\n", pos);
-      if (eol == std::string::npos) return Result<HttpResult>::Error("bad chunked response from " + addr);
-      const size_t len = std::strtoul(payload.c_str() + pos, nullptr, 16);
-      if (len == 0) break;
-      if (eol + 2 + len > payload.size()) return Result<HttpResult>::Error("truncated response from " + addr);
-      decoded.append(payload, eol + 2, len);
-      pos = eol + 2 + len + 2;
-    }
-    payload = std::move(decoded);
-  }
-  result.body = std::move(payload);
-  return result;
-}
+namespace {
+
+// Set once by main() before any call; read-only afterwards.
+std::shared_ptr<const http::ClientTls> proxy_tls;
+
+}  // namespace
+
+void set_proxy_tls(std::shared_ptr<const http::ClientTls> tls) { proxy_tls = std::move(tls); }
 
 Result<nlohmann::json> rpc_call(const std::string& addr, std::string_view method, const std::string& path,
                                 const std::string& body, std::chrono::milliseconds timeout,
                                 const std::string& bearer) {
-  auto r = http_request(addr, method, path, body, timeout, bearer);
+  http::ClientOptions options;
+  options.timeout = timeout;
+  options.bearer = bearer;
+  options.tls = proxy_tls;
+  options.user_agent = "codis-dashboard";
+  auto r = http::request(addr, method, path, body, options);
   if (!r) return r.status();
   auto v = nlohmann::json::parse(r->body, nullptr, false);
   if (r->status == 200) {

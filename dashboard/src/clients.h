@@ -1,18 +1,20 @@
 // Blocking clients the dashboard's control plane uses: a Redis connection
 // (AUTH, PING, INFO, SLAVEOF ...) and Codis's rpc client for a proxy's admin
-// API. Every call has a deadline (connect and each read/write), so a dead
-// peer costs at most `timeout`, and every error names the peer and the step.
-// Plain POSIX sockets: these run on the API's handler threads and the stats
-// poller, where blocking is the point.
+// API. Every call has a deadline, so a dead peer costs at most `timeout`, and
+// every error names the peer and the step. Blocking on purpose: these run on
+// the API's handler threads and the stats poller. The Redis client is plain
+// POSIX sockets; rpc_call is codis/http_client.h.
 #pragma once
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "codis/http_client.h"
 #include "codis/resp.h"
 #include "codis/status.h"
 
@@ -43,18 +45,14 @@ class RedisClient {
   std::string buffer_;
 };
 
-struct HttpResult {
-  unsigned status = 0;
-  std::string body;
-};
+// The TLS of the dashboard's calls to proxies (rpc_call): HTTPS verified
+// against admin_tls_ca_file when set, plain HTTP when null. main() sets it
+// once at start-up, before anything calls a proxy.
+void set_proxy_tls(std::shared_ptr<const http::ClientTls> tls);
 
-// One HTTP/1.1 request (Connection: close), with "Authorization: Bearer
-// <bearer>" when `bearer` is not empty. Fails on connect/IO errors only.
-Result<HttpResult> http_request(const std::string& addr, std::string_view method, const std::string& path,
-                                const std::string& body, std::chrono::milliseconds timeout,
-                                const std::string& bearer = "");
-
-// Codis rpc: 200 -> the JSON value; 800/1500 -> an error with the remote Cause;
+// Codis rpc over http::request (one connection per call, "Authorization:
+// Bearer <bearer>" when `bearer` is not empty, HTTPS per set_proxy_tls):
+// 200 -> the JSON value; 800/1500 -> an error with the remote Cause;
 // 401 -> an error with the Cause; anything else -> an error with the status and body.
 Result<nlohmann::json> rpc_call(const std::string& addr, std::string_view method, const std::string& path,
                                 const std::string& body, std::chrono::milliseconds timeout,

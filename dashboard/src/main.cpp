@@ -20,8 +20,10 @@
 #include "codis/admin_auth.h"
 #include "codis/coordinator.h"
 #include "codis/dashboard_config.h"
+#include "codis/http_client.h"
 #include "codis/http_server.h"
 #include "codis/logging.h"
+#include "clients.h"
 #include "topom.h"
 #include "topom_api.h"
 #include "web_assets.h"
@@ -140,6 +142,18 @@ int main(int argc, char** argv) {
     return fail(st.message());
   }
   const codis::DashboardConfig config = std::move(loaded.value());
+  // A bad certificate fails now, not when this dashboard takes the lock.
+  if (!config.admin_tls_cert_file.empty()) {
+    if (auto st = codis::http::check_server_tls(config.admin_tls_cert_file, config.admin_tls_key_file); !st.ok()) {
+      return fail(st.message());
+    }
+  }
+  // HTTPS to the proxies' admin ports, verified against our CA file.
+  if (!config.admin_tls_ca_file.empty()) {
+    auto tls = codis::http::load_client_tls(config.admin_tls_ca_file);
+    if (!tls) return fail(tls.message());
+    codis::dashboard::set_proxy_tls(std::move(*tls));
+  }
 
   // The web UI's sign-in: "admin" with the admin secret, operators from admin_users_file.
   codis::dashboard::AdminSessions::Options session_options;
@@ -245,9 +259,11 @@ int main(int argc, char** argv) {
       codis::http::Server::Options options;
       options.name = "api";
       options.handler_threads = 4;
+      options.tls_cert_file = config.admin_tls_cert_file;
+      options.tls_key_file = config.admin_tls_key_file;
       server = std::make_unique<codis::http::Server>(io, std::move(router), options);
       if (auto lst2 = server->listen(config.admin_addr); !lst2.ok()) {
-        spdlog::error("dashboard: cannot listen on admin_addr {}: {}", config.admin_addr, lst2.message());
+        spdlog::error("dashboard: admin_addr {}: {}", config.admin_addr, lst2.message());
         rc = 1;
       }
     }

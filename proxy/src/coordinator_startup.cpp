@@ -5,63 +5,27 @@
 // Codis proxy comes online.
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http.hpp>
 #include <map>
 #include <thread>
 #include <nlohmann/json.hpp>
 
 #include "codis/coordinator_models.h"
+#include "codis/http_client.h"
 #include "codis/routing.h"
 #include "codis/sha256.h"
 #include "proxy.h"
 
 namespace codis::proxy {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-
-namespace {
-
-// PUT with an empty body; the dashboard's reply status and body (or an error).
-Result<std::pair<int, std::string>> http_put(const std::string& addr, const std::string& target,
-                                             const std::string& bearer, std::chrono::milliseconds timeout) {
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos) return Result<std::pair<int, std::string>>::Error("bad address " + addr);
-  asio::io_context io;
-  asio::ip::tcp::resolver resolver(io);
-  beast::tcp_stream stream(io);
-  http::request<http::string_body> req{http::verb::put, target, 11};
-  req.set(http::field::host, addr);
-  req.set(http::field::authorization, "Bearer " + bearer);
-  req.prepare_payload();
-  http::response<http::string_body> res;
-  beast::flat_buffer buffer;
-  boost::system::error_code result = asio::error::timed_out;
-  stream.expires_after(timeout);
-  resolver.async_resolve(addr.substr(0, colon), addr.substr(colon + 1), [&](auto ec, auto endpoints) {
-    if (ec) return void(result = ec);
-    stream.async_connect(endpoints, [&](auto ec2, auto) {
-      if (ec2) return void(result = ec2);
-      http::async_write(stream, req, [&](auto ec3, size_t) {
-        if (ec3) return void(result = ec3);
-        http::async_read(stream, buffer, res, [&](auto ec4, size_t) { result = ec4; });
-      });
-    });
-  });
-  io.run_for(timeout + std::chrono::milliseconds(100));
-  if (result) return Result<std::pair<int, std::string>>::Error(result.message());
-  return std::pair<int, std::string>{static_cast<int>(res.result_int()), res.body()};
-}
-
-}  // namespace
-
 Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
+  // The proxy/create call below goes over HTTPS when we have the CA of the
+  // dashboard's certificate: a bad CA file is a start-up error.
+  std::shared_ptr<const http::ClientTls> dashboard_tls;
+  if (!ctx_.config.admin_tls_ca_file.empty()) {
+    auto tls = http::load_client_tls(ctx_.config.admin_tls_ca_file);
+    if (!tls) return tls.status();
+    dashboard_tls = std::move(*tls);
+  }
   coordinator_ = std::move(coordinator);
   Coordinator& c = *coordinator_;
   const std::string& product = ctx_.config.product_name;
@@ -154,14 +118,19 @@ Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
   // control loop runs: ask from a thread of its own, after start-up.
   std::string dashboard = (*topom)->admin_addr;
   std::string target = "/api/topom/proxy/create/" + codis_xauth({product}) + "/" + ctx_.config.admin_addr;
-  handoff_ = std::thread([dashboard, target, secret = ctx_.config.admin_auth] {
-    auto res = http_put(dashboard, target, secret, std::chrono::seconds(10));
+  http::ClientOptions call;
+  call.timeout = std::chrono::seconds(10);
+  call.bearer = ctx_.config.admin_auth;
+  call.tls = std::move(dashboard_tls);
+  call.user_agent = "codis-proxy";
+  handoff_ = std::thread([dashboard, target, call = std::move(call)] {
+    auto res = http::request(dashboard, "PUT", target, "", call);
     if (!res)
       spdlog::warn("dashboard {} did not answer proxy/create: {}", dashboard, res.message());
-    else if (res->first != 200 && res->second.find("already exists") != std::string::npos)
+    else if (res->status != 200 && res->body.find("already exists") != std::string::npos)
       spdlog::info("dashboard {} already found this proxy's registration in the coordinator", dashboard);
-    else if (res->first != 200)
-      spdlog::warn("dashboard {} refused proxy/create ({}): {}", dashboard, res->first, res->second);
+    else if (res->status != 200)
+      spdlog::warn("dashboard {} refused proxy/create ({}): {}", dashboard, res->status, res->body);
     else
       spdlog::info("dashboard {} took over this proxy", dashboard);
   });

@@ -140,9 +140,11 @@ Status Proxy::open() {
 
   http::Server::Options admin_options;
   admin_options.name = "admin";
+  admin_options.tls_cert_file = ctx_.config.admin_tls_cert_file;
+  admin_options.tls_key_file = ctx_.config.admin_tls_key_file;
   admin_ = std::make_unique<http::Server>(control_, make_proxy_router(*this, rpc::security_from(ctx_.config)).http_router(), admin_options);
   if (auto st = admin_->listen(ctx_.config.admin_addr); !st.ok())
-    return Status::Error("cannot listen on admin_addr " + ctx_.config.admin_addr + ": " + st.message());
+    return Status::Error("admin_addr " + ctx_.config.admin_addr + ": " + st.message());
 
   if (Status st = ctx_.acl.load(ctx_.config); !st.ok()) return Status::Error("users_file: " + st.message());
   if (!acl::table_matches_commands()) return Status::Error("internal: acl_commands.inc does not match the command table");

@@ -1,12 +1,15 @@
 // http::Server and http::Router: the one small HTTP/1.1 server of our daemons'
 // admin endpoints: the proxy's Codis admin API and /metrics (on the proxy's
 // control thread) and the dashboard's Codis API and web UI. Protocol details
-// (limits, timeouts, keep-alive, Expect: 100-continue, bad requests, graceful
-// stop) live here once; what a path means lives in the caller's route table.
+// (limits, keep-alive, Expect: 100-continue, bad requests, graceful stop,
+// HTTPS, and the timeouts and connection cap that keep a flood of idle or
+// slow clients from locking operators out) live here once; what a path means
+// lives in the caller's route table.
 // Codis's conventions (JSON, status 800 errors, xauth) are a layer above, in
 // codis/codis_api.h.
 //
-// Beast and Asio stay in http_server.cpp, so this header is cheap to include.
+// Beast, Asio and OpenSSL stay in http_server.cpp, so this header is cheap to
+// include. The client side is codis/http_client.h.
 #pragma once
 
 #include <chrono>
@@ -113,12 +116,25 @@ class Router {
 class Server {
  public:
   // Defaults suit production; tests shrink them to exercise the limits.
+  // A connection is "waiting" while it is idle, in its TLS handshake or still
+  // receiving its request, and "busy" while its handler runs or its reply is
+  // written. Waiting connections are what a flood of idle or slow clients
+  // holds; they are the ones closed by the timeouts, by stop(), and to make
+  // room at max_connections.
   struct Limits {
     std::size_t max_body_bytes = 16 * 1024 * 1024;  // a proxy's fillslots for 1024 slots is ~300 KB
     std::size_t max_header_bytes = 64 * 1024;
-    std::size_t max_connections = 64;  // one more is answered 503 and closed
-    // Whole request (headers + body), idle keep-alive wait and each write.
-    std::chrono::milliseconds io_timeout = std::chrono::seconds(30);
+    // At this many open connections a new one closes the oldest waiting
+    // connection to make room; only when all of them are busy is it answered
+    // 503 and closed. listen() raises the soft open-files limit to fit.
+    std::size_t max_connections = 4096;
+    // From a request's first byte (for HTTPS: from the accept, as the TLS
+    // handshake comes first) until all of it, headers and body, has arrived.
+    std::chrono::milliseconds request_timeout = std::chrono::seconds(10);
+    // Waiting for the first byte of a connection's next request (or of its first).
+    std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+    // Writing one reply.
+    std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
   };
   struct Options {
     std::string name = "http";  // in log lines and errors: "admin", "api"
@@ -127,6 +143,11 @@ class Server {
     // not block). N > 0: on a pool of N threads, for handlers that block on
     // peers; the io thread keeps serving other connections meanwhile.
     int handler_threads = 0;
+    // HTTPS (TLS 1.2 or later) when both are set: a PEM certificate chain and
+    // its private key (without a passphrase), loaded by listen(). Requests
+    // then have Request::secure set.
+    std::string tls_cert_file;
+    std::string tls_key_file;
   };
 
   // `io` must outlive this object. Nothing is served until the caller runs
@@ -136,10 +157,14 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens now, so a taken port is reported to the caller at once.
+  // Loads the TLS certificate and key (if any) and binds and listens now, so
+  // a bad certificate or a taken port is reported to the caller at once.
   // addr: "host:port", "[v6]:port" or ":port" (all interfaces); port 0 picks
   // a free port (see port()).
   Status listen(const std::string& addr);
+
+  // Serving HTTPS (after a successful listen() with TLS options).
+  bool secure() const;
 
   // The bound port (useful after listen(":0")); 0 before listen().
   uint16_t port() const;
@@ -154,5 +179,9 @@ class Server {
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
+
+// Loads a server certificate and key as Server::listen() would, for a daemon
+// to report bad files at start-up before it listens.
+Status check_server_tls(const std::string& cert_file, const std::string& key_file);
 
 }  // namespace codis::http

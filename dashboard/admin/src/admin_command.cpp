@@ -242,7 +242,7 @@ ParseOutcome parse_admin_args(int argc, const char *const *argv,
   app.allow_windows_style_options(false);
 
   bool help = false, verbose = false, proxy_view = false;
-  std::string proxy_addr, dashboard_addr, auth, auth_file, product_auth, product;
+  std::string proxy_addr, dashboard_addr, auth, auth_file, product_auth, product, tls_ca;
   int timeout_s = 10;
   std::vector<std::string> words;
   std::map<std::string, std::string> values;
@@ -257,6 +257,7 @@ ParseOutcome parse_admin_args(int argc, const char *const *argv,
   app.add_option("--product-auth", product_auth);
   app.add_option("--product", product);
   app.add_option("--timeout", timeout_s)->check(CLI::Range(1, 3600));
+  app.add_option("--tls-ca", tls_ca);
   app.add_option("words", words);
   for (std::string_view n : kValueOptions) {
     std::string name(n);
@@ -328,6 +329,10 @@ ParseOutcome parse_admin_args(int argc, const char *const *argv,
   c.product_auth = app.count("--product-auth") ? product_auth : c.auth;
   c.product = product;
   c.timeout_ms = timeout_s * 1000;
+  c.tls_ca = tls_ca;
+  if (app.count("--tls-ca") && tls_ca.empty())
+    return fail("--tls-ca needs a file: the CA that signed the daemon's "
+                "admin_tls_cert_file " + usage_hint());
   const bool to_proxy = app.count("--proxy") > 0,
              to_dashboard = app.count("--dashboard") > 0;
   if (to_proxy == to_dashboard) {
@@ -469,9 +474,9 @@ namespace {
 
 class Runner {
 public:
-  Runner(const AdminCommand &cmd, std::ostream &out, std::ostream &err)
-      : cmd_(cmd), out_(out), err_(err),
-        api_(cmd.addr, std::chrono::milliseconds(cmd.timeout_ms), cmd.auth) {}
+  Runner(const AdminCommand &cmd, http::ClientOptions options,
+         std::ostream &out, std::ostream &err)
+      : cmd_(cmd), out_(out), err_(err), api_(cmd.addr, std::move(options)) {}
 
   Status run() {
     return cmd_.target == AdminCommand::Target::kProxy ? run_proxy()
@@ -882,7 +887,17 @@ private:
 
 Status run_admin(const AdminCommand &cmd, std::ostream &out,
                  std::ostream &err) {
-  return Runner(cmd, out, err).run();
+  http::ClientOptions options;
+  options.timeout = std::chrono::milliseconds(cmd.timeout_ms);
+  options.bearer = cmd.auth;  // the admin secret, as "Authorization: Bearer"
+  options.user_agent = "codis-admin";
+  if (!cmd.tls_ca.empty()) {
+    auto tls = http::load_client_tls(cmd.tls_ca);
+    if (!tls)
+      return tls.status();
+    options.tls = std::move(*tls);
+  }
+  return Runner(cmd, std::move(options), out, err).run();
 }
 
 std::string admin_usage() {
@@ -943,6 +958,8 @@ Options:
   -t, --token=TOKEN   a proxy's token (see --list-proxy)
   -g, --gid=ID        a group id (1..9999)
   --timeout=SECONDS   deadline of each HTTP call (default 10)
+  --tls-ca=FILE       HTTPS: the daemon serves its admin port with TLS
+                      (admin_tls_cert_file); verify it against this CA file
   -v, --verbose       print each call on stderr
   -h, --help          this text
   Flags take their value either way: --gid=1 or --gid 1. Codis's bare view

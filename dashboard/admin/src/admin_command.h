@@ -27,6 +27,7 @@ struct AdminCommand {
   std::string product_auth;  // --product-auth: Codis's proxy xauth (default: `auth`)
   std::string product; // --product: skip looking it up from the model
   int timeout_ms = 10000;
+  std::string tls_ca;  // --tls-ca: HTTPS, verifying the daemon against this CA file
   bool verbose = false;
 
   // The one action ("" = print the overview or `view`), e.g. "create-group".

@@ -75,7 +75,7 @@ Result<Json> ApiClient::put(std::initializer_list<std::string_view> segments,
 
 Result<Json> ApiClient::call(std::string_view method, const std::string &target,
                              const std::string &body) const {
-  auto rep = http_.request(addr_, method, target, body, bearer_);
+  auto rep = http::request(addr_, method, target, body, options_);
   if (!rep)
     return rep.status();
   auto v = decode_reply(rep->status, rep->body);
@@ -83,6 +83,29 @@ Result<Json> ApiClient::call(std::string_view method, const std::string &target,
     return Result<Json>::Error(v.message() + " (" + std::string(method) + " " +
                                target + " on " + addr_ + ")");
   return v;
+}
+
+std::string escape_path_segment(std::string_view segment) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(segment.size());
+  for (const unsigned char c : segment) {
+    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+                            c == '_' || c == '~';
+    const bool sub_delim_or_pchar =
+        c == '!' || c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' ||
+        c == '*' || c == '+' || c == ',' || c == ';' || c == '=' || c == ':' ||
+        c == '@';
+    if (unreserved || sub_delim_or_pchar) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 } // namespace codis::admin

@@ -1,4 +1,6 @@
-// ApiClient: Codis's rpc convention over HttpClient, for codis-admin.
+// ApiClient: Codis's rpc convention over http::request (codis/http_client.h),
+// for codis-admin: one connection per call, with codis-admin's deadline, its
+// --tls-ca (HTTPS) and the bearer it sends.
 //
 // Both admin APIs (dashboard and proxy) answer 200 with a JSON value, or 800
 // (1500 in older Codis) with {"Cause": "...", "Stack": ...}. A call returns
@@ -13,8 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "codis/http_client.h"
 #include "codis/status.h"
-#include "http_client.h"
 
 namespace codis::admin {
 
@@ -22,9 +24,8 @@ using Json = nlohmann::ordered_json;
 
 class ApiClient {
 public:
-  // `bearer`: the admin secret, sent as "Authorization: Bearer ..." ("" = none).
-  ApiClient(std::string addr, std::chrono::milliseconds timeout, std::string bearer = {})
-      : addr_(std::move(addr)), bearer_(std::move(bearer)), http_(timeout) {}
+  ApiClient(std::string addr, http::ClientOptions options)
+      : addr_(std::move(addr)), options_(std::move(options)) {}
 
   const std::string &addr() const { return addr_; }
 
@@ -41,13 +42,17 @@ private:
                     const std::string &body) const;
 
   std::string addr_;
-  std::string bearer_;
-  HttpClient http_;
+  http::ClientOptions options_;
 };
 
 // The body of a reply with status `status` as Codis's rpc client reads it:
 // the JSON value for 200, the Cause for 800/1500, the status and body text
 // otherwise. Exposed for unit tests.
 Result<Json> decode_reply(unsigned status, const std::string &body);
+
+// Percent-encodes one path segment the way Go's url.URL.EscapedPath does for
+// Codis's rpc.EncodeURL: RFC 3986 pchar stays as is (so "127.0.0.1:6379" is
+// sent unchanged), everything else becomes %XX.
+std::string escape_path_segment(std::string_view segment);
 
 } // namespace codis::admin

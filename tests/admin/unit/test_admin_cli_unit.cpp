@@ -9,7 +9,6 @@
 #include "admin_command.h"
 #include "admin_views.h"
 #include "api_client.h"
-#include "http_client.h"
 
 using codis::admin::AdminCommand;
 using codis::admin::Json;
