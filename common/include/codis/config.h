@@ -26,6 +26,10 @@ struct ProxyConfig {
   std::string product_name = "codis-demo";
   std::string product_auth;  // password of the backend redis servers (and the dashboard)
   std::string session_auth;  // password clients must AUTH with; empty = none
+  // The restricted Redis user the proxy runs client commands as (codis/backend_identity.h);
+  // backend_password empty = derived from product_auth. backend_user empty = the default user.
+  std::string backend_user = "codis-proxy";
+  std::string backend_password;
 
   std::string admin_addr = "0.0.0.0:11080";
   // The admin plane's security (config_table.h add_admin_security_fields).
