@@ -1612,6 +1612,17 @@ std::string Topom::metrics() const {
       << "codis_dashboard_slots_offline " << offline << "\n";
   out << "# HELP codis_dashboard_group_slots Slots owned by a group.\n# TYPE codis_dashboard_group_slots gauge\n";
   for (const auto& [gid, n] : owned) out << "codis_dashboard_group_slots{group=\"" << gid << "\"} " << n << "\n";
+  if (!config_.backend_user.empty()) {
+    out << "# HELP codis_dashboard_server_backend_user 1 if the proxies' restricted user was provisioned on the "
+           "server since it last started (0: proxies run client commands there unrestricted).\n"
+           "# TYPE codis_dashboard_server_backend_user gauge\n";
+    std::lock_guard lk(acl_mu_);
+    for (const auto& [gid, addr] : servers) {
+      const bool ok = acl_done_.count(addr) != 0 && acl_failed_.count(addr) == 0;
+      out << "codis_dashboard_server_backend_user{group=\"" << gid << "\",server=\"" << addr << "\"} " << ok
+          << "\n";
+    }
+  }
   std::lock_guard lk(stats_mu_);
   out << "# HELP codis_dashboard_proxy_up 1 if the proxy answered the last stats poll.\n"
          "# TYPE codis_dashboard_proxy_up gauge\n";

@@ -292,7 +292,7 @@ class Topom {
     std::string run_id;
     std::chrono::steady_clock::time_point at;
   };
-  std::mutex acl_mu_;
+  mutable std::mutex acl_mu_;
   std::map<std::string, Provisioned> acl_done_;
   std::map<std::string, std::string> acl_failed_;
 

@@ -100,6 +100,12 @@ def test_setup_provisions_every_server(cluster):
     with s1.conn() as c:
         clients = c.call("CLIENT", "LIST").decode()
     assert f"user={USER}" in clients, clients
+    # The dashboard shows it per server.
+    r = d.get("/metrics")
+    assert r.status == 200, r
+    for srv in (s1, s2, s3):
+        assert re.search(rf'^codis_dashboard_server_backend_user\{{group="\d+",server="{srv.addr}"\}} 1$', r.text,
+                         re.M), r.text
 
 
 SCRIPTS = [

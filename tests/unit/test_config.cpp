@@ -250,6 +250,7 @@ TEST_CASE("describe lists keys and values, not secrets", "[config]") {
   c.metrics_report_influxdb_password = "i";
   c.admin_auth = "a";
   c.metrics_auth = "m";
+  c.backend_password = "b";
   const auto items = codis::describe(c);
   auto value = [&](const std::string& key) -> std::string {
     for (const auto& [k, v] : items)
@@ -270,7 +271,9 @@ TEST_CASE("describe lists keys and values, not secrets", "[config]") {
   CHECK(value("admin_auth") == "<absent>");
   CHECK(value("metrics_auth") == "<absent>");
   CHECK(value("admin_compat_xauth") == "false");
-  CHECK(items.size() == 56 - 6);  // 43 Codis keys + 13 ours, minus 6 secrets
+  CHECK(value("backend_user") == "codis-proxy");
+  CHECK(value("backend_password") == "<absent>");
+  CHECK(items.size() == 58 - 7);  // 43 Codis keys + 15 ours, minus 7 secrets
 }
 
 TEST_CASE("load_proxy_config reads a file and names it in errors", "[config]") {
