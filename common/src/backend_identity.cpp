@@ -43,7 +43,8 @@ bool proxy_module_command(std::string_view name) {
   return name == "slotsmgrt-exec-wrapper" || name == "slotsmgrttagone";
 }
 
-std::vector<std::string> acl_setuser_args(std::string_view pw, const std::vector<std::string>& module_commands) {
+std::vector<std::string> acl_setuser_args(std::string_view pw, const std::vector<std::string>& module_commands,
+                                          const std::vector<std::string>& migration_hosts) {
   std::vector<std::string> a = {
       // From scratch, so a re-run fixes whatever was changed by hand. `sanitize-payload`: RESTORE (forwarded by
       // the proxy) deep-checks the payload, so a crafted DUMP cannot corrupt the server's memory.
@@ -63,9 +64,20 @@ std::vector<std::string> acl_setuser_args(std::string_view pw, const std::vector
   };
   // The codis_slots module's commands move, delete and restore keys, and one (SLOTSRESTORE-ASYNC-AUTH)
   // authenticates its caller as the default user: all denied but what the proxy's migration path sends.
+  bool tagone = false;
   for (const auto& c : module_commands) {
     std::string n = lower(c);
     if (!proxy_module_command(n)) a.push_back("-" + n);
+    tagone = tagone || n == "slotsmgrttagone";
+  }
+  // SLOTSMGRTTAGONE host port timeout key: the sync method's per-key move, which the proxy sends toward the
+  // slot's new group. Its first argument is the target host, so Redis's first-argument rule (deprecated in
+  // 7.0, still honoured; Redis logs a deprecation line per SETUSER) limits it to the cluster's hosts.
+  if (tagone) {
+    a.push_back("-slotsmgrttagone");
+    for (const auto& h : migration_hosts) {
+      if (!h.empty() && h.find_first_of(" |") == std::string::npos) a.push_back("+slotsmgrttagone|" + h);
+    }
   }
   return a;
 }

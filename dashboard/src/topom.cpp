@@ -561,7 +561,8 @@ Status Topom::provision_backend_user(RedisClient& c, const std::string& addr, co
   for (const auto& e : list->elements) module_commands.push_back(e.str);
   std::vector<std::string> args = {"ACL", "SETUSER", user};
   for (auto& a : backend_identity::acl_setuser_args(
-           backend_identity::password(config_.backend_password, config_.product_auth), module_commands)) {
+           backend_identity::password(config_.backend_password, config_.product_auth), module_commands,
+           migration_hosts(addr))) {
     args.push_back(std::move(a));
   }
   auto r = c.call(args);
@@ -607,6 +608,35 @@ void Topom::ensure_backend_user(RedisClient& c, const std::string& addr,
       last = st.message();
       spdlog::error("topom: {}; proxies run client commands there unrestricted until this works", st.message());
     }
+  }
+}
+
+std::vector<std::string> Topom::migration_hosts(const std::string& also) const {
+  std::set<std::string> hosts;
+  auto add = [&](const std::string& addr) {
+    const auto colon = addr.rfind(':');
+    if (colon != std::string::npos && colon > 0) hosts.insert(addr.substr(0, colon));
+  };
+  add(also);
+  std::lock_guard lk(models_mu_);
+  for (const auto& [gid, g] : groups_) {
+    for (const auto& s : g.servers) add(s.server);
+  }
+  return {hosts.begin(), hosts.end()};
+}
+
+void Topom::provision_all_servers() {
+  std::vector<std::string> servers;
+  {
+    std::lock_guard lk(models_mu_);
+    for (const auto& [gid, g] : groups_) {
+      for (const auto& s : g.servers) servers.push_back(s.server);
+    }
+  }
+  for (const auto& addr : servers) {
+    auto c = RedisClient::connect(addr, config_.product_auth, kRedisTimeout);
+    Status st = c ? provision_backend_user(*c, addr, server_run_id(*c)) : c.status();
+    if (!st.ok()) spdlog::warn("topom: {}", st.message());
   }
 }
 
@@ -705,11 +735,15 @@ Status Topom::group_add_server(int gid, const std::string& datacenter, const std
     return Status::Error(st.message() + " (the proxies' restricted user must exist before the server joins)");
   }
   if (auto st = mark_sentinels_out_of_sync(); !st.ok()) return st;
+  const auto hosts_before = migration_hosts();
   models::GroupServer s;
   s.server = addr;
   s.datacenter = datacenter;
   g.servers.push_back(s);
-  return store_group(g);
+  if (auto st = store_group(g); !st.ok()) return st;
+  // A new host: every server must let the proxies' SLOTSMGRTTAGONE reach it before a slot moves there.
+  if (migration_hosts() != hosts_before) provision_all_servers();
+  return Status::Ok();
 }
 
 Status Topom::group_del_server(int gid, const std::string& addr) {

@@ -232,6 +232,10 @@ class Topom {
 
   // Poller: provisions `addr` if its run_id is new to us or the last time is old; logs failures once.
   void ensure_backend_user(RedisClient& c, const std::string& addr, const std::map<std::string, std::string>& info);
+  // The hosts of every group server (and of `also`): where SLOTSMGRTTAGONE may go.
+  std::vector<std::string> migration_hosts(const std::string& also = "") const;
+  // provision_backend_user on every group server now (a new host joined); failures are logged.
+  void provision_all_servers();
   // Forgets what was provisioned, so the poller does every server again (reload, failover).
   void forget_backend_users();
 

@@ -90,7 +90,9 @@ def test_setup_provisions_every_server(cluster):
     for denied in ("-flushall", "-flushdb", "-swapdb", "-migrate", "-config", "-slotsdel", "-slotsrestore",
                    "-slotsmgrttagslot", "-slotsrestore-async-auth"):
         assert denied in cmds, cmds
-    assert "-slotsmgrt-exec-wrapper" not in cmds and "-slotsmgrttagone " not in cmds + " "
+    assert "-slotsmgrt-exec-wrapper" not in cmds, cmds
+    # SLOTSMGRTTAGONE (the sync method's per-key move) only toward the cluster's hosts.
+    assert "+slotsmgrttagone|127.0.0.1" in cmds, cmds
     # The proxy's connections end up as the restricted user.
     with cluster.proxy.conn() as c:
         for k in keys_in_slots(0, 1023, 50, "warm"):
@@ -116,6 +118,8 @@ SCRIPTS = [
     "return redis.call('SLOTSDEL', 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)",
     "return redis.call('SLOTSRESTORE', KEYS[1], 0, 'x')",
     "return redis.call('SLOTSMGRTTAGSLOT', ARGV[1], ARGV[2], 5000, 0)",
+    # allowed for the proxy's sync migration, but only toward the cluster's hosts
+    "return redis.call('SLOTSMGRTTAGONE', '127.0.0.2', ARGV[2], 5000, KEYS[1])",
     "return redis.call('SLOTSMGRTSLOT-ASYNC', ARGV[1], ARGV[2], 5000, 200, 1000000, 0, 100)",
     "return redis.call('SLOTSRESTORE-ASYNC-AUTH', 'x')",
     "return redis.call('CONFIG', 'SET', 'maxmemory', '1')",
@@ -259,6 +263,11 @@ def test_migration_during_traffic(cluster):
         for k, v in counters.items():
             assert c2.call("GET", k) == str(v).encode()
     assert not any(cluster.unrestricted().values())
+    # The proxy's wrapped commands ran on the source as the restricted user, none refused.
+    with cluster.servers[0].conn() as c:
+        stats = c.call("INFO", "commandstats").decode()
+    m = re.search(r"cmdstat_slotsmgrt-exec-wrapper:calls=(\d+),.*rejected_calls=(\d+)", stats)
+    assert m and int(m.group(1)) > 0 and int(m.group(2)) == 0, stats
 
 
 def test_restarted_server_gets_the_user_again(cluster):

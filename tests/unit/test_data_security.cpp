@@ -33,7 +33,7 @@ TEST_CASE("backend user names", "[data-security]") {
 TEST_CASE("ACL rules deny admin, dangerous and migration commands", "[data-security]") {
   const std::vector<std::string> module = {"slotsinfo", "slotsdel", "SLOTSRESTORE", "slotsmgrttagone",
                                            "slotsmgrt-exec-wrapper", "slotsrestore-async-auth"};
-  const auto a = bi::acl_setuser_args("pw", module);
+  const auto a = bi::acl_setuser_args("pw", module, {"10.0.0.1", "[::1]"});
   auto has = [&](const std::string& s) { return std::find(a.begin(), a.end(), s) != a.end(); };
   CHECK(a.front() == "reset");  // idempotent: from scratch
   CHECK(has("on"));
@@ -48,12 +48,18 @@ TEST_CASE("ACL rules deny admin, dangerous and migration commands", "[data-secur
   }
   // What the proxy forwards or sends itself stays allowed.
   for (const char* k : {"+keys", "+sort", "+restore", "+info"}) CHECK(has(k));
-  CHECK_FALSE(has("-slotsmgrttagone"));
   CHECK_FALSE(has("-slotsmgrt-exec-wrapper"));
+  // SLOTSMGRTTAGONE only toward the cluster's hosts, after its denial.
+  const auto deny = std::find(a.begin(), a.end(), "-slotsmgrttagone");
+  const auto allow = std::find(a.begin(), a.end(), "+slotsmgrttagone|10.0.0.1");
+  CHECK(deny != a.end());
+  CHECK(allow != a.end());
+  CHECK(deny < allow);
+  CHECK(has("+slotsmgrttagone|[::1]"));
   // Allow rules come before the denials, so a later + cannot undo a -.
   size_t last_plus = 0, first_deny = a.size();
   for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i][0] == '+') last_plus = i;
+    if (a[i][0] == '+' && !a[i].starts_with("+slotsmgrttagone|")) last_plus = i;
     if (a[i] == "-flushall" && first_deny == a.size()) first_deny = i;
   }
   CHECK(last_plus < first_deny);

@@ -38,7 +38,11 @@ bool proxy_module_command(std::string_view lowercase_name);
 // scratch (idempotent: `reset` first). `module_commands` are the server's
 // SLOTS* commands (COMMAND LIST FILTERBY PATTERN slots*): all but the two
 // proxy_module_command()s are denied by name, since Redis 7.0 puts module
-// commands in no admin category.
-std::vector<std::string> acl_setuser_args(std::string_view password, const std::vector<std::string>& module_commands);
+// commands in no admin category. `migration_hosts`: the hosts of the
+// cluster's servers (each address up to its last ':', as the proxy sends
+// it); SLOTSMGRTTAGONE (which moves a key to host:port) is allowed only
+// toward them, so a script cannot move keys out of the cluster.
+std::vector<std::string> acl_setuser_args(std::string_view password, const std::vector<std::string>& module_commands,
+                                          const std::vector<std::string>& migration_hosts);
 
 }  // namespace codis::backend_identity
