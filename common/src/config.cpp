@@ -3,6 +3,7 @@
 #include <cctype>
 #include <climits>
 
+#include "codis/backend_identity.h"
 #include "config_table.h"
 
 namespace codis {
@@ -116,6 +117,16 @@ const std::vector<Field<P>>& proxy_fields() {
                   "SIGHUP and PUT /api/proxy/acl/reload re-read it; live sessions keep their login. Without a\n"
                   "`user default` line the default user is `on ~* &* +@all` with session_auth as its password\n"
                   "(nopass when session_auth is empty). Empty: no file, only that default user (Codis's behaviour)."},
+      {.key = "backend_user", .member = &P::backend_user,
+       .comment = "The Redis ACL user the proxy sends client commands as (not in Codis). The dashboard creates\n"
+                  "it on every server, denied admin, dangerous and migration commands, so that EVAL/FCALL\n"
+                  "cannot run FLUSHALL, MIGRATE, CONFIG, SLOTSDEL ... even from inside a script. Until a\n"
+                  "server has it, the proxy authenticates with product_auth instead and warns (metric\n"
+                  "codis_proxy_backend_unrestricted). Empty: always product_auth (unrestricted), which\n"
+                  "proxy_allow_flush = true needs, since the user may not flush.\n"
+                  "backend_password: its password; empty (the usual): derived from product_auth, as the\n"
+                  "dashboard derives it. Set both keys to the same values in dashboard.toml."},
+      {.key = "backend_password", .member = &P::backend_password, .secret = true},
       {.key = "admin_addr", .member = &P::admin_addr,
        .comment = "Address of the HTTP admin API (TCP only), as \"host:port\"."},
       {.key = "proto_type", .member = &P::proto_type,
@@ -213,6 +224,11 @@ Status validate_proxy(const ProxyConfig& c, const Lines* lines) {
   if (auto st = check_table_ranges(c, proxy_fields(), lines); !st.ok()) return st;
   if (auto st = check_admin_security(c, lines); !st.ok()) return st;
   if (c.product_name.empty()) return Status::Error(at(lines, "product_name") + "must not be empty");
+  if (!c.backend_user.empty() && !backend_identity::valid_user(c.backend_user)) {
+    return Status::Error(at(lines, "backend_user") +
+                         "expected 1..64 of letters, digits, '.', '_', '-', and not \"default\" (empty: "
+                         "use product_auth), got " + quoted(c.backend_user));
+  }
   static const char* const kProtos[] = {"tcp", "tcp4", "tcp6", "unix", "unixpacket"};
   bool known = false;
   for (auto p : kProtos) known = known || c.proto_type == p;

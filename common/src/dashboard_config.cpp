@@ -2,6 +2,7 @@
 
 #include <climits>
 
+#include "codis/backend_identity.h"
 #include "config_table.h"
 
 namespace codis {
@@ -34,6 +35,14 @@ const std::vector<Field<D>>& fields() {
        "Product (cluster) name: the topology is kept under /codis3/{product_name}.\n"
        "product_auth is the password of the redis servers (the proxies use the same)."},
       {"product_auth", &D::product_auth, nullptr, 0, INT64_MAX, true},
+      {"backend_user", &D::backend_user,
+       "The Redis ACL user the proxies send client commands as (not in Codis): the dashboard creates it\n"
+       "on every server of every group (at start, when a server is added, resynced or promoted, after a\n"
+       "failover and whenever a server restarted), denied admin, dangerous and migration commands so\n"
+       "that EVAL/FCALL through a proxy cannot run them. The dashboard and slot migration keep using\n"
+       "product_auth. backend_password: empty (the usual) derives it from product_auth, as the proxies\n"
+       "do. Must match the proxies' keys of the same names. backend_user empty: provision nothing."},
+      {"backend_password", &D::backend_password, nullptr, 0, INT64_MAX, true},
       {"migration_method", &D::migration_method,
        "Slot migration: \"semi-async\" (big keys move in chunks, clients are not blocked) or \"sync\"."},
       {"migration_parallel_slots", &D::migration_parallel_slots, nullptr, 1, 1024},
@@ -66,6 +75,11 @@ Status validate_dashboard(const D& c, const Lines* lines) {
   }
   if (c.product_name.empty()) {
     return Status::Error(at(lines, "product_name") + "must not be empty");
+  }
+  if (!c.backend_user.empty() && !backend_identity::valid_user(c.backend_user)) {
+    return Status::Error(at(lines, "backend_user") +
+                         "expected 1..64 of letters, digits, '.', '_', '-', and not \"default\" (empty: "
+                         "use product_auth), got " + quoted(c.backend_user));
   }
   for (char ch : c.product_name) {
     if (ch == '/' || static_cast<unsigned char>(ch) < 0x20 || ch == '.') {

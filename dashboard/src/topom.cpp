@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "clients.h"
+#include "codis/backend_identity.h"
 #include "codis/sha256.h"
 
 namespace codis::dashboard {
@@ -28,6 +29,9 @@ constexpr auto kProxyTimeout = std::chrono::seconds(5);
 constexpr auto kRedisTimeout = std::chrono::seconds(2);
 constexpr auto kPromoteCatchUp = std::chrono::milliseconds(10000);  // a replica this far behind is not promoted
 constexpr auto kStatsTimeout = std::chrono::milliseconds(900);
+// The poller re-runs ACL SETUSER this often even when the server did not restart: an ACL changed or
+// deleted by hand (ACL DELUSER, ACL LOAD) is repaired within this time.
+constexpr auto kReprovisionEvery = std::chrono::minutes(5);
 
 std::string gstr(int gid) { return "group-[" + std::to_string(gid) + "]"; }
 std::string sstr(int sid) { return "slot-[" + std::to_string(sid) + "]"; }
@@ -87,6 +91,17 @@ std::string sentinel_error(const std::string& addr, const std::string& what, con
 }
 
 bool failed_reply(const Result<resp::Value>& r) { return !r || r->type == resp::Value::Type::kError; }
+
+// INFO server's run_id ("" when unknown): it changes when the server restarts, which loses its ACL users.
+std::string server_run_id(RedisClient& c) {
+  auto r = c.call({"INFO", "server"});
+  if (!r || r->type != resp::Value::Type::kBulk) return "";
+  const std::string& s = r->str;
+  const auto pos = s.find("run_id:");
+  if (pos == std::string::npos) return "";
+  const auto end = s.find_first_of("\r\n", pos);
+  return s.substr(pos + 7, end == std::string::npos ? std::string::npos : end - pos - 7);
+}
 
 }  // namespace
 
@@ -518,6 +533,106 @@ Status Topom::remove_group(int gid) {
   return store_remove_group(gid);
 }
 
+// ---- the proxies' restricted user ----
+
+Status Topom::provision_backend_user(RedisClient& c, const std::string& addr, const std::string& run_id) {
+  const std::string& user = config_.backend_user;
+  if (user.empty()) return Status::Ok();
+  // The module's commands are denied by name (Redis 7.0 puts them in no admin category); asking the
+  // server keeps the list right for whatever codis_slots version it loaded.
+  auto list = c.call({"COMMAND", "LIST", "FILTERBY", "PATTERN", "slots*"});
+  if (!list) return Status::Error("redis " + addr + ": COMMAND LIST failed: " + list.message());
+  if (list->type != resp::Value::Type::kArray) {
+    return Status::Error("redis " + addr + ": COMMAND LIST failed (" + list->str + "); Redis 7.0 or later is needed");
+  }
+  std::vector<std::string> module_commands;
+  for (const auto& e : list->elements) module_commands.push_back(e.str);
+  std::vector<std::string> args = {"ACL", "SETUSER", user};
+  for (auto& a : backend_identity::acl_setuser_args(
+           backend_identity::password(config_.backend_password, config_.product_auth), module_commands,
+           migration_hosts(addr))) {
+    args.push_back(std::move(a));
+  }
+  auto r = c.call(args);
+  if (!r) return Status::Error("redis " + addr + ": ACL SETUSER " + user + " failed: " + r.message());
+  if (r->type == resp::Value::Type::kError) {
+    return Status::Error("redis " + addr + ": ACL SETUSER " + user + " failed: " + r->str);
+  }
+  std::string before;
+  bool known = false;
+  {
+    std::lock_guard lk(acl_mu_);
+    if (auto it = acl_done_.find(addr); it != acl_done_.end()) {
+      known = true;
+      before = it->second.run_id;
+    }
+    acl_done_[addr] = Provisioned{run_id, std::chrono::steady_clock::now()};
+    acl_failed_.erase(addr);
+  }
+  if (!known || before != run_id) {
+    spdlog::info("topom: redis {}: provisioned the proxies' restricted user {}{}", addr, user,
+                 known ? " again (the server restarted)" : "");
+  }
+  return Status::Ok();
+}
+
+void Topom::ensure_backend_user(RedisClient& c, const std::string& addr,
+                                const std::map<std::string, std::string>& info) {
+  if (config_.backend_user.empty()) return;
+  const auto rid_it = info.find("run_id");
+  const std::string rid = rid_it == info.end() ? "" : rid_it->second;
+  {
+    std::lock_guard lk(acl_mu_);
+    auto it = acl_done_.find(addr);
+    if (it != acl_done_.end() && it->second.run_id == rid &&
+        std::chrono::steady_clock::now() - it->second.at < kReprovisionEvery) {
+      return;
+    }
+  }
+  if (auto st = provision_backend_user(c, addr, rid); !st.ok()) {
+    std::lock_guard lk(acl_mu_);
+    auto& last = acl_failed_[addr];
+    if (last != st.message()) {  // once per distinct failure, not every second
+      last = st.message();
+      spdlog::error("topom: {}; proxies run client commands there unrestricted until this works", st.message());
+    }
+  }
+}
+
+std::vector<std::string> Topom::migration_hosts(const std::string& also) const {
+  std::set<std::string> hosts;
+  auto add = [&](const std::string& addr) {
+    const auto colon = addr.rfind(':');
+    if (colon != std::string::npos && colon > 0) hosts.insert(addr.substr(0, colon));
+  };
+  add(also);
+  std::lock_guard lk(models_mu_);
+  for (const auto& [gid, g] : groups_) {
+    for (const auto& s : g.servers) add(s.server);
+  }
+  return {hosts.begin(), hosts.end()};
+}
+
+void Topom::provision_all_servers() {
+  std::vector<std::string> servers;
+  {
+    std::lock_guard lk(models_mu_);
+    for (const auto& [gid, g] : groups_) {
+      for (const auto& s : g.servers) servers.push_back(s.server);
+    }
+  }
+  for (const auto& addr : servers) {
+    auto c = RedisClient::connect(addr, config_.product_auth, kRedisTimeout);
+    Status st = c ? provision_backend_user(*c, addr, server_run_id(*c)) : c.status();
+    if (!st.ok()) spdlog::warn("topom: {}", st.message());
+  }
+}
+
+void Topom::forget_backend_users() {
+  std::lock_guard lk(acl_mu_);
+  acl_done_.clear();
+}
+
 Status Topom::replicate_group(const models::Group& g) {
   std::string failed;
   for (size_t i = 0; i < g.servers.size(); ++i) {
@@ -525,6 +640,8 @@ Status Topom::replicate_group(const models::Group& g) {
     const std::string master = i == 0 ? "NO:ONE" : g.servers[0].server;
     auto c = RedisClient::connect(addr, config_.product_auth, kRedisTimeout);
     Status st = c ? c->set_master(master, config_.product_auth) : c.status();
+    // Replicas too: proxies read from them when replica reads are on, and ACLs are not replicated.
+    if (st.ok()) st = provision_backend_user(*c, addr, server_run_id(*c));
     if (!st.ok()) {
       spdlog::error("topom: {} server {}: set master to {} failed: {}", gstr(g.id), addr, master, st.message());
       if (!failed.empty()) failed += "; ";
@@ -601,12 +718,20 @@ Status Topom::group_add_server(int gid, const std::string& datacenter, const std
                          "--loadmodule /path/to/codis_slots.so (built as server-patches/codis_slots.so) "
                          "and add the server again");
   }
+  // Before any proxy routes to it: the proxies' user, so client scripts never run there unrestricted.
+  if (auto st = provision_backend_user(*c, addr, server_run_id(*c)); !st.ok()) {
+    return Status::Error(st.message() + " (the proxies' restricted user must exist before the server joins)");
+  }
   if (auto st = mark_sentinels_out_of_sync(); !st.ok()) return st;
+  const auto hosts_before = migration_hosts();
   models::GroupServer s;
   s.server = addr;
   s.datacenter = datacenter;
   g.servers.push_back(s);
-  return store_group(g);
+  if (auto st = store_group(g); !st.ok()) return st;
+  // A new host: every server must let the proxies' SLOTSMGRTTAGONE reach it before a slot moves there.
+  if (migration_hosts() != hosts_before) provision_all_servers();
+  return Status::Ok();
 }
 
 Status Topom::group_del_server(int gid, const std::string& addr) {
@@ -628,6 +753,11 @@ Status Topom::group_del_server(int gid, const std::string& addr) {
   }
   if (auto st = mark_sentinels_out_of_sync(); !st.ok()) return st;
   if (auto st = store_group(g); !st.ok()) return st;
+  {
+    std::lock_guard lk(acl_mu_);
+    acl_done_.erase(addr);
+    acl_failed_.erase(addr);
+  }
   std::lock_guard lk(stats_mu_);
   redis_stats_.erase(addr);
   return Status::Ok();
@@ -1281,6 +1411,7 @@ Status Topom::reload() {
     before = sentinel_.servers;
   }
   if (auto st = load(); !st.ok()) return st;
+  forget_backend_users();  // the poller provisions every server again within a second
   {
     std::lock_guard lk(models_mu_);
     after = sentinel_.servers;
@@ -1400,6 +1531,8 @@ void Topom::switch_group_masters(const std::map<int, std::string>& masters, cons
     }
     spdlog::warn("topom: {} master switched from {} to {} by sentinel ({})", gstr(gid), old, g.servers[0].server,
                  reason);
+    // A failover often follows a restart; the poller checks (and provisions) every server within a second.
+    forget_backend_users();
     if (auto st = resync_slots_of_group(gid); !st.ok()) {
       spdlog::error("topom: {} after the sentinel switch: {}", gstr(gid), st.message());
     } else {
@@ -1552,6 +1685,17 @@ std::string Topom::metrics() const {
       << "codis_dashboard_slots_offline " << offline << "\n";
   out << "# HELP codis_dashboard_group_slots Slots owned by a group.\n# TYPE codis_dashboard_group_slots gauge\n";
   for (const auto& [gid, n] : owned) out << "codis_dashboard_group_slots{group=\"" << gid << "\"} " << n << "\n";
+  if (!config_.backend_user.empty()) {
+    out << "# HELP codis_dashboard_server_backend_user 1 if the proxies' restricted user was provisioned on the "
+           "server since it last started (0: proxies run client commands there unrestricted).\n"
+           "# TYPE codis_dashboard_server_backend_user gauge\n";
+    std::lock_guard lk(acl_mu_);
+    for (const auto& [gid, addr] : servers) {
+      const bool ok = acl_done_.count(addr) != 0 && acl_failed_.count(addr) == 0;
+      out << "codis_dashboard_server_backend_user{group=\"" << gid << "\",server=\"" << addr << "\"} " << ok
+          << "\n";
+    }
+  }
   std::lock_guard lk(stats_mu_);
   out << "# HELP codis_dashboard_proxy_up 1 if the proxy answered the last stats poll.\n"
          "# TYPE codis_dashboard_proxy_up gauge\n";
@@ -1636,6 +1780,7 @@ void Topom::poll_once() {
       auto c = RedisClient::connect(addr, config_.product_auth, kStatsTimeout);
       Result<std::map<std::string, std::string>> info =
           c ? info_full(*c) : Result<std::map<std::string, std::string>>(c.status());
+      if (info) ensure_backend_user(*c, addr, *info);
       s.unixtime = unix_now();
       if (info) {
         s.stats = std::move(*info);

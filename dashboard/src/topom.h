@@ -35,6 +35,8 @@
 
 namespace codis::dashboard {
 
+class RedisClient;
+
 class Topom {
  public:
   Topom(DashboardConfig config, std::unique_ptr<Coordinator> coordinator);
@@ -139,6 +141,15 @@ class Topom {
   // resync-all, reload); stopped by close(). Callers may hold op_mu_.
   void rewatch_sentinels(const std::vector<std::string>& servers);
 
+  // The proxies' restricted Redis user (codis/backend_identity.h): ACL SETUSER
+  // on the server behind `c` (connected with product_auth), unless
+  // backend_user is empty. Idempotent. Run when a server is added, resynced
+  // or promoted; the stats poller runs it for every server whose run_id it
+  // has not provisioned yet (the dashboard's start, a reload, a restarted
+  // server: ACLs live in memory) and every kReprovisionEvery anyway (an ACL
+  // changed by hand). Callers may hold op_mu_.
+  Status provision_backend_user(RedisClient& c, const std::string& addr, const std::string& run_id);
+
  private:
   struct ProxyStats {
     nlohmann::json stats;  // the proxy's /api/proxy/stats, or null
@@ -221,6 +232,15 @@ class Topom {
   void set_action_status(const std::string& status);
   bool executor_stopping();
 
+  // Poller: provisions `addr` if its run_id is new to us or the last time is old; logs failures once.
+  void ensure_backend_user(RedisClient& c, const std::string& addr, const std::map<std::string, std::string>& info);
+  // The hosts of every group server (and of `also`): where SLOTSMGRTTAGONE may go.
+  std::vector<std::string> migration_hosts(const std::string& also = "") const;
+  // provision_backend_user on every group server now (a new host joined); failures are logged.
+  void provision_all_servers();
+  // Forgets what was provisioned, so the poller does every server again (reload, failover).
+  void forget_backend_users();
+
   void poll_loop();
   void poll_once();
   void on_lock_changed();
@@ -272,6 +292,15 @@ class Topom {
   std::thread executor_;
   void wake_executor();
   bool sleep_unless_stopped(std::chrono::milliseconds d);
+
+  // Servers the proxies' user was provisioned on: addr -> (run_id, when); and addr -> last failure logged.
+  struct Provisioned {
+    std::string run_id;
+    std::chrono::steady_clock::time_point at;
+  };
+  mutable std::mutex acl_mu_;
+  std::map<std::string, Provisioned> acl_done_;
+  std::map<std::string, std::string> acl_failed_;
 
   // sentinel following
   std::mutex ha_mu_;  // guards ha_watcher_; taken after op_mu_

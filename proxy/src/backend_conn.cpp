@@ -5,10 +5,12 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 
+#include "codis/backend_identity.h"
 #include "worker.h"
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -22,6 +24,33 @@ constexpr int64_t kBackoffMinMs = 50;
 constexpr int64_t kBackoffMaxMs = 1000;
 constexpr int64_t kConnectTimeoutMs = 3000;
 constexpr size_t kReadChunk = 16 * 1024;
+// A live connection with an unrestricted identity tries AUTH backend_user again after 1 s, then
+// doubling up to a minute: soon after the dashboard provisions, without filling the servers' ACL LOG.
+constexpr int64_t kUpgradeMinMs = 1000;
+constexpr int64_t kUpgradeMaxMs = 60000;
+// Warnings about unrestricted connections: one line per 10 s for the whole process (every worker has its
+// own connections to every server, so per-connection lines would repeat N times for one cause).
+constexpr int64_t kWarnEveryMs = 10000;
+std::atomic<int64_t> g_last_warn_ms{INT64_MIN / 2};
+std::atomic<uint64_t> g_warn_suppressed{0};
+
+bool take_warn_slot(int64_t now_ms) {
+  int64_t last = g_last_warn_ms.load(std::memory_order_relaxed);
+  while (now_ms - last >= kWarnEveryMs) {
+    if (g_last_warn_ms.compare_exchange_weak(last, now_ms, std::memory_order_relaxed)) return true;
+  }
+  g_warn_suppressed.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+// The probe: a read-only command the restricted user may not run (CONFIG is denied by name and by
+// @admin). Its answer tells the identity without side effects; the proxy never forwards CONFIG itself.
+constexpr std::string_view kProbe = "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$9\r\nmaxmemory\r\n";
+
+std::string error_text(std::string_view reply) {
+  if (reply.size() < 3 || reply[0] != '-') return std::string(reply.substr(0, 64));
+  return std::string(reply.substr(1, reply.size() - 3));
+}
 
 void split_addr(const std::string& addr, std::string& host, std::string& port) {
   auto colon = addr.rfind(':');
@@ -86,9 +115,19 @@ void BackendConn::send_untracked(std::string_view encoded) {
   if (state_ == State::kReady) mark_dirty();
 }
 
-void BackendConn::queue_internal(std::string_view encoded) {
+void BackendConn::queue_internal(std::string_view encoded, Step step) {
   out_.append(encoded);
-  pending_.push_back(Pending{RequestPtr(), ReplyUse::kInternal, worker_.now_ms()});
+  pending_.push_back(Pending{RequestPtr(), ReplyUse::kInternal, worker_.now_ms(), step});
+}
+
+size_t BackendConn::append_user_auth(std::string& out) const {
+  const auto& cfg = worker_.config();
+  if (cfg.backend_user.empty()) return 0;
+  const std::string pw = backend_identity::password(cfg.backend_password, cfg.product_auth);
+  std::string_view a[] = {"AUTH", cfg.backend_user, pw};
+  resp::append_command(out, a);
+  out.append(kProbe);
+  return 2;
 }
 
 void BackendConn::connect() {
@@ -96,21 +135,33 @@ void BackendConn::connect() {
   connect_started_ms_ = worker_.now_ms();
   uint64_t gen = ++generation_;
   // Authentication and database selection go first, ahead of anything queued.
+  // The default user first: if AUTH backend_user then fails, Redis keeps that identity (see the header).
   std::string prelude;
+  std::vector<Step> steps;
   const auto& cfg = worker_.config();
   if (!cfg.product_auth.empty()) {
     std::string_view a[] = {"AUTH", cfg.product_auth};
     resp::append_command(prelude, a);
+    steps.push_back(Step::kAuthDefault);
+  }
+  if (append_user_auth(prelude) != 0) {
+    steps.push_back(Step::kAuthUser);
+    steps.push_back(Step::kProbe);
   }
   if (db_ != 0) {
     std::string n = std::to_string(db_);
     std::string_view a[] = {"SELECT", n};
     resp::append_command(prelude, a);
+    steps.push_back(Step::kOther);
   }
-  size_t internal = (cfg.product_auth.empty() ? 0 : 1) + (db_ != 0 ? 1 : 0);
   out_.insert(0, prelude);
-  for (size_t i = 0; i < internal; ++i)
-    pending_.push_front(Pending{RequestPtr(), ReplyUse::kInternal, worker_.now_ms()});
+  for (auto it = steps.rbegin(); it != steps.rend(); ++it)
+    pending_.push_front(Pending{RequestPtr(), ReplyUse::kInternal, worker_.now_ms(), *it});
+  restricted_ = false;
+  warned_ = false;
+  upgrade_every_ms_ = 0;  // a new connection (a restarted server?) retries from 1 s again
+  default_auth_error_.clear();
+  user_auth_error_ = cfg.backend_user.empty() ? "backend_user is empty in proxy.toml" : "";
 
   boost::system::error_code ec;
   auto ip = asio::ip::make_address(host_, ec);
@@ -151,6 +202,7 @@ void BackendConn::on_connected() {
   in_.consume(in_.size());
   scanner_.reset();
   if (reconnects_ > 1) spdlog::info("backend {} db {}: connected again", addr_, db_);
+  if (worker_.config().backend_user.empty()) report_identity();  // by configuration: never restricted
   start_read();
   mark_dirty();
 }
@@ -263,6 +315,8 @@ void BackendConn::on_read(size_t n) {
     std::string_view reply = data.substr(0, len);
     if (p.use == ReplyUse::kDiscard) {
       // nothing waits for it
+    } else if (p.use == ReplyUse::kInternal && p.step != Step::kOther) {
+      if (!on_identity_reply(p.step, reply)) return;
     } else if (p.use == ReplyUse::kInternal) {
       if (!reply.empty() && reply[0] == '-') {
         std::string msg(reply.substr(1, reply.size() - 3));
@@ -279,6 +333,72 @@ void BackendConn::on_read(size_t n) {
     if (state_ != State::kReady) return;  // the reply handler may have failed us
   }
   if (in_.empty()) in_.shrink_to(64 * 1024);
+}
+
+bool BackendConn::on_identity_reply(Step step, std::string_view reply) {
+  const bool error = !reply.empty() && reply[0] == '-';
+  switch (step) {
+    case Step::kAuthDefault:
+      // Fatal only if AUTH backend_user does not work either (a server whose default user is disabled is fine).
+      if (error) default_auth_error_ = error_text(reply);
+      if (error && worker_.config().backend_user.empty()) break;
+      return true;
+    case Step::kAuthUser:
+      if (!error) {
+        default_auth_error_.clear();
+        user_auth_error_.clear();
+        return true;
+      }
+      user_auth_error_ = "AUTH " + worker_.config().backend_user + " failed: " + error_text(reply);
+      if (!default_auth_error_.empty()) break;
+      return true;
+    case Step::kProbe: {
+      // NOPERM: this identity may not run CONFIG, it is the restricted one. Anything else (the value, or an
+      // error other than NOPERM) means the connection can do what the proxy refuses.
+      const bool was = restricted_;
+      restricted_ = reply.starts_with("-NOPERM");
+      if (restricted_) {
+        if (!was && upgrade_every_ms_ > 0)
+          spdlog::info("backend {} db {}: now runs client commands as the restricted user {}", addr_, db_,
+                       worker_.config().backend_user);
+        upgrade_every_ms_ = 0;
+      } else {
+        if (user_auth_error_.empty()) {
+          user_auth_error_ = "user " + worker_.config().backend_user +
+                             " authenticated but may run CONFIG: it is not the restricted user the dashboard "
+                             "provisions";
+        }
+        upgrade_every_ms_ = upgrade_every_ms_ == 0 ? kUpgradeMinMs : std::min(upgrade_every_ms_ * 2, kUpgradeMaxMs);
+        upgrade_at_ms_ = worker_.now_ms() + upgrade_every_ms_;
+        report_identity();
+      }
+      return true;
+    }
+    case Step::kOther:
+      return true;
+  }
+  std::string msg = "authentication failed: " + default_auth_error_ +
+                    (user_auth_error_.empty() || worker_.config().backend_user.empty() ? "" : "; " + user_auth_error_);
+  spdlog::error("backend {} db {}: connection setup failed: {}", addr_, db_, msg);
+  fail("setup failed: " + msg);
+  return false;
+}
+
+void BackendConn::report_identity() {
+  if (warned_) return;
+  warned_ = true;
+  if (!take_warn_slot(worker_.now_ms())) return;
+  const uint64_t more = g_warn_suppressed.exchange(0, std::memory_order_relaxed);
+  const auto& user = worker_.config().backend_user;
+  spdlog::warn("backend {}: client commands run as an unrestricted Redis identity ({}): EVAL/FCALL through the "
+               "proxy can run FLUSHALL, CONFIG, MIGRATE, SLOTSDEL ... there. {}{}",
+               addr_, user_auth_error_,
+               user.empty() ? std::string("Set backend_user in proxy.toml.")
+                            : "The dashboard creates user " + user +
+                                  " on every server of its groups (within a second of adding or restarting one); "
+                                  "check that backend_user/backend_password match in proxy.toml and "
+                                  "dashboard.toml. The proxy retries by itself.",
+               more ? " (" + std::to_string(more) + " similar warnings suppressed)" : std::string());
 }
 
 void BackendConn::fail(const std::string& why) {
@@ -320,6 +440,21 @@ void BackendConn::tick(int64_t now_ms) {
       if (now_ms - connect_started_ms_ > kConnectTimeoutMs) fail("connect: timed out");
       break;
     case State::kReady: {
+      // An unrestricted identity: try the restricted user again (a failed AUTH keeps the identity). A
+      // session's own connection too: a transaction is queued whole (MULTI ... EXEC in one round), so the
+      // AUTH lands before or after it, and behind a blocked command it simply waits. Not in pub/sub mode,
+      // where Redis allows no AUTH.
+      if (!restricted_ && upgrade_every_ms_ > 0 && !push_ && now_ms >= upgrade_at_ms_) {
+        std::string cmd;
+        if (append_user_auth(cmd) != 0) {
+          out_.append(cmd);
+          pending_.push_back(Pending{RequestPtr(), ReplyUse::kInternal, now_ms, Step::kAuthUser});
+          pending_.push_back(Pending{RequestPtr(), ReplyUse::kInternal, now_ms, Step::kProbe});
+          upgrade_at_ms_ = INT64_MAX;  // the probe's answer sets the next time
+          user_auth_error_.clear();
+          mark_dirty();
+        }
+      }
       if (dedicated_) break;
       auto recv_timeout = cfg.backend_recv_timeout.count();
       if (!pending_.empty() && recv_timeout > 0 && now_ms - pending_.front().sent_ms > recv_timeout) {
@@ -360,6 +495,7 @@ BackendState BackendConn::state() const {
     if (p.req) ++s.pending;
   s.reconnects = reconnects_;
   s.errors = errors_;
+  s.unrestricted = state_ == State::kReady && !restricted_ ? 1 : 0;
   return s;
 }
 

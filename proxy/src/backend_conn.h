@@ -4,8 +4,20 @@
 // are matched to requests in FIFO order. On any failure every pending request
 // is answered with an error, the connection backs off (doubling up to a
 // second) and reconnects; a request arriving during the back-off is answered
-// at once. The connection authenticates (product_auth) and selects its
-// database before anything else it sends.
+// at once. The connection authenticates and selects its database before
+// anything else it sends.
+//
+// Identity (docs/operations.md "Security"): client commands should run as the
+// restricted ACL user backend_user, which the dashboard provisions on every
+// server, so that a script cannot run what the proxy refuses. A connection
+// sends AUTH product_auth (the default user), then AUTH backend_user, then a
+// probe (CONFIG GET, which the restricted user may not run), all pipelined
+// ahead of any request: if the user is missing (a server restarted and lost
+// it, or nothing provisioned it) the second AUTH fails, Redis keeps the first
+// identity, and no request is lost. The probe's answer says which identity
+// the connection ended up with; an unrestricted one is warned about (bounded
+// rate), shown in /metrics, and retried on the live connection with a growing
+// period until the user exists. Nothing of this is on the request path.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -71,10 +83,13 @@ class BackendConn {
 
  private:
   enum class State : uint8_t { kIdle, kConnecting, kReady, kBackoff };
+  // What a kInternal reply answers.
+  enum class Step : uint8_t { kOther, kAuthDefault, kAuthUser, kProbe };
   struct Pending {
     RequestPtr req;  // null for the connection's own commands
     ReplyUse use;
     int64_t sent_ms;
+    Step step = Step::kOther;
   };
 
   void connect();
@@ -83,7 +98,12 @@ class BackendConn {
   void read_now();
   void on_read(size_t n);
   void fail(const std::string& why);
-  void queue_internal(std::string_view encoded);
+  void queue_internal(std::string_view encoded, Step step = Step::kOther);
+  // Appends AUTH backend_user + the probe to `out`; returns how many replies they owe.
+  size_t append_user_auth(std::string& out) const;
+  // A reply to one of the identity steps; false: the connection failed.
+  bool on_identity_reply(Step step, std::string_view reply);
+  void report_identity();
   void mark_dirty();
 
   Worker& worker_;
@@ -112,6 +132,13 @@ class BackendConn {
   uint64_t reconnects_ = 0;
   uint64_t errors_ = 0;
   std::string last_error_;
+  // Identity of the current connection (see the top comment).
+  bool restricted_ = false;
+  std::string default_auth_error_;  // AUTH product_auth failed: fatal unless the user's AUTH works
+  std::string user_auth_error_;     // why AUTH backend_user failed, for the warning
+  bool warned_ = false;             // this connection's unrestricted state was reported
+  int64_t upgrade_at_ms_ = 0;       // next AUTH backend_user on a live unrestricted connection
+  int64_t upgrade_every_ms_ = 0;
 };
 
 }  // namespace codis::proxy

@@ -275,6 +275,7 @@ StatsSnapshot Proxy::collect() const {
         it->pending += b.pending;
         it->reconnects += b.reconnects;
         it->errors += b.errors;
+        it->unrestricted += b.unrestricted;
       }
     }
   }

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <boost/asio/post.hpp>
@@ -13,6 +14,7 @@
 #include <chrono>
 
 #include "acl.h"
+#include "auth_throttle.h"
 #include "codis/slot_hash.h"
 #include "command_table.h"
 #include "text_util.h"
@@ -54,7 +56,10 @@ void Session::start() {
   if (worker_.config().session_keepalive_period.count() > 0)
     socket_.set_option(asio::socket_base::keep_alive(true), ec);
   auto ep = socket_.remote_endpoint(ec);
-  if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  if (!ec) {
+    peer_ip_ = ep.address().to_string();
+    peer_ = peer_ip_ + ":" + std::to_string(ep.port());
+  }
   last_active_ms_ = worker_.now_ms();
   read_now();  // a client may have sent before the socket was registered
 }
@@ -83,7 +88,7 @@ void Session::start_read() {
 void Session::read_now() {
   const int fd = socket_.native_handle();
   for (;;) {
-    if (closed_ || read_paused_ || close_after_write_) return;
+    if (closed_ || read_paused_ || close_after_write_ || auth_hold_) return;
     char* p = in_.prepare(kReadChunk);
     const size_t cap = in_.writable();
     const ssize_t n = ::recv(fd, p, cap, MSG_DONTWAIT);
@@ -108,7 +113,7 @@ void Session::read_now() {
 
 void Session::process_input() {
   const size_t max_pipeline = worker_.config().session_max_pipeline;
-  while (!closed_ && !close_after_write_ && !in_.empty()) {
+  while (!closed_ && !close_after_write_ && !auth_hold_ && !in_.empty()) {
     if (waiting_ >= static_cast<size_t>(max_pipeline)) {
       read_paused_ = true;  // resumes in on_done() once backends catch up
       break;
@@ -346,7 +351,7 @@ void Session::on_done(Request* req, std::string_view reply) {
 
 void Session::flush() {
   flush_scheduled = false;
-  if (closed_ || writing_) return;
+  if (closed_ || writing_ || auth_hold_) return;
   if (out_.empty()) {
     if (close_after_write_ && queue_.empty()) close("closing after reply");
     return;
@@ -398,6 +403,7 @@ void Session::close(const char* why) {
   release_dedicated();
   for (auto& r : queue_) r->session = nullptr;
   queue_.clear();
+  if (hold_timer_) hold_timer_->cancel();
   boost::system::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
@@ -405,7 +411,7 @@ void Session::close(const char* why) {
 }
 
 void Session::maybe_retire() {
-  if (closed_ && !reading_ && !writing_) worker_.retire(this);
+  if (closed_ && !reading_ && !writing_ && !hold_timer_pending_) worker_.retire(this);
 }
 
 // ---------------------------------------------------------------- local commands
@@ -418,12 +424,51 @@ bool Session::check_auth(std::string_view user, std::string_view pass, const Req
               "your configuration is correct?");
     return false;
   }
+  auto& throttle = thread_auth_throttle();
+  const int64_t now = worker_.now_ms();
+  const int64_t release = throttle.admit(peer_ip_, now);
+  if (release < 0) {
+    // The address's queue is too long: refuse without checking, so guesses learn nothing.
+    ++auth_failures_;
+    ++worker_.stats().auth_failures;
+    log_auth_failure(peer_, auth_failures_, true, now);
+    error_now(req, "ERR too many failed AUTH attempts from this address; try again later");
+    hold_until(now + AuthThrottle::connection_delay_ms(auth_failures_));
+    return false;
+  }
+  // The proxy's users (acl.h) compare passwords in constant time.
   if (!acl_login(user.empty() ? std::string_view("default") : user, pass)) {
+    ++auth_failures_;
+    ++worker_.stats().auth_failures;
+    throttle.failed(peer_ip_, now);
+    log_auth_failure(peer_, auth_failures_, false, now);
     error_now(req, "WRONGPASS invalid username-password pair or user is disabled.");
+    hold_until(std::max(release, now + AuthThrottle::connection_delay_ms(auth_failures_)));
     return false;
   }
   authed_ = true;
+  if (release > now) hold_until(release);
   return true;
+}
+
+void Session::hold_until(int64_t until_ms) {
+  const int64_t now = worker_.now_ms();
+  if (until_ms <= now || closed_) return;
+  auth_hold_ = true;
+  if (!hold_timer_) hold_timer_ = std::make_unique<asio::steady_timer>(worker_.io());
+  hold_timer_->expires_after(std::chrono::milliseconds(until_ms - now));
+  hold_timer_pending_ = true;
+  hold_timer_->async_wait([this](const boost::system::error_code&) {
+    hold_timer_pending_ = false;
+    if (closed_) {
+      maybe_retire();
+      return;
+    }
+    auth_hold_ = false;
+    worker_.mark_dirty(this);  // the replies held back
+    process_input();           // what arrived meanwhile
+    read_now();
+  });
 }
 
 void Session::handle_local(const RequestPtr& req, std::span<const std::string_view> args) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -78,6 +79,7 @@ class Session {
   void local_command(const RequestPtr& req, std::span<const std::string_view> args);
   void local_hello(const RequestPtr& req, std::span<const std::string_view> args);
   void local_slotsmapping(const RequestPtr& req, std::span<const std::string_view> args);
+  // AUTH / HELLO AUTH, throttled (auth_throttle.h): a wrong password's answer is held back.
   bool check_auth(std::string_view user, std::string_view pass, const RequestPtr& req);
   // Users (session_acl.cpp).
   void acl_start();     // the default user, logged in when it needs no password
@@ -91,6 +93,8 @@ class Session {
   bool cluster_admin(const RequestPtr& req, const struct CommandInfo& cmd, std::span<const std::string_view> args,
                      std::string_view raw, bool is_inline);
   std::vector<std::string> admin_servers() const;
+  // Holds every reply and stops reading until `until_ms` (worker clock).
+  void hold_until(int64_t until_ms);
   // Blocking commands and transactions (transaction.cpp).
   void forward_blocking(const RequestPtr& req, std::string_view encoded, uint32_t slot);
   void queue_in_multi(const RequestPtr& req, std::span<const std::string_view> args, std::string_view raw,
@@ -169,6 +173,11 @@ class Session {
   uint64_t acl_generation_ = 0;
   bool acl_logged_in_ = false;             // AUTH / HELLO AUTH succeeded
   std::vector<int> acl_keys_;              // scratch
+  std::string peer_ip_;             // the throttle's source key
+  uint32_t auth_failures_ = 0;      // failed AUTHs on this connection
+  bool auth_hold_ = false;          // replies held back and input paused after a failed AUTH
+  bool hold_timer_pending_ = false;
+  std::unique_ptr<boost::asio::steady_timer> hold_timer_;
 };
 
 }  // namespace codis::proxy

@@ -54,6 +54,7 @@ void WorkerStats::add(const WorkerStats& o) {
   sessions_alive += o.sessions_alive;
   protocol_errors += o.protocol_errors;
   slow_requests += o.slow_requests;
+  auth_failures += o.auth_failures;
   if (commands.size() < o.commands.size()) commands.resize(o.commands.size());
   for (size_t i = 0; i < o.commands.size(); ++i) commands[i].add(o.commands[i]);
 }
@@ -66,6 +67,7 @@ void WorkerStats::subtract(const WorkerStats& o) {
   sessions_total = sub(sessions_total, o.sessions_total);
   protocol_errors = sub(protocol_errors, o.protocol_errors);
   slow_requests = sub(slow_requests, o.slow_requests);
+  auth_failures = sub(auth_failures, o.auth_failures);
   for (size_t i = 0; i < std::min(commands.size(), o.commands.size()); ++i)
     commands[i].subtract(o.commands[i]);
 }
@@ -121,6 +123,10 @@ std::string render_prometheus(const StatsSnapshot& s, uint64_t qps, bool online,
   out += "# HELP codis_proxy_slow_commands_total Commands slower than slowlog_log_slower_than (each is logged).\n"
          "# TYPE codis_proxy_slow_commands_total counter\n";
   line(out, "codis_proxy_slow_commands_total %llu\n", (unsigned long long)t.slow_requests);
+  out += "# HELP codis_proxy_auth_failures_total Client AUTH or HELLO AUTH refused (wrong password, or too many "
+         "failures from the address).\n"
+         "# TYPE codis_proxy_auth_failures_total counter\n";
+  line(out, "codis_proxy_auth_failures_total %llu\n", (unsigned long long)t.auth_failures);
 
   auto cmds = all_commands();
   out += "# HELP codis_proxy_command_calls_total Calls per command.\n# TYPE codis_proxy_command_calls_total counter\n";
@@ -173,6 +179,12 @@ std::string render_prometheus(const StatsSnapshot& s, uint64_t qps, bool online,
   for (const auto& b : s.backends)
     line(out, "codis_proxy_backend_errors_total{addr=\"%s\",db=\"%d\"} %llu\n", label(b.addr).c_str(), b.db,
          (unsigned long long)b.errors);
+  out += "# HELP codis_proxy_backend_unrestricted Connections to the backend running client commands as an "
+         "unrestricted Redis identity (not backend_user).\n"
+         "# TYPE codis_proxy_backend_unrestricted gauge\n";
+  for (const auto& b : s.backends)
+    line(out, "codis_proxy_backend_unrestricted{addr=\"%s\",db=\"%d\"} %llu\n", label(b.addr).c_str(), b.db,
+         (unsigned long long)b.unrestricted);
   return out;
 }
 

@@ -33,6 +33,7 @@ struct BackendState {
   uint64_t pending = 0;     // requests waiting for a reply
   uint64_t reconnects = 0;  // connections (re)established
   uint64_t errors = 0;      // connections lost or refused
+  uint64_t unrestricted = 0;  // connections up that run as an unrestricted Redis identity (not backend_user)
 };
 
 struct WorkerStats {
@@ -43,6 +44,7 @@ struct WorkerStats {
   uint64_t sessions_alive = 0;
   uint64_t protocol_errors = 0;
   uint64_t slow_requests = 0;
+  uint64_t auth_failures = 0;  // client AUTH (or HELLO AUTH) with a wrong password, or refused while throttled
   std::vector<CommandStats> commands;  // indexed by CommandInfo::index
 
   explicit WorkerStats(size_t ncommands = 0) : commands(ncommands) {}

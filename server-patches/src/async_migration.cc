@@ -1366,7 +1366,9 @@ int register_async_commands(RedisModuleCtx* ctx, SlotIndex* index) {
       {"slotsmgrt-async-status", cmd_status, "fast"},
       {"slotsrestore-async", restore_async, "write deny-oom"},
       {"slotsrestore-async-select", restore_async_select, "fast"},
-      {"slotsrestore-async-auth", restore_async_auth, "no-auth fast"},
+      // deny-script: ACLs do not apply to a no-auth command, so a script (run through a proxy as the restricted
+      // backend user) could otherwise call it in a loop to guess requirepass.
+      {"slotsrestore-async-auth", restore_async_auth, "no-auth fast deny-script"},
       {"slotsrestore-async-ack", restore_async_ack, "fast"},
   };
   for (const Spec& s : specs) {

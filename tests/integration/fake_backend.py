@@ -32,6 +32,8 @@ HOUSEKEEPING = {
     b"READWRITE": b"+OK\r\n",
     b"HELLO": b"-ERR unknown command 'HELLO'\r\n",
     b"INFO": b"$0\r\n\r\n",
+    # The proxy's identity probe (CONFIG GET maxmemory): answered as the restricted backend user would.
+    b"CONFIG": b"-NOPERM this user has no permissions to run the 'config|get' command\r\n",
     b"ECHO": None,  # echoed back
 }
 

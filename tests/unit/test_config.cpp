@@ -253,6 +253,7 @@ TEST_CASE("describe lists keys and values, not secrets", "[config]") {
   c.metrics_report_influxdb_password = "i";
   c.admin_auth = "a";
   c.metrics_auth = "m";
+  c.backend_password = "b";
   const auto items = codis::describe(c);
   auto value = [&](const std::string& key) -> nlohmann::ordered_json {
     return items.contains(key) ? items[key] : nlohmann::ordered_json("<absent>");
@@ -281,7 +282,9 @@ TEST_CASE("describe lists keys and values, not secrets", "[config]") {
   CHECK(value("admin_auth") == "<absent>");
   CHECK(value("metrics_auth") == "<absent>");
   CHECK(value("admin_compat_xauth") == false);
-  CHECK(items.size() == 57 - 6);  // 43 Codis keys + 14 ours, minus 6 secrets
+  CHECK(value("backend_user") == "codis-proxy");
+  CHECK(value("backend_password") == "<absent>");
+  CHECK(items.size() == 59 - 7);  // 43 Codis keys + 16 ours, minus 7 secrets
 }
 
 TEST_CASE("load_proxy_config reads a file and names it in errors", "[config]") {

@@ -28,6 +28,10 @@ struct ProxyConfig {
   std::string product_auth;  // password of the backend redis servers (and the dashboard)
   std::string session_auth;  // password clients must AUTH with; empty = none
   std::string users_file;    // Redis ACL-file syntax users (proxy/src/acl.h); empty = only the default user
+  // The restricted Redis user the proxy runs client commands as (codis/backend_identity.h);
+  // backend_password empty = derived from product_auth. backend_user empty = the default user.
+  std::string backend_user = "codis-proxy";
+  std::string backend_password;
 
   std::string admin_addr = "0.0.0.0:11080";
   // The admin plane's security (config_table.h add_admin_security_fields).

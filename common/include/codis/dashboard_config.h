@@ -42,6 +42,9 @@ struct DashboardConfig {
 
   std::string product_name = "codis-demo";
   std::string product_auth;  // password of the redis servers
+  // The restricted user the dashboard provisions for the proxies (codis/backend_identity.h).
+  std::string backend_user = "codis-proxy";
+  std::string backend_password;  // empty = derived from product_auth
 
   std::string migration_method = "semi-async";  // "sync" or "semi-async"
   int migration_parallel_slots = 100;
