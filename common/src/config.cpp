@@ -227,7 +227,7 @@ Status validate_proxy(const ProxyConfig& c, const Lines* lines) {
   if (!c.backend_user.empty() && !backend_identity::valid_user(c.backend_user)) {
     return Status::Error(at(lines, "backend_user") +
                          "expected 1..64 of letters, digits, '.', '_', '-', and not \"default\" (empty: "
-                         "use product_auth), got " + quoted(c.backend_user));
+                         "use product_auth), got " + text_quoted(c.backend_user));
   }
   static const char* const kProtos[] = {"tcp", "tcp4", "tcp6", "unix", "unixpacket"};
   bool known = false;

@@ -79,7 +79,7 @@ Status validate_dashboard(const D& c, const Lines* lines) {
   if (!c.backend_user.empty() && !backend_identity::valid_user(c.backend_user)) {
     return Status::Error(at(lines, "backend_user") +
                          "expected 1..64 of letters, digits, '.', '_', '-', and not \"default\" (empty: "
-                         "use product_auth), got " + quoted(c.backend_user));
+                         "use product_auth), got " + text_quoted(c.backend_user));
   }
   for (char ch : c.product_name) {
     if (ch == '/' || static_cast<unsigned char>(ch) < 0x20 || ch == '.') {
