@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -18,9 +19,14 @@
 
 namespace codis::dashboard {
 
+namespace redis_tls {
+class Conn;
+}
+
 class RedisClient {
  public:
-  // Connects and AUTHs (when auth is not empty).
+  // Connects and AUTHs (when auth is not empty); over TLS when dashboard.toml
+  // sets backend_tls (redis_tls.h).
   static Result<RedisClient> connect(const std::string& addr, const std::string& auth,
                                      std::chrono::milliseconds timeout);
   RedisClient(RedisClient&& other) noexcept;
@@ -38,6 +44,7 @@ class RedisClient {
   RedisClient(int fd, std::string addr, std::chrono::milliseconds timeout)
       : fd_(fd), addr_(std::move(addr)), timeout_(timeout) {}
   int fd_ = -1;
+  std::unique_ptr<redis_tls::Conn> tls_;  // backend_tls: the session over fd_
   std::string addr_;
   std::chrono::milliseconds timeout_;
   std::string buffer_;

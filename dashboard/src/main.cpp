@@ -19,6 +19,7 @@
 #include "codis/dashboard_config.h"
 #include "codis/http_server.h"
 #include "codis/logging.h"
+#include "redis_tls.h"
 #include "topom.h"
 #include "topom_api.h"
 #include "web_assets.h"
@@ -94,6 +95,12 @@ int main(int argc, char** argv) {
     return fail(st.message());
   }
   const codis::DashboardConfig config = std::move(loaded.value());
+  if (auto st = codis::dashboard::redis_tls::configure({config.backend_tls, config.backend_tls_ca_file,
+                                                       config.backend_tls_cert_file, config.backend_tls_key_file,
+                                                       config.backend_tls_server_name});
+      !st.ok()) {
+    return fail(st.message());
+  }
 
   // The web UI's bundle: --assets-dir, else the first default place with one.
   std::vector<std::string> searched;

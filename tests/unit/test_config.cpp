@@ -281,7 +281,7 @@ TEST_CASE("describe lists keys and values, not secrets", "[config]") {
   CHECK(value("admin_auth") == "<absent>");
   CHECK(value("metrics_auth") == "<absent>");
   CHECK(value("admin_compat_xauth") == false);
-  CHECK(items.size() == 56 - 6);  // 43 Codis keys + 13 ours, minus 6 secrets
+  CHECK(items.size() == 65 - 6);  // 43 Codis keys + 22 ours, minus 6 secrets
 }
 
 TEST_CASE("load_proxy_config reads a file and names it in errors", "[config]") {
