@@ -135,6 +135,9 @@ Result<RedisClient> RedisClient::connect(const std::string& addr, const std::str
   return c;
 }
 
+RedisClient::RedisClient(int fd, std::string addr, std::chrono::milliseconds timeout)
+    : fd_(fd), addr_(std::move(addr)), timeout_(timeout) {}
+
 RedisClient::RedisClient(RedisClient&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)), tls_(std::move(o.tls_)), addr_(std::move(o.addr_)), timeout_(o.timeout_),
       buffer_(std::move(o.buffer_)) {}

@@ -41,8 +41,7 @@ class RedisClient {
   Status set_master(const std::string& master, const std::string& auth);
 
  private:
-  RedisClient(int fd, std::string addr, std::chrono::milliseconds timeout)
-      : fd_(fd), addr_(std::move(addr)), timeout_(timeout) {}
+  RedisClient(int fd, std::string addr, std::chrono::milliseconds timeout);  // out of line: tls_'s type is incomplete here
   int fd_ = -1;
   std::unique_ptr<redis_tls::Conn> tls_;  // backend_tls: the session over fd_
   std::string addr_;

@@ -311,6 +311,7 @@ void BackendConn::tls_read() {
     if (io == TlsConn::Io::kOk) {
       on_read(n);
       if (gen != generation_ || state_ != State::kReady) return;  // failed or closed meanwhile
+      if (tls_->drained()) break;
       continue;
     }
     if (io == TlsConn::Io::kWantRead) break;

@@ -123,6 +123,7 @@ void Session::tls_read() {
       in_.commit(n);
       last_active_ms_ = worker_.now_ms();
       process_input();
+      if (tls_->drained()) break;
       continue;
     }
     if (io == TlsConn::Io::kWantRead) break;

@@ -17,7 +17,9 @@ std::unique_ptr<TlsConn> TlsConn::accept(SSL_CTX* ctx, int fd, std::string& erro
     return nullptr;
   }
   SSL_set_accept_state(ssl);
-  return std::unique_ptr<TlsConn>(new TlsConn(ssl));
+  std::unique_ptr<TlsConn> c(new TlsConn(ssl));
+  c->watch_reads();
+  return c;
 }
 
 std::unique_ptr<TlsConn> TlsConn::connect(SSL_CTX* ctx, int fd, const std::string& host,
@@ -29,10 +31,28 @@ std::unique_ptr<TlsConn> TlsConn::connect(SSL_CTX* ctx, int fd, const std::strin
     return nullptr;
   }
   SSL_set_connect_state(ssl);
-  return std::unique_ptr<TlsConn>(new TlsConn(ssl));
+  std::unique_ptr<TlsConn> c(new TlsConn(ssl));
+  c->watch_reads();
+  return c;
 }
 
 TlsConn::~TlsConn() { SSL_free(ssl_); }
+
+void TlsConn::watch_reads() {
+  BIO* rbio = SSL_get_rbio(ssl_);
+  BIO_set_callback_arg(rbio, reinterpret_cast<char*>(this));
+  BIO_set_callback_ex(rbio, &TlsConn::on_bio);
+}
+
+long TlsConn::on_bio(BIO* bio, int oper, const char*, size_t len, int, long, int ret, size_t* processed) {
+  if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+    auto* self = reinterpret_cast<TlsConn*>(BIO_get_callback_arg(bio));
+    self->last_read_short_ = ret <= 0 || (processed && *processed < len);
+  }
+  return ret;
+}
+
+bool TlsConn::drained() const { return last_read_short_ && SSL_has_pending(ssl_) == 0; }
 
 TlsConn::Io TlsConn::status(int ret) {
   const int err = SSL_get_error(ssl_, ret);

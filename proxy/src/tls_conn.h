@@ -5,10 +5,10 @@
 // here: kWantRead -> wait_read, kWantWrite -> wait_write, then call again.
 // A plain connection has no TlsConn, so its path is one null check.
 //
-// Reading must go on until kWantRead: unlike recv, a short SSL_read says
-// nothing about the socket (more records may be there, or decrypted bytes
-// buffered inside OpenSSL), and readiness is only waited for once the socket
-// is drained.
+// Reading must go on until kWantRead or drained(): unlike recv, a short
+// SSL_read says nothing about the socket (more records may be there, or
+// decrypted bytes buffered inside OpenSSL), and readiness is only waited for
+// once the socket is drained.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +16,8 @@
 #include <string>
 
 #include "codis/tls.h"
+
+typedef struct bio_st BIO;
 
 namespace codis::proxy {
 
@@ -38,6 +40,11 @@ class TlsConn {
   // kOk with n > 0 bytes read, or a status with n == 0. kClosed: the peer
   // closed (close_notify or EOF).
   Io read(char* p, size_t cap, size_t& n);
+  // After a kOk read: the socket was drained by OpenSSL's last recv (it got
+  // less than it asked for) and nothing is left buffered inside OpenSSL, so the
+  // owner may wait for readiness without the read that would say kWantRead,
+  // as a plain connection does after a short recv.
+  bool drained() const;
   // kOk with n > 0 bytes taken (possibly fewer than len), or a status with n == 0.
   // After kWantRead/kWantWrite, call again with the same bytes (from any buffer).
   Io write(const char* p, size_t len, size_t& n);
@@ -51,9 +58,13 @@ class TlsConn {
  private:
   explicit TlsConn(SSL* ssl) : ssl_(ssl) {}
   Io status(int ret);
+  void watch_reads();  // installs the BIO callback behind drained()
+  static long on_bio(BIO* bio, int oper, const char* argp, size_t len, int argi, long argl, int ret,
+                     size_t* processed);
 
   SSL* ssl_;
   bool done_ = false;
+  bool last_read_short_ = false;
   std::string error_;
 };
 

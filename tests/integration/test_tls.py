@@ -13,110 +13,22 @@ import signal
 import socket
 import ssl
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 import harness
-from harness import (REDIS_CLI, Proxy, RedisServer, encode, free_port, keys_in_slots, parse_reply,
-                     two_group_slots, wait_until)
-from tls_certs import CertAuthority
+from harness import REDIS_CLI, Proxy, RedisServer, encode, free_port, keys_in_slots, two_group_slots, wait_until
+from tls_certs import CertAuthority, TlsRedis, TlsResp
 
 pytestmark = pytest.mark.real_proxy
 
 
 # ---------------------------------------------------------------- helpers
 
-class TlsResp:
-    """A raw RESP client over TLS (Python's ssl): exact pipelines, parsed replies."""
-
-    def __init__(self, port: int, ca: Path, cert=None, server_hostname: str = "127.0.0.1",
-                 timeout: float = 10.0):
-        ctx = ssl.create_default_context(cafile=str(ca))
-        if cert is not None:
-            ctx.load_cert_chain(str(cert.cert), str(cert.key))
-        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        try:
-            self.sock = ctx.wrap_socket(raw, server_hostname=server_hostname)
-        except Exception:
-            raw.close()
-            raise
-        self.buf = b""
-
-    def peer_serial(self) -> int:
-        return int(self.sock.getpeercert()["serialNumber"], 16)
-
-    def send_raw(self, data: bytes):
-        self.sock.sendall(data)
-
-    def read_reply(self):
-        while True:
-            if self.buf:
-                try:
-                    value, pos = parse_reply(self.buf, 0)
-                except IndexError:
-                    value, pos = None, -1
-                if pos > 0:
-                    self.buf = self.buf[pos:]
-                    return value
-            chunk = self.sock.recv(1 << 20)
-            if not chunk:
-                raise harness.ConnClosed("closed")
-            self.buf += chunk
-
-    def call(self, *args):
-        self.send_raw(encode(*args))
-        return self.read_reply()
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
 def cli(port: int, ca: Path, *args, stdin: bytes | None = None, extra=()) -> subprocess.CompletedProcess:
     return subprocess.run([REDIS_CLI, "--tls", "--cacert", str(ca), "-h", "127.0.0.1", "-p", str(port), *extra,
                            *map(str, args)], input=stdin, capture_output=True, timeout=30)
-
-
-class TlsRedis(RedisServer):
-    """A redis-server listening on TLS only (--port 0)."""
-
-    def __init__(self, workdir, cert, ca: Path, auth_clients: str = "no", hostname: str = "127.0.0.1"):
-        super().__init__(workdir)
-        self.cert, self.ca, self.auth_clients, self.hostname = cert, ca, auth_clients, hostname
-
-    def start(self, wait: float = 10.0):
-        args = [harness.REDIS_SERVER, "--port", "0", "--tls-port", self.port, "--bind", "127.0.0.1",
-                "--tls-cert-file", self.cert.cert, "--tls-key-file", self.cert.key,
-                "--tls-ca-cert-file", self.ca, "--tls-auth-clients", self.auth_clients,
-                "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", self.dir,
-                "--logfile", self.logfile, "--protected-mode", "no"]
-        self.proc = harness.spawn(list(map(str, args)), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        client = self.cert if self.auth_clients == "yes" else None
-
-        def up():
-            self._check_alive()
-            try:
-                with TlsResp(self.port, self.ca, cert=client, server_hostname=self.hostname, timeout=1) as c:
-                    return c.call("PING") == "PONG"
-            except (OSError, ssl.SSLError, harness.ConnClosed):
-                return False
-
-        wait_until(up, wait, what=f"TLS redis-server on {self.port}")
-        return self
-
-    def tls_call(self, *args):
-        with TlsResp(self.port, self.ca, cert=self.cert if self.auth_clients == "yes" else None) as c:
-            return c.call(*args)
 
 
 @pytest.fixture(scope="module")

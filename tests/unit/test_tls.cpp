@@ -115,6 +115,17 @@ TEST_CASE("TlsConn: handshake, partial writes and reads over non-blocking socket
   std::string got;
   size_t off = 0;
   bool saw_want_write = false;
+  // Fill the socket with nobody reading: partial writes, then WANT_WRITE.
+  while (off < payload.size()) {
+    auto io = client->write(payload.data() + off, payload.size() - off, n);
+    if (io != TlsConn::Io::kOk) {
+      REQUIRE(io == TlsConn::Io::kWantWrite);
+      saw_want_write = true;
+      break;
+    }
+    REQUIRE(n > 0);
+    off += n;
+  }
   for (int rounds = 0; (off < payload.size() || got.size() < payload.size()) && rounds < 100000; ++rounds) {
     if (off < payload.size()) {
       auto io = client->write(payload.data() + off, payload.size() - off, n);
@@ -132,11 +143,22 @@ TEST_CASE("TlsConn: handshake, partial writes and reads over non-blocking socket
         break;
       }
       got.append(buf, n);
+      if (server->drained()) break;  // nothing left in the socket nor in OpenSSL
     }
   }
   CHECK(saw_want_write);
   CHECK(got.size() == payload.size());
   CHECK(got == payload);
+
+  // drained(): false while OpenSSL still holds decrypted bytes, true once the
+  // last recv came up short and everything was handed out.
+  REQUIRE(client->write("hello", 5, n) == TlsConn::Io::kOk);
+  REQUIRE(server->read(buf, 2, n) == TlsConn::Io::kOk);
+  CHECK(n == 2);
+  CHECK(!server->drained());
+  REQUIRE(server->read(buf, sizeof buf, n) == TlsConn::Io::kOk);
+  CHECK(std::string(buf, n) == "llo");
+  CHECK(server->drained());
 
   // A close_notify reads as kClosed.
   client->shutdown();
