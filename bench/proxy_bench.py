@@ -1,6 +1,11 @@
 #!/usr/bin/python3
 """Side-by-side proxy benchmark: direct Redis vs codis-proxy vs twemproxy.
 
+With --tls, two more targets: "direct-tls" (redis-server's own TLS port,
+--port 0) and "proxy-tls" (clients on the proxy's TLS port, the proxy on the
+backends' TLS ports: backend_tls), driven by redis-benchmark --tls with a
+private CA made with openssl in the run directory.
+
 For each target and each mode (no pipeline, -P 16) it measures, in one run:
   * throughput (redis-benchmark rps for SET and GET) and the ratio to direct
     Redis measured in the same run (median over --rounds interleaved rounds);
@@ -37,7 +42,8 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGETS = ("direct", "proxy", "twemproxy")
+TARGETS = ("direct", "proxy", "twemproxy", "direct-tls", "proxy-tls")
+TLS_TARGETS = ("direct-tls", "proxy-tls")
 MODES = (("nopipe", 1), ("P16", 16))
 TESTS = ("set", "get")
 CLIENTS = 50
@@ -99,6 +105,8 @@ class Procs:
 
 PROCS = Procs()
 USED_PORTS = set()
+TLS_PORTS = set()  # ports that speak TLS: clients there use the run's CA
+TLS = None         # {"ca": path, "cert": path, "key": path} once made
 
 
 def free_port():
@@ -124,6 +132,10 @@ def free_port():
 class Resp:
     def __init__(self, port, timeout=5.0):
         self.s = socket.create_connection((HOST, port), timeout=timeout)
+        if port in TLS_PORTS:
+            import ssl
+            ctx = ssl.create_default_context(cafile=TLS["ca"])
+            self.s = ctx.wrap_socket(self.s, server_hostname=HOST)
         self.buf = b""
 
     def close(self):
@@ -188,7 +200,7 @@ def wait_ready(port, proc, timeout):
             if r == "+PONG":
                 return
             last = r
-        except (OSError, ConnectionError, ValueError) as e:
+        except (OSError, ConnectionError, ValueError) as e:  # ssl.SSLError is an OSError
             last = e
         time.sleep(0.2)
     raise RuntimeError("not ready on port %d after %.0fs (last: %r)"
@@ -208,11 +220,32 @@ class Env:
         return os.path.join(self.rundir, name)
 
 
-def redis_argv(env, port, name):
-    return ["redis-server", "--port", str(port), "--bind", HOST,
+def make_tls(env):
+    """A private CA and one certificate (127.0.0.1) for every TLS endpoint."""
+    global TLS
+    if TLS is None:
+        sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+        from tls_certs import CertAuthority
+        ca = CertAuthority(env.path("tls"), "bench-ca")
+        c = ca.issue("bench-server", ips=(HOST,))
+        TLS = {"ca": str(ca.cert), "cert": str(c.cert), "key": str(c.key)}
+    return TLS
+
+
+def tls_args(port):
+    t = TLS  # made by the caller (make_tls)
+    return ["--tls-port", str(port), "--tls-cert-file", t["cert"], "--tls-key-file", t["key"],
+            "--tls-ca-cert-file", t["ca"], "--tls-auth-clients", "no"]
+
+
+def redis_argv(env, port, name, tls_port=None):
+    argv = ["redis-server", "--port", str(port), "--bind", HOST,
             "--save", "", "--appendonly", "no", "--protected-mode", "yes",
             "--dir", env.rundir, "--dbfilename", name + ".rdb",
             "--logfile", env.path(name + ".log"), "--daemonize", "no"]
+    if tls_port is not None:
+        argv += tls_args(tls_port)
+    return argv
 
 
 def valgrind_prefix(env, name):
@@ -221,9 +254,15 @@ def valgrind_prefix(env, name):
             "--log-file=" + env.path(name + ".valgrind.log")]
 
 
-def start_redis(env, name, valgrind=False):
+def start_redis(env, name, valgrind=False, tls=False):
+    """tls: the server listens on a TLS port only (--port 0), which is returned."""
     port = free_port()
-    argv = redis_argv(env, port, name)
+    if tls:
+        make_tls(env)
+        TLS_PORTS.add(port)
+        argv = redis_argv(env, 0, name, tls_port=port)
+    else:
+        argv = redis_argv(env, port, name)
     if valgrind:
         argv = valgrind_prefix(env, name) + argv
     p = PROCS.start(name, argv, env.path(name + ".stdout"))
@@ -234,25 +273,45 @@ def start_redis(env, name, valgrind=False):
 def start_backends(env):
     if env.backends:
         return
+    # With TLS targets, the backends also listen on a TLS port (for proxy-tls);
+    # fills and checks keep using their plain ports.
+    want_tls = any(t in TLS_TARGETS for t in env.args.targets)
+    if want_tls:
+        make_tls(env)
+    env.backend_tls = []
     for i in (1, 2):
-        port, _ = start_redis(env, "backend%d" % i)
+        port = free_port()
+        name = "backend%d" % i
+        tport = free_port() if want_tls else None
+        p = PROCS.start(name, redis_argv(env, port, name, tls_port=tport), env.path(name + ".stdout"))
+        wait_ready(port, p, 15)
         env.backends.append(port)
+        env.backend_tls.append(tport)
     log("backends: 127.0.0.1:%d (group 1, slots 0-511), 127.0.0.1:%d "
         "(group 2, slots 512-1023)" % tuple(env.backends))
 
 
-def start_proxy(env, name, valgrind=False):
+def start_proxy(env, name, valgrind=False, tls=False):
+    """tls: clients on the proxy's TLS port (returned), backends over TLS."""
     start_backends(env)
     port, admin = free_port(), free_port()
     conf = env.path(name + ".toml")
+    backends = env.backends
     with open(conf, "w") as f:
         f.write('product_name = "bench"\n')
         f.write('admin_addr = "%s:%d"\n' % (HOST, admin))
         f.write('proxy_addr = "%s:%d"\n' % (HOST, port))
+        if tls:
+            tport = free_port()
+            TLS_PORTS.add(tport)
+            f.write('proxy_tls_addr = "%s:%d"\n' % (HOST, tport))
+            f.write('proxy_tls_cert_file = "%s"\nproxy_tls_key_file = "%s"\n' % (TLS["cert"], TLS["key"]))
+            f.write('backend_tls = true\nbackend_tls_ca_file = "%s"\n' % TLS["ca"])
+            backends = env.backend_tls
     slots = env.path(name + ".slots.json")
     with open(slots, "w") as f:
         json.dump([{"id": i,
-                    "backend_addr": "%s:%d" % (HOST, env.backends[0 if i < 512 else 1]),
+                    "backend_addr": "%s:%d" % (HOST, backends[0 if i < 512 else 1]),
                     "backend_addr_group_id": 1 if i < 512 else 2}
                    for i in range(1024)], f)
     argv = [env.args.proxy_bin, "--config", conf, "--fillslots", slots,
@@ -262,6 +321,9 @@ def start_proxy(env, name, valgrind=False):
         argv = valgrind_prefix(env, name) + argv
     p = PROCS.start(name, argv, env.path(name + ".stdout"))
     wait_ready(port, p, 90 if valgrind else 15)
+    if tls:
+        wait_ready(tport, p, 30)
+        return tport, p
     return port, p
 
 
@@ -297,8 +359,12 @@ def start_target(env, target, valgrind=False):
     name = target + ("-callgrind" if valgrind else "")
     if target == "direct":
         return start_redis(env, name, valgrind)
+    if target == "direct-tls":
+        return start_redis(env, name, valgrind, tls=True)
     if target == "proxy":
         return start_proxy(env, name, valgrind)
+    if target == "proxy-tls":
+        return start_proxy(env, name, valgrind, tls=True)
     return start_twemproxy(env, name, valgrind)
 
 
@@ -309,6 +375,8 @@ def run_bench(port, test, n, pipeline, timeout=900):
     argv = ["redis-benchmark", "-h", HOST, "-p", str(port), "-t", test,
             "-n", str(n), "-c", str(CLIENTS), "-r", str(ARGS.keyspace),
             "-d", str(ARGS.datasize), "-P", str(pipeline), "--csv", "-e"]
+    if port in TLS_PORTS:
+        argv += ["--tls", "--cacert", TLS["ca"]]
     try:
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            stdin=subprocess.DEVNULL, timeout=timeout)
@@ -358,7 +426,7 @@ def sanity(env, target, port):
     finally:
         c.close()
     dist = None
-    if target != "direct":
+    if not target.startswith("direct"):
         dist = []
         for b in env.backends:
             bc = Resp(b)
@@ -521,7 +589,7 @@ def phase_throughput_and_syscalls(env, targets, results):
             t0 = time.time()
             fill(ports[t])
             log("%s: filled %d keys in %.1fs" % (t, ARGS.keyspace, time.time() - t0))
-            if t != "direct":
+            if not t.startswith("direct"):
                 sizes = []
                 for b in env.backends:
                     bc = Resp(b)
@@ -601,7 +669,7 @@ def phase_callgrind(env, targets, results):
             log("%s callgrind start: %s" % (t, e))
             continue
         try:
-            if t == "direct":  # fresh instance; proxy backends are filled already
+            if t.startswith("direct"):  # fresh instance; proxy backends are filled already
                 t0 = time.time()
                 fill(port)
                 log("%s: filled %d keys in %.1fs" % (name, ARGS.keyspace,
@@ -616,11 +684,28 @@ def phase_callgrind(env, targets, results):
                     ir, dump = callgrind_measure(
                         env, name, p.pid,
                         lambda: run_bench(port, test, n, pipeline))
-                    results[t][mode]["instructions"][test] = {
-                        "ir": ir, "requests": n,
-                        "dump": os.path.relpath(dump, ROOT)}
-                    log("%-9s %-6s %s: %d Ir / %d requests = %.0f instr/request"
-                        % (t, mode, test, ir, n, ir / n))
+                    entry = {"ir": ir, "requests": n, "dump": os.path.relpath(dump, ROOT)}
+                    if t in TLS_TARGETS:
+                        # Each redis-benchmark run makes 50 new TLS connections, and a
+                        # handshake costs millions of instructions: the per-request
+                        # figure is the difference to a run of a quarter the requests
+                        # (same handshakes), per request of the difference.
+                        n1 = n // 4
+                        ir1, _ = callgrind_measure(
+                            env, name, p.pid,
+                            lambda: run_bench(port, test, n1, pipeline))
+                        marginal = (ir - ir1) / (n - n1)
+                        entry = {"ir": ir - ir1, "requests": n - n1,
+                                 "dump": os.path.relpath(dump, ROOT),
+                                 "runs": [[n1, ir1], [n, ir]],
+                                 "setup_ir_per_connection": (ir1 - marginal * n1) / CLIENTS}
+                        log("%-9s %-6s %s: %d Ir / %d requests, %d Ir / %d requests: %.0f instr/request, "
+                            "%.0f per connection set-up (TLS handshake)"
+                            % (t, mode, test, ir1, n1, ir, n, marginal, entry["setup_ir_per_connection"]))
+                    else:
+                        log("%-9s %-6s %s: %d Ir / %d requests = %.0f instr/request"
+                            % (t, mode, test, ir, n, ir / n))
+                    results[t][mode]["instructions"][test] = entry
         except Exception as e:
             results[t]["callgrind_error"] = str(e)
             log("%s callgrind: %s" % (t, e))
@@ -653,7 +738,8 @@ def summarize(results):
                     sum(sc[k]["requests"] for k in TESTS))
     for t in results:
         for mode, _ in MODES:
-            r, d = results[t][mode], results.get("direct", {}).get(mode)
+            base = "direct-tls" if t in TLS_TARGETS else "direct"
+            r, d = results[t][mode], results.get(base, {}).get(mode)
             r["ratio_vs_direct"] = {}
             if d is None:
                 continue
@@ -696,6 +782,22 @@ def markdown(results, meta):
             lines.append("| %s | %s | %s | %s | %s | %s | %s |"
                          % (t, mname, fmt_int(r["rps"]["set"]),
                             fmt_int(r["rps"]["get"]), ratio, ins, sys_))
+    setup = []
+    for t in results:
+        if t not in TLS_TARGETS:
+            continue
+        for mode, pipeline in MODES:
+            ins = results[t][mode]["instructions"]
+            vals = [ins[k]["setup_ir_per_connection"] for k in TESTS if "setup_ir_per_connection" in ins.get(k, {})]
+            if vals:
+                setup.append("%s %s: %s" % (t, "no pipeline" if pipeline == 1 else "-P %d" % pipeline,
+                                            fmt_int(statistics.mean(vals))))
+    if setup:
+        lines.append("")
+        lines.append("TLS targets: instr/request is the difference between a run of N requests and one "
+                     "of N/4 (both with %d new connections) over 3N/4, so TLS handshakes are left out; "
+                     "instructions per connection set-up (mostly the handshake): %s."
+                     % (CLIENTS, "; ".join(setup)))
     bd = []
     for t in results:
         for mode, pipeline in MODES:
@@ -805,8 +907,11 @@ def parse_args():
     ap.add_argument("--datasize", type=int, default=16)
     ap.add_argument("--quick", action="store_true",
                     help="small counts: a smoke run in about a minute")
-    ap.add_argument("--only", default=",".join(TARGETS),
-                    help="comma-separated subset of %s" % ",".join(TARGETS))
+    ap.add_argument("--tls", action="store_true",
+                    help="also measure direct-tls and proxy-tls (vs direct-tls)")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated subset of %s (default: all but the TLS ones unless --tls)"
+                    % ",".join(TARGETS))
     ap.add_argument("--proxy-bin", default=os.path.join(ROOT, "build/proxy/codis-proxy"))
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--no-perf", action="store_true")
@@ -819,6 +924,8 @@ def parse_args():
         a.cg_requests = 4000 if a.quick else 20000
     if a.rounds is None:
         a.rounds = 1 if a.quick else 3
+    if a.only is None:
+        a.only = ",".join(t for t in TARGETS if a.tls or t not in TLS_TARGETS)
     a.targets = [t.strip() for t in a.only.split(",") if t.strip()]
     for t in a.targets:
         if t not in TARGETS:

@@ -6,8 +6,10 @@
 # syscalls/request. See docs/benchmarks.md.
 #
 # Usage: bench/proxy_bench.sh [--quick] [--requests N] [--cg-requests N]
-#          [--rounds N] [--only direct,proxy,twemproxy] [--proxy-bin PATH]
-#          [--no-callgrind] [--no-perf]
+#          [--rounds N] [--only direct,proxy,twemproxy,direct-tls,proxy-tls]
+#          [--tls] [--proxy-bin PATH] [--no-callgrind] [--no-perf]
+# --tls adds direct-tls (redis-server's TLS port) and proxy-tls (the proxy's
+# TLS port, backend_tls to the backends' TLS ports), compared with direct-tls.
 # Output: Markdown table on stdout; JSON, table, logs and callgrind dumps in
 # bench/out/ (gitignored).
 #

@@ -33,6 +33,9 @@
 #   CODIS_QS_PROXY2_ADMIN_PORT   proxy 2 admin API                      (11081)
 #   CODIS_QS_HAPROXY_PORT        HAProxy (what clients use)             (19100)
 #   CODIS_QS_HAPROXY_STATS_PORT  HAProxy status page                    (19101)
+#   CODIS_QS_PROXY1_TLS_PORT     proxy 1 TLS port                       (19443)
+#   CODIS_QS_PROXY2_TLS_PORT     proxy 2 TLS port                       (19444)
+#   CODIS_QS_HAPROXY_TLS_PORT    HAProxy passing TLS through to them    (19110)
 #   CODIS_QS_SENTINEL_DOWN_AFTER how long a master may be silent before the
 #                                sentinels fail it over                 (10s)
 #   CODIS_QS_SKIP_DEPS=1         do not run deploy/install-deps.sh
@@ -58,6 +61,8 @@ PROXY_PORTS=("${CODIS_QS_PROXY1_PORT:-19000}" "${CODIS_QS_PROXY2_PORT:-19001}")
 PROXY_ADMIN_PORTS=("${CODIS_QS_PROXY1_ADMIN_PORT:-11080}" "${CODIS_QS_PROXY2_ADMIN_PORT:-11081}")
 HAPROXY_PORT="${CODIS_QS_HAPROXY_PORT:-19100}"
 HAPROXY_STATS_PORT="${CODIS_QS_HAPROXY_STATS_PORT:-19101}"
+PROXY_TLS_PORTS=("${CODIS_QS_PROXY1_TLS_PORT:-19443}" "${CODIS_QS_PROXY2_TLS_PORT:-19444}")
+HAPROXY_TLS_PORT="${CODIS_QS_HAPROXY_TLS_PORT:-19110}"
 DOWN_AFTER="${CODIS_QS_SENTINEL_DOWN_AFTER:-10s}"
 
 # gid master replica first-slot last-slot
@@ -143,6 +148,30 @@ need_port_free() {  # port what env-var
     die "port $1 ($2) is taken by a process the quickstart did not start.
   Stop that process or choose another port: $3=..."
   fi
+}
+
+# TLS for clients: a private CA and one certificate (127.0.0.1, localhost) for
+# both proxies, made once with openssl in $STATE/tls and kept across runs.
+# Clients trust $STATE/tls/ca.crt: redis-cli --tls --cacert $STATE/tls/ca.crt.
+ensure_tls() {
+  local d="$STATE/tls"
+  [ -s "$d/ca.crt" ] && [ -s "$d/proxy.crt" ] && [ -s "$d/proxy.key" ] && return
+  command -v openssl >/dev/null || die "openssl is not installed (run deploy/install-deps.sh)"
+  mkdir -p "$d"
+  (
+    umask 077
+    cd "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.crt \
+      -days 825 -subj "/CN=codis quickstart CA" -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout proxy.key -out proxy.csr \
+      -subj "/CN=codis-proxy" 2>/dev/null
+    printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' >proxy.ext
+    openssl x509 -req -in proxy.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 825 -out proxy.crt \
+      -extfile proxy.ext 2>/dev/null
+    rm -f proxy.csr proxy.ext
+    chmod 644 ca.crt proxy.crt
+  ) || die "could not make the TLS certificates in $d"
 }
 
 # The admin secret: made once (256 random bits), then kept across runs.
@@ -370,6 +399,7 @@ start_dashboard() {
 
 start_proxy() {  # index(1,2)
   local n="$1" port="${PROXY_PORTS[$(($1 - 1))]}" admin="${PROXY_ADMIN_PORTS[$(($1 - 1))]}" dir pid
+  local tls_port="${PROXY_TLS_PORTS[$(($1 - 1))]}"
   dir="$(proxy_dir "$n")"
   if pid="$(proxy_pid "$n")"; then
     say "codis-proxy $n 127.0.0.1:$port already running (pid $pid)"
@@ -377,11 +407,15 @@ start_proxy() {  # index(1,2)
   fi
   need_port_free "$port" "codis-proxy $n" "CODIS_QS_PROXY${n}_PORT"
   need_port_free "$admin" "codis-proxy $n admin" "CODIS_QS_PROXY${n}_ADMIN_PORT"
+  need_port_free "$tls_port" "codis-proxy $n TLS" "CODIS_QS_PROXY${n}_TLS_PORT"
+  ensure_tls
   [ -x "$PROXY_BIN" ] || die "$PROXY_BIN not found: the build did not produce codis-proxy"
   mkdir -p "$dir"
   render "$CONFIGS/proxy.toml" "$dir/proxy.toml" \
     "$(toml product_name "\"$PRODUCT\"")" "$(toml admin_addr "\"$HOST:$admin\"")" \
-    "$(toml proxy_addr "\"$HOST:$port\"")" "$(toml admin_auth_file "\"$SECRET\"")"
+    "$(toml proxy_addr "\"$HOST:$port\"")" "$(toml admin_auth_file "\"$SECRET\"")" \
+    "$(toml proxy_tls_addr "\"$HOST:$tls_port\"")" "$(toml proxy_tls_cert_file "\"$STATE/tls/proxy.crt\"")" \
+    "$(toml proxy_tls_key_file "\"$STATE/tls/proxy.key\"")"
   rm -f "$dir/proxy.pid"
   # --zookeeper: the proxy registers itself, serves the routing stored there
   # and asks the running dashboard to take it over.
@@ -397,7 +431,7 @@ start_proxy() {  # index(1,2)
   live_pid "$dir/proxy.pid" codis-proxy >/dev/null || echo "$pid" >"$dir/proxy.pid"
   wait_for 15 http_ok "http://$HOST:$admin/health" ||
     die "codis-proxy $n admin API http://$HOST:$admin/health does not answer (log: $dir/proxy.log)"
-  say "codis-proxy $n is up (pid $pid): RESP 127.0.0.1:$port, admin http://127.0.0.1:$admin"
+  say "codis-proxy $n is up (pid $pid): RESP 127.0.0.1:$port, TLS 127.0.0.1:$tls_port, admin http://127.0.0.1:$admin"
 }
 
 start_haproxy() {
@@ -408,6 +442,7 @@ start_haproxy() {
   fi
   need_port_free "$HAPROXY_PORT" HAProxy CODIS_QS_HAPROXY_PORT
   need_port_free "$HAPROXY_STATS_PORT" "HAProxy status page" CODIS_QS_HAPROXY_STATS_PORT
+  need_port_free "$HAPROXY_TLS_PORT" "HAProxy TLS" CODIS_QS_HAPROXY_TLS_PORT
   command -v haproxy >/dev/null || die "haproxy is not installed (run deploy/install-deps.sh)"
   mkdir -p "$dir"
   render "$CONFIGS/haproxy.cfg" "$dir/haproxy.cfg" \
@@ -417,7 +452,10 @@ start_haproxy() {
     "s|^    bind 127.0.0.1:19100|    bind $HOST:$HAPROXY_PORT|" \
     "s|^    bind 127.0.0.1:19101|    bind $HOST:$HAPROXY_STATS_PORT|" \
     "s|^    server proxy-1 [^ ]*|    server proxy-1 $HOST:${PROXY_PORTS[0]}|" \
-    "s|^    server proxy-2 [^ ]*|    server proxy-2 $HOST:${PROXY_PORTS[1]}|"
+    "s|^    server proxy-2 [^ ]*|    server proxy-2 $HOST:${PROXY_PORTS[1]}|" \
+    "s|^    bind 127.0.0.1:19110|    bind $HOST:$HAPROXY_TLS_PORT|" \
+    "s|^    server proxy-1-tls [^ ]* check port [0-9]*|    server proxy-1-tls $HOST:${PROXY_TLS_PORTS[0]} check port ${PROXY_PORTS[0]}|" \
+    "s|^    server proxy-2-tls [^ ]* check port [0-9]*|    server proxy-2-tls $HOST:${PROXY_TLS_PORTS[1]} check port ${PROXY_PORTS[1]}|"
   haproxy -c -q -f "$dir/haproxy.cfg" >"$dir/haproxy.out" 2>&1 || {
     show_log "$dir/haproxy.out"
     die "HAProxy refused its config $dir/haproxy.cfg"
@@ -622,9 +660,11 @@ end_to_end_check() {
       sleep 0.1
     done
     [ "$got" = "ok" ] || die "$k did not reach group $gid's replica :$replica"
+    got="$(redis-cli --tls --cacert "$STATE/tls/ca.crt" -h "$HOST" -p "$HAPROXY_TLS_PORT" GET "$k" 2>&1)"
+    [ "$got" = "ok" ] || die "GET $k over TLS through HAProxy :$HAPROXY_TLS_PORT gave '$got' (log: $STATE/proxy-*/proxy.log)"
     redis-cli -h "$HOST" -p "$HAPROXY_PORT" DEL "$k" >/dev/null
   done
-  say "end-to-end check: ok (through HAProxy and both proxies, to each group's master and replica)"
+  say "end-to-end check: ok (through HAProxy, plain and TLS, and both proxies, to each group's master and replica)"
 }
 
 print_info() {
@@ -637,6 +677,7 @@ print_info() {
 Codis quickstart cluster "$PRODUCT" is running (state dir $STATE).
   connect:    redis-cli -p $HAPROXY_PORT              (HAProxy in front of both proxies)
               redis-cli -p ${PROXY_PORTS[0]}  /  redis-cli -p ${PROXY_PORTS[1]}   (each proxy directly)
+  TLS:        redis-cli --tls --cacert $STATE/tls/ca.crt -p $HAPROXY_TLS_PORT   (HAProxy passes TLS through to the proxies' TLS ports ${PROXY_TLS_PORTS[0]}, ${PROXY_TLS_PORTS[1]})
   admin secret: $SECRET   (root only; the dashboard, the proxies and codis-admin use it)
   web UI:     http://127.0.0.1:$DASH_PORT/   (sign in as "admin" with the admin secret)
   dashboard:  127.0.0.1:$DASH_PORT   e.g. $BUILD/dashboard/admin/codis-admin --dashboard=127.0.0.1:$DASH_PORT --group-status

@@ -216,8 +216,47 @@ const std::vector<Field<P>>& proxy_fields() {
        .comment = "KEYS runs on every group; past this many keys in total it answers an error\n"
                   "instead (not in Codis). Use SCAN for big keyspaces.",
        .min = 1, .max = INT_MAX},
+      {.key = "proxy_tls_addr", .member = &P::proxy_tls_addr,
+       .comment = "TLS for clients (not in Codis): a second RESP port, \"host:port\", speaking TLS 1.2 or newer\n"
+                  "(empty: none; proxy_addr keeps serving plain TCP). proxy_tls_cert_file and\n"
+                  "proxy_tls_key_file are the PEM certificate (chain) and its unencrypted key. With\n"
+                  "proxy_tls_ca_file set, clients must present a certificate signed by that CA.\n"
+                  "SIGHUP (or a change of the files' modification time) reloads the three files: new\n"
+                  "connections get the new certificate, open ones keep theirs; a bad file keeps the old."},
+      {.key = "proxy_tls_cert_file", .member = &P::proxy_tls_cert_file},
+      {.key = "proxy_tls_key_file", .member = &P::proxy_tls_key_file},
+      {.key = "proxy_tls_ca_file", .member = &P::proxy_tls_ca_file},
+      {.key = "backend_tls", .member = &P::backend_tls,
+       .comment = "TLS to the Redis servers (not in Codis; servers with tls-port and port 0). Their\n"
+                  "certificates must chain to backend_tls_ca_file (empty: the system's trust store) and name\n"
+                  "the host of the server's address (an IP address must be in the certificate's IP SANs), or\n"
+                  "backend_tls_server_name when set. backend_tls_cert_file and backend_tls_key_file: the\n"
+                  "proxy's client certificate, for servers with tls-auth-clients yes. Reloaded with SIGHUP\n"
+                  "as the proxy_tls_* files. The dashboard has the same keys for its own connections."},
+      {.key = "backend_tls_ca_file", .member = &P::backend_tls_ca_file},
+      {.key = "backend_tls_cert_file", .member = &P::backend_tls_cert_file},
+      {.key = "backend_tls_key_file", .member = &P::backend_tls_key_file},
+      {.key = "backend_tls_server_name", .member = &P::backend_tls_server_name},
   }, "admin_addr");
   return fields;
+}
+
+Status validate_proxy_tls(const ProxyConfig& c, const Lines* lines) {
+  if (!c.proxy_tls_addr.empty()) {
+    if (!valid_host_port(c.proxy_tls_addr)) {
+      return Status::Error(at(lines, "proxy_tls_addr") + "expected \"host:port\" (e.g. \"0.0.0.0:19443\"), got " +
+                           text_quoted(c.proxy_tls_addr));
+    }
+    if (c.proxy_tls_cert_file.empty() || c.proxy_tls_key_file.empty()) {
+      return Status::Error(at(lines, c.proxy_tls_cert_file.empty() ? "proxy_tls_cert_file" : "proxy_tls_key_file") +
+                           "proxy_tls_addr needs proxy_tls_cert_file and proxy_tls_key_file");
+    }
+  }
+  if (c.backend_tls_cert_file.empty() != c.backend_tls_key_file.empty()) {
+    return Status::Error(at(lines, c.backend_tls_cert_file.empty() ? "backend_tls_cert_file" : "backend_tls_key_file") +
+                         "backend_tls_cert_file and backend_tls_key_file go together");
+  }
+  return Status::Ok();
 }
 
 Status validate_proxy(const ProxyConfig& c, const Lines* lines) {
@@ -247,6 +286,7 @@ Status validate_proxy(const ProxyConfig& c, const Lines* lines) {
     return Status::Error(at(lines, "proxy_addr") + "expected \"host:port\" (e.g. \"0.0.0.0:19000\"), got " +
                          text_quoted(c.proxy_addr));
   }
+  if (auto st = validate_proxy_tls(c, lines); !st.ok()) return st;
   if (!c.jodis_name.empty()) {
     if (c.jodis_name != "zookeeper" && c.jodis_name != "etcd") {
       return Status::Error(at(lines, "jodis_name") + "expected \"zookeeper\", \"etcd\" or \"\", got " +

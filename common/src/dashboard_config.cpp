@@ -58,6 +58,15 @@ const std::vector<Field<D>>& fields() {
       {"sentinel_failover_timeout", &D::sentinel_failover_timeout},
       {"sentinel_notification_script", &D::sentinel_notification_script},
       {"sentinel_client_reconfig_script", &D::sentinel_client_reconfig_script},
+      {"backend_tls", &D::backend_tls,
+       "TLS to the redis servers and sentinels (not in Codis; servers with tls-port and port 0), with\n"
+       "the proxies' backend_tls_* keys and meanings: certificates must chain to backend_tls_ca_file\n"
+       "(empty: the system's trust store) and name the host of the address, or backend_tls_server_name;\n"
+       "backend_tls_cert_file/backend_tls_key_file for servers with tls-auth-clients yes. Read at start."},
+      {"backend_tls_ca_file", &D::backend_tls_ca_file},
+      {"backend_tls_cert_file", &D::backend_tls_cert_file},
+      {"backend_tls_key_file", &D::backend_tls_key_file},
+      {"backend_tls_server_name", &D::backend_tls_server_name},
   }, "admin_addr");
   return table;
 }
@@ -94,6 +103,10 @@ Status validate_dashboard(const D& c, const Lines* lines) {
   if (c.admin_addr.rfind(':') == std::string::npos) {
     return Status::Error(at(lines, "admin_addr") + "expected \"host:port\", got \"" +
                          c.admin_addr + "\"");
+  }
+  if (c.backend_tls_cert_file.empty() != c.backend_tls_key_file.empty()) {
+    return Status::Error(at(lines, c.backend_tls_cert_file.empty() ? "backend_tls_cert_file" : "backend_tls_key_file") +
+                         "backend_tls_cert_file and backend_tls_key_file go together");
   }
   if (migration_forward_method(c.migration_method) < 0) {
     return Status::Error(at(lines, "migration_method") +

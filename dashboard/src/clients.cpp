@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "codis/host_port.h"
+#include "redis_tls.h"
 
 namespace codis::dashboard {
 
@@ -118,6 +119,11 @@ Result<RedisClient> RedisClient::connect(const std::string& addr, const std::str
   auto fd = dial(addr, timeout);
   if (!fd) return fd.status();
   RedisClient c(*fd, addr, timeout);
+  if (redis_tls::enabled()) {
+    auto t = redis_tls::Conn::handshake(*fd, addr, Clock::now() + timeout);
+    if (!t) return Result<RedisClient>::Error("redis " + addr + ": " + t.message());
+    c.tls_ = std::move(*t);
+  }
   if (!auth.empty()) {
     auto r = c.call({"AUTH", auth});
     if (!r) return r.status();
@@ -129,13 +135,19 @@ Result<RedisClient> RedisClient::connect(const std::string& addr, const std::str
   return c;
 }
 
+RedisClient::RedisClient(int fd, std::string addr, std::chrono::milliseconds timeout)
+    : fd_(fd), addr_(std::move(addr)), timeout_(timeout) {}
+
 RedisClient::RedisClient(RedisClient&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)), addr_(std::move(o.addr_)), timeout_(o.timeout_), buffer_(std::move(o.buffer_)) {}
+    : fd_(std::exchange(o.fd_, -1)), tls_(std::move(o.tls_)), addr_(std::move(o.addr_)), timeout_(o.timeout_),
+      buffer_(std::move(o.buffer_)) {}
 
 RedisClient& RedisClient::operator=(RedisClient&& o) noexcept {
   if (this != &o) {
+    tls_.reset();
     if (fd_ >= 0) ::close(fd_);
     fd_ = std::exchange(o.fd_, -1);
+    tls_ = std::move(o.tls_);
     addr_ = std::move(o.addr_);
     timeout_ = o.timeout_;
     buffer_ = std::move(o.buffer_);
@@ -144,6 +156,7 @@ RedisClient& RedisClient::operator=(RedisClient&& o) noexcept {
 }
 
 RedisClient::~RedisClient() {
+  tls_.reset();  // its close_notify goes out before the socket closes
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -153,7 +166,8 @@ Result<resp::Value> RedisClient::call(const std::vector<std::string>& args) {
   std::string out;
   resp::append_command(out, views);
   const auto deadline = Clock::now() + timeout_;
-  if (auto st = write_all(fd_, out, deadline, "redis " + addr_); !st.ok()) return st;
+  const std::string what = "redis " + addr_;
+  if (auto st = tls_ ? tls_->write_all(out, deadline, what) : write_all(fd_, out, deadline, what); !st.ok()) return st;
   for (;;) {
     resp::Value v;
     size_t consumed = 0;
@@ -163,15 +177,18 @@ Result<resp::Value> RedisClient::call(const std::vector<std::string>& args) {
       return v;
     }
     if (ps == resp::ParseStatus::kError) {
+      tls_.reset();
       ::close(std::exchange(fd_, -1));
       return Result<resp::Value>::Error("redis " + addr_ + ": protocol error in reply to " + args[0]);
     }
-    auto n = read_some(fd_, buffer_, deadline, "redis " + addr_);
+    auto n = tls_ ? tls_->read_some(buffer_, deadline, what) : read_some(fd_, buffer_, deadline, what);
     if (!n) {
+      tls_.reset();
       ::close(std::exchange(fd_, -1));
       return n.status();
     }
     if (*n == 0) {
+      tls_.reset();
       ::close(std::exchange(fd_, -1));
       return Result<resp::Value>::Error("redis " + addr_ + ": connection closed by the server");
     }

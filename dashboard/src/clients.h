@@ -20,9 +20,14 @@
 
 namespace codis::dashboard {
 
+namespace redis_tls {
+class Conn;
+}
+
 class RedisClient {
  public:
-  // Connects and AUTHs (when auth is not empty).
+  // Connects and AUTHs (when auth is not empty); over TLS when dashboard.toml
+  // sets backend_tls (redis_tls.h).
   static Result<RedisClient> connect(const std::string& addr, const std::string& auth,
                                      std::chrono::milliseconds timeout);
   RedisClient(RedisClient&& other) noexcept;
@@ -37,9 +42,9 @@ class RedisClient {
   Status set_master(const std::string& master, const std::string& auth);
 
  private:
-  RedisClient(int fd, std::string addr, std::chrono::milliseconds timeout)
-      : fd_(fd), addr_(std::move(addr)), timeout_(timeout) {}
+  RedisClient(int fd, std::string addr, std::chrono::milliseconds timeout);  // out of line: tls_'s type is incomplete here
   int fd_ = -1;
+  std::unique_ptr<redis_tls::Conn> tls_;  // backend_tls: the session over fd_
   std::string addr_;
   std::chrono::milliseconds timeout_;
   std::string buffer_;

@@ -24,6 +24,7 @@
 #include "codis/http_server.h"
 #include "codis/logging.h"
 #include "clients.h"
+#include "redis_tls.h"
 #include "topom.h"
 #include "topom_api.h"
 #include "web_assets.h"
@@ -170,6 +171,12 @@ int main(int argc, char** argv) {
                  config.admin_users_file);
   }
   codis::dashboard::AdminSessions sessions(std::move(session_options));
+  if (auto st = codis::dashboard::redis_tls::configure({config.backend_tls, config.backend_tls_ca_file,
+                                                       config.backend_tls_cert_file, config.backend_tls_key_file,
+                                                       config.backend_tls_server_name});
+      !st.ok()) {
+    return fail(st.message());
+  }
 
   // The web UI's bundle: --assets-dir, else the first default place with one.
   std::vector<std::string> searched;

@@ -177,6 +177,7 @@ void BackendConn::connect() {
     ip = results.begin()->endpoint().address();
   }
   uint16_t port = static_cast<uint16_t>(std::strtoul(port_.c_str(), nullptr, 10));
+  tls_.reset();
   socket_ = tcp::socket(worker_.io());
   ++pending_ops_;
   socket_.async_connect(tcp::endpoint(ip, port), [this, gen](const boost::system::error_code& ec) {
@@ -186,15 +187,73 @@ void BackendConn::connect() {
       fail("connect: " + ec.message());
       return;
     }
+    boost::system::error_code oec;
+    socket_.set_option(tcp::no_delay(true), oec);
+    socket_.set_option(asio::socket_base::keep_alive(true), oec);
+    socket_.non_blocking(true, oec);
+    if (worker_.config().backend_tls) {
+      tls::Context ctx = worker_.context().backend_tls();
+      std::string err;
+      if (ctx) tls_ = TlsConn::connect(ctx.get(), socket_.native_handle(), host_, worker_.config().backend_tls_server_name, err);
+      if (!tls_) {
+        fail("TLS: " + (err.empty() ? std::string("no TLS context") : err));
+        return;
+      }
+      tls_handshake(gen);
+      return;
+    }
     on_connected();
   });
 }
 
+void BackendConn::tls_wait(bool for_write_side, TlsConn::Io want, void (BackendConn::*then)()) {
+  bool& busy = for_write_side ? writing_ : reading_;
+  busy = true;
+  const uint64_t gen = generation_;
+  ++pending_ops_;
+  auto what = want == TlsConn::Io::kWantWrite ? asio::socket_base::wait_write : asio::socket_base::wait_read;
+  socket_.async_wait(what, [this, gen, &busy, then](const boost::system::error_code& ec) {
+    --pending_ops_;
+    if (gen != generation_) return;
+    busy = false;
+    if (ec) {
+      fail(std::string(&busy == &writing_ ? "write: " : "read: ") + ec.message());
+      return;
+    }
+    (this->*then)();
+  });
+}
+
+void BackendConn::tls_handshake(uint64_t gen) {
+  if (gen != generation_) return;
+  switch (auto io = tls_->handshake()) {
+    case TlsConn::Io::kOk:
+      if (reconnects_ == 0) spdlog::info("backend {} db {}: TLS established, {}", addr_, db_, tls_->describe());
+      on_connected();
+      return;
+    case TlsConn::Io::kWantRead:
+    case TlsConn::Io::kWantWrite: {
+      // Not through tls_wait: the read side is not started yet, and the step needs `gen`.
+      ++pending_ops_;
+      auto what = io == TlsConn::Io::kWantWrite ? asio::socket_base::wait_write : asio::socket_base::wait_read;
+      socket_.async_wait(what, [this, gen](const boost::system::error_code& ec) {
+        --pending_ops_;
+        if (gen != generation_) return;
+        if (ec) {
+          fail("TLS handshake: " + ec.message());
+          return;
+        }
+        tls_handshake(gen);
+      });
+      return;
+    }
+    default:
+      fail("TLS handshake: " + tls_->error());
+      return;
+  }
+}
+
 void BackendConn::on_connected() {
-  boost::system::error_code ec;
-  socket_.set_option(tcp::no_delay(true), ec);
-  socket_.set_option(asio::socket_base::keep_alive(true), ec);
-  socket_.non_blocking(true, ec);
   state_ = State::kReady;
   ++reconnects_;
   backoff_ms_ = 0;
@@ -210,6 +269,10 @@ void BackendConn::on_connected() {
 void BackendConn::flush() {
   flush_scheduled = false;
   if (state_ != State::kReady || writing_ || out_.empty()) return;
+  if (tls_) {
+    tls_flush();
+    return;
+  }
   boost::system::error_code wec;
   size_t n = socket_.write_some(asio::buffer(out_), wec);
   if (wec == asio::error::would_block || wec == asio::error::try_again) {
@@ -262,6 +325,10 @@ void BackendConn::start_read() {
 
 // As Session::read_now: read what is there without a speculative extra read.
 void BackendConn::read_now() {
+  if (tls_) {
+    tls_read();
+    return;
+  }
   const uint64_t gen = generation_;
   const int fd = socket_.native_handle();
   for (;;) {
@@ -284,6 +351,53 @@ void BackendConn::read_now() {
     return;
   }
   start_read();
+}
+
+// As Session::tls_read: read until OpenSSL wants the socket.
+void BackendConn::tls_read() {
+  const uint64_t gen = generation_;
+  for (;;) {
+    char* p = in_.prepare(kReadChunk);
+    size_t n = 0;
+    auto io = tls_->read(p, in_.writable(), n);
+    if (io == TlsConn::Io::kOk) {
+      on_read(n);
+      if (gen != generation_ || state_ != State::kReady) return;  // failed or closed meanwhile
+      if (tls_->drained()) break;
+      continue;
+    }
+    if (io == TlsConn::Io::kWantRead) break;
+    if (io == TlsConn::Io::kWantWrite) {
+      tls_wait(false, io, &BackendConn::tls_read);
+      return;
+    }
+    fail(io == TlsConn::Io::kClosed ? "connection closed by server" : "TLS read: " + tls_->error());
+    return;
+  }
+  start_read();
+}
+
+// As Session::tls_flush: unsent bytes stay at the front of out_.
+void BackendConn::tls_flush() {
+  size_t off = 0;
+  auto io = TlsConn::Io::kOk;
+  while (off < out_.size()) {
+    size_t n = 0;
+    io = tls_->write(out_.data() + off, out_.size() - off, n);
+    if (io != TlsConn::Io::kOk) break;
+    off += n;
+  }
+  if (io == TlsConn::Io::kError || io == TlsConn::Io::kClosed) {
+    fail("TLS write: " + tls_->error());
+    return;
+  }
+  if (off == out_.size()) {
+    out_.clear();
+    if (out_.capacity() > 1024 * 1024) std::string().swap(out_);
+    return;
+  }
+  out_.erase(0, off);
+  tls_wait(true, io, &BackendConn::flush);
 }
 
 void BackendConn::on_read(size_t n) {
@@ -405,6 +519,7 @@ void BackendConn::fail(const std::string& why) {
   worker_.refresh_clock();
   bool was_ready = state_ == State::kReady;
   ++generation_;
+  tls_.reset();
   boost::system::error_code ec;
   socket_.close(ec);
   reading_ = writing_ = false;
@@ -477,6 +592,8 @@ void BackendConn::tick(int64_t now_ms) {
 
 void BackendConn::close(const char* why) {
   ++generation_;
+  if (tls_) tls_->shutdown();
+  tls_.reset();
   boost::system::error_code ec;
   socket_.close(ec);
   state_ = State::kIdle;

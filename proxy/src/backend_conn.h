@@ -30,6 +30,7 @@
 #include "io_buffer.h"
 #include "request.h"
 #include "stats.h"
+#include "tls_conn.h"
 
 namespace codis::proxy {
 
@@ -94,6 +95,12 @@ class BackendConn {
 
   void connect();
   void on_connected();
+  // backend_tls: the handshake after the TCP connect, then on_connected().
+  void tls_handshake(uint64_t gen);
+  void tls_read();
+  void tls_flush();
+  // Waits for the readiness OpenSSL asked for, then runs `then` (unless the connection changed).
+  void tls_wait(bool for_write_side, TlsConn::Io want, void (BackendConn::*then)());
   void start_read();
   void read_now();
   void on_read(size_t n);
@@ -112,6 +119,7 @@ class BackendConn {
   std::string port_;
   int db_;
   boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<TlsConn> tls_;  // backend_tls: this connection's OpenSSL side
   State state_ = State::kIdle;
   std::deque<Pending> pending_;
   std::string out_;      // queued, not yet handed to the socket

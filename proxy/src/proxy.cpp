@@ -2,12 +2,14 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <csignal>
 #include <ctime>
 #include <fstream>
 #include <latch>
@@ -16,6 +18,7 @@
 #include "codis/logging.h"
 #include "codis/sha256.h"
 #include "acl.h"
+#include "codis/tls.h"
 #include "command_table.h"
 #include "proxy_api.h"
 
@@ -84,8 +87,8 @@ int64_t rss_bytes() {
 Proxy::Proxy(ProxyConfig config, int threads)
     : threads_(threads < 1 ? 1 : threads),
       acceptor_(control_),
-      signals_(control_, SIGINT, SIGTERM),
-      hup_(control_, SIGHUP),
+      tls_acceptor_(control_),
+      signals_(control_, SIGINT, SIGTERM, SIGHUP),
       stats_timer_(control_),
       table_(std::make_shared<RoutingTable>()) {
   ctx_.config = std::move(config);
@@ -128,6 +131,10 @@ Proxy::~Proxy() {
 }
 
 Status Proxy::open() {
+  // OpenSSL writes with write(2): a peer gone mid-reply must be an error, not SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+  if (auto st = load_tls(); !st.ok()) return st;
+  tls_stamp_ = tls_files_stamp();
   auto ep = parse_endpoint(ctx_.config.proxy_addr);
   if (!ep) return Status::Error("proxy_addr: " + ep.message());
   boost::system::error_code ec;
@@ -137,6 +144,17 @@ Status Proxy::open() {
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Status::Error("cannot listen on proxy_addr " + ctx_.config.proxy_addr + ": " + ec.message());
   proxy_port_ = acceptor_.local_endpoint().port();
+  if (!ctx_.config.proxy_tls_addr.empty()) {
+    auto tep = parse_endpoint(ctx_.config.proxy_tls_addr);
+    if (!tep) return Status::Error("proxy_tls_addr: " + tep.message());
+    tls_acceptor_.open(tep->protocol(), ec);
+    if (!ec) tls_acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) tls_acceptor_.bind(*tep, ec);
+    if (!ec) tls_acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return Status::Error("cannot listen on proxy_tls_addr " + ctx_.config.proxy_tls_addr + ": " + ec.message());
+    proxy_tls_port_ = tls_acceptor_.local_endpoint().port();
+  }
 
   http::Server::Options admin_options;
   admin_options.name = "admin";
@@ -148,28 +166,23 @@ Status Proxy::open() {
 
   if (Status st = ctx_.acl.load(ctx_.config); !st.ok()) return Status::Error("users_file: " + st.message());
   if (!acl::table_matches_commands()) return Status::Error("internal: acl_commands.inc does not match the command table");
-  arm_hup();
 
   for (int i = 0; i < threads_; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, ctx_));
     workers_.back()->start();
   }
-  signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
-    if (!ec) request_shutdown(sig == SIGINT ? "SIGINT" : "SIGTERM");
-  });
-  accept_next();
+  arm_signals();
+  accept_next(acceptor_, false);
+  if (tls_acceptor_.is_open()) accept_next(tls_acceptor_, true);
   arm_stats_tick();
   spdlog::info("proxy {} listening on {} (RESP) and {} (admin), {} worker threads, token {}",
                ctx_.config.product_name, ctx_.config.proxy_addr, ctx_.config.admin_addr, threads_, ctx_.token);
+  if (tls_acceptor_.is_open())
+    spdlog::info("TLS for clients on {}{}, certificate {}", ctx_.config.proxy_tls_addr,
+                 ctx_.config.proxy_tls_ca_file.empty() ? "" : " (client certificates required)",
+                 tls::describe_cert_file(ctx_.config.proxy_tls_cert_file));
+  if (ctx_.config.backend_tls) spdlog::info("TLS to the backends");
   return Status::Ok();
-}
-
-void Proxy::arm_hup() {
-  hup_.async_wait([this](const boost::system::error_code& ec, int) {
-    if (ec) return;
-    if (Status st = reload_users(); !st.ok()) spdlog::error("SIGHUP: users_file not reloaded: {}", st.message());
-    arm_hup();
-  });
 }
 
 Status Proxy::reload_users() {
@@ -179,10 +192,79 @@ Status Proxy::reload_users() {
   return st;
 }
 
+void Proxy::arm_signals() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP: reloading the TLS files and users_file");
+      if (auto st = reload_tls(); !st.ok()) spdlog::error("TLS reload failed, keeping the old certificates: {}", st.message());
+      if (!ctx_.config.users_file.empty()) {
+        if (Status st = reload_users(); !st.ok()) spdlog::error("SIGHUP: users_file not reloaded: {}", st.message());
+      }
+      arm_signals();
+      return;
+    }
+    request_shutdown(sig == SIGINT ? "SIGINT" : "SIGTERM");
+  });
+}
+
+// ------------------------------------------------------------------ TLS
+
+Status Proxy::load_tls() {
+  const auto& c = ctx_.config;
+  tls::Context client, backend;
+  if (!c.proxy_tls_addr.empty()) {
+    auto r = tls::make_server_context({c.proxy_tls_cert_file, c.proxy_tls_key_file, c.proxy_tls_ca_file});
+    if (!r) return Status::Error("proxy_tls: " + r.message());
+    client = *r;
+  }
+  if (c.backend_tls) {
+    auto r = tls::make_client_context({c.backend_tls_ca_file, c.backend_tls_cert_file, c.backend_tls_key_file});
+    if (!r) return Status::Error("backend_tls: " + r.message());
+    backend = *r;
+  }
+  std::lock_guard lk(ctx_.tls_mu);
+  ctx_.client_tls_ctx = std::move(client);
+  ctx_.backend_tls_ctx = std::move(backend);
+  return Status::Ok();
+}
+
+Status Proxy::reload_tls() {
+  const auto& c = ctx_.config;
+  if (c.proxy_tls_addr.empty() && !c.backend_tls) return Status::Ok();
+  if (auto st = load_tls(); !st.ok()) return st;
+  if (!c.proxy_tls_addr.empty())
+    spdlog::info("TLS reloaded; new client connections get certificate {}", tls::describe_cert_file(c.proxy_tls_cert_file));
+  else
+    spdlog::info("TLS reloaded (backend_tls files)");
+  return Status::Ok();
+}
+
+// Size and modification time of every TLS file in use, to notice a replaced file.
+std::string Proxy::tls_files_stamp() const {
+  const auto& c = ctx_.config;
+  std::vector<const std::string*> files;
+  if (!c.proxy_tls_addr.empty()) files = {&c.proxy_tls_cert_file, &c.proxy_tls_key_file, &c.proxy_tls_ca_file};
+  if (c.backend_tls)
+    for (auto* f : {&c.backend_tls_ca_file, &c.backend_tls_cert_file, &c.backend_tls_key_file}) files.push_back(f);
+  std::string out;
+  for (const std::string* f : files) {
+    if (f->empty()) continue;
+    struct stat st{};
+    if (::stat(f->c_str(), &st) != 0) {
+      out += "-;";
+      continue;
+    }
+    out += std::to_string(st.st_size) + "," + std::to_string(st.st_mtim.tv_sec) + "." +
+           std::to_string(st.st_mtim.tv_nsec) + ";";
+  }
+  return out;
+}
+
 uint16_t Proxy::admin_port() const { return admin_ ? admin_->port() : 0; }
 
-void Proxy::accept_next() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket sock) {
+void Proxy::accept_next(tcp::acceptor& acceptor, bool tls) {
+  acceptor.async_accept([this, &acceptor, tls](const boost::system::error_code& ec, tcp::socket sock) {
     if (ec == asio::error::operation_aborted || closing_) return;
     if (!ec) {
       int64_t n = ctx_.clients.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -196,12 +278,12 @@ void Proxy::accept_next() {
       } else {
         Worker& w = *workers_[next_worker_++ % workers_.size()];
         int fd = sock.release();
-        if (!w.post([&w, fd] { w.adopt_client(fd); })) ::close(fd);
+        if (!w.post([&w, fd, tls] { w.adopt_client(fd, tls); })) ::close(fd);
       }
     } else {
       spdlog::warn("accept: {}", ec.message());
     }
-    accept_next();
+    accept_next(acceptor, tls);
   });
 }
 
@@ -209,6 +291,17 @@ void Proxy::arm_stats_tick() {
   stats_timer_.expires_after(std::chrono::seconds(1));
   stats_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || closing_) return;
+    if (ctx_.config.backend_tls || !ctx_.config.proxy_tls_addr.empty()) {
+      // Replaced certificate files are picked up without a SIGHUP too. A file
+      // caught half-written fails to load and is tried again at its next change.
+      std::string stamp = tls_files_stamp();
+      if (stamp != tls_stamp_) {
+        tls_stamp_ = stamp;
+        spdlog::info("TLS files changed: reloading");
+        if (auto st = reload_tls(); !st.ok())
+          spdlog::error("TLS reload failed, keeping the old certificates: {}", st.message());
+      }
+    }
     StatsSnapshot s = collect();
     int64_t cpu = cpu_time_us();
     {
@@ -239,8 +332,8 @@ void Proxy::request_shutdown(const std::string& why) {
     }
     boost::system::error_code ec;
     acceptor_.close(ec);
+    tls_acceptor_.close(ec);
     signals_.cancel(ec);
-    hup_.cancel(ec);
     stats_timer_.cancel();
     if (admin_) admin_->stop();
     rewatch({});  // before the workers stop: a switch in progress waits for them

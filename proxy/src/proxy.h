@@ -48,6 +48,11 @@ class Proxy final : public AdminApi {
   void run();
   void request_shutdown(const std::string& why);
   uint16_t proxy_port() const { return proxy_port_; }
+  uint16_t proxy_tls_port() const { return proxy_tls_port_; }
+  // Rereads the TLS certificate, key and CA files (SIGHUP, or when their
+  // modification times change). New connections use the new contexts, open
+  // ones keep theirs; on any error the old contexts stay and the error is logged.
+  Status reload_tls();
   uint16_t admin_port() const;
 
   // AdminApi
@@ -79,16 +84,18 @@ class Proxy final : public AdminApi {
   // fillslots push from the dashboard replaces those slots as usual.
   void rewatch(const std::vector<std::string>& servers);  // stops the old watcher first; empty: none
   void on_sentinel_masters(const std::map<int, std::string>& masters, const std::string& reason);
-  void accept_next();
+  void accept_next(boost::asio::ip::tcp::acceptor& acceptor, bool tls);
+  void arm_signals();
+  Status load_tls();  // builds the contexts from the config's files
+  std::string tls_files_stamp() const;
   void arm_stats_tick();
 
   ProxyContext ctx_;
   int threads_;
   boost::asio::io_context control_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::ip::tcp::acceptor tls_acceptor_;  // proxy_tls_addr
   boost::asio::signal_set signals_;
-  boost::asio::signal_set hup_;  // SIGHUP: re-read users_file
-  void arm_hup();
   boost::asio::steady_timer stats_timer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<http::Server> admin_;  // the admin API (proxy_api.h) on the control thread
@@ -98,6 +105,8 @@ class Proxy final : public AdminApi {
   models::Proxy model_;
   std::string xauth_;
   uint16_t proxy_port_ = 0;
+  uint16_t proxy_tls_port_ = 0;
+  std::string tls_stamp_;  // the TLS files' sizes and modification times at the last (attempted) load
   size_t next_worker_ = 0;
 
   std::mutex watch_mu_;                          // guards watcher_ (rewatch, shutdown)

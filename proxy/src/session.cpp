@@ -39,8 +39,8 @@ resp::Limits limits_from(const ProxyConfig& c) {
 
 }  // namespace
 
-Session::Session(Worker& worker, asio::ip::tcp::socket socket, uint64_t id)
-    : worker_(worker), socket_(std::move(socket)), id_(id), in_(kIdleBuffer),
+Session::Session(Worker& worker, asio::ip::tcp::socket socket, uint64_t id, bool tls)
+    : worker_(worker), socket_(std::move(socket)), tls_wanted_(tls), id_(id), in_(kIdleBuffer),
       parser_(limits_from(worker.config())) {
   acl_start();
 }
@@ -61,7 +61,119 @@ void Session::start() {
     peer_ = peer_ip_ + ":" + std::to_string(ep.port());
   }
   last_active_ms_ = worker_.now_ms();
+  if (tls_wanted_) {
+    std::string err;
+    if (tls::Context ctx = worker_.context().client_tls()) tls_ = TlsConn::accept(ctx.get(), socket_.native_handle(), err);
+    if (!tls_) {
+      spdlog::error("session {} ({}): cannot start TLS: {}", id_, peer_, err.empty() ? "no TLS context" : err);
+      close("TLS setup failed");
+      return;
+    }
+    tls_handshake();
+    return;
+  }
   read_now();  // a client may have sent before the socket was registered
+}
+
+// ---------------------------------------------------------------- TLS
+
+// Waits for the readiness OpenSSL asked for, then runs `then`. The read side
+// (handshake, reads) and the write side (flushes) wait independently, each
+// under its own flag, so a close waits for both before the session retires.
+void Session::tls_wait(bool for_write_side, TlsConn::Io want, void (Session::*then)()) {
+  bool& busy = for_write_side ? writing_ : reading_;
+  busy = true;
+  auto what = want == TlsConn::Io::kWantWrite ? asio::socket_base::wait_write : asio::socket_base::wait_read;
+  socket_.async_wait(what, [this, &busy, then](const boost::system::error_code& ec) {
+    busy = false;
+    if (closed_) {
+      maybe_retire();
+      return;
+    }
+    if (ec) {
+      close(&busy == &writing_ ? "write error" : "read error");
+      return;
+    }
+    (this->*then)();
+  });
+}
+
+void Session::tls_handshake() {
+  if (closed_) return;
+  switch (auto io = tls_->handshake()) {
+    case TlsConn::Io::kOk:
+      spdlog::debug("session {} ({}): TLS established, {}", id_, peer_, tls_->describe());
+      last_active_ms_ = worker_.now_ms();
+      tls_read();  // the client's first command may have come with its last handshake message
+      return;
+    case TlsConn::Io::kWantRead:
+    case TlsConn::Io::kWantWrite:
+      tls_wait(false, io, &Session::tls_handshake);
+      return;
+    default:
+      ++worker_.stats().protocol_errors;
+      spdlog::info("session {} ({}): TLS handshake failed: {}", id_, peer_, tls_->error());
+      close("TLS handshake failed");
+      return;
+  }
+}
+
+// As read_now, but a short read says nothing about the socket (see tls_conn.h):
+// read until OpenSSL wants the socket.
+void Session::tls_read() {
+  for (;;) {
+    if (closed_ || read_paused_ || close_after_write_) return;
+    char* p = in_.prepare(kReadChunk);
+    size_t n = 0;
+    auto io = tls_->read(p, in_.writable(), n);
+    if (io == TlsConn::Io::kOk) {
+      in_.commit(n);
+      last_active_ms_ = worker_.now_ms();
+      process_input();
+      if (tls_->drained()) break;
+      continue;
+    }
+    if (io == TlsConn::Io::kWantRead) break;
+    if (io == TlsConn::Io::kWantWrite) {  // a TLS 1.3 key update's answer waits for room
+      tls_wait(false, io, &Session::tls_read);
+      return;
+    }
+    if (io == TlsConn::Io::kClosed) {
+      close("closed by client");
+    } else {
+      spdlog::debug("session {} ({}): TLS read: {}", id_, peer_, tls_->error());
+      close("read error");
+    }
+    return;
+  }
+  start_read();
+}
+
+// As flush, over OpenSSL. Unsent bytes wait in `out_` itself: a retried
+// SSL_write must offer at least the bytes of the attempt that wanted to wait,
+// and replies queued meanwhile only lengthen it.
+void Session::tls_flush() {
+  size_t off = 0;
+  auto io = TlsConn::Io::kOk;
+  while (off < out_.size()) {
+    size_t n = 0;
+    io = tls_->write(out_.data() + off, out_.size() - off, n);
+    if (io != TlsConn::Io::kOk) break;
+    off += n;
+  }
+  if (io == TlsConn::Io::kError || io == TlsConn::Io::kClosed) {
+    spdlog::debug("session {} ({}): TLS write: {}", id_, peer_, tls_->error());
+    close("write error");
+    return;
+  }
+  if (off == out_.size()) {
+    out_.clear();
+    if (out_.capacity() > 1024 * 1024) std::string().swap(out_);
+    if (close_after_write_ && queue_.empty()) close("closing after reply");
+    return;
+  }
+  out_.erase(0, off);
+  tls_wait(true, io, &Session::flush);
 }
 
 void Session::start_read() {
@@ -86,6 +198,10 @@ void Session::start_read() {
 // one wasted syscall per batch.) A short read drains the socket; a full one
 // may leave more, so it reads again.
 void Session::read_now() {
+  if (tls_) {
+    tls_read();
+    return;
+  }
   const int fd = socket_.native_handle();
   for (;;) {
     if (closed_ || read_paused_ || close_after_write_ || auth_hold_) return;
@@ -356,6 +472,10 @@ void Session::flush() {
     if (close_after_write_ && queue_.empty()) close("closing after reply");
     return;
   }
+  if (tls_) {
+    tls_flush();
+    return;
+  }
   // Write now if the socket takes it all (the usual case): no handler, no second syscall.
   boost::system::error_code wec;
   size_t n = socket_.write_some(asio::buffer(out_), wec);
@@ -404,6 +524,7 @@ void Session::close(const char* why) {
   for (auto& r : queue_) r->session = nullptr;
   queue_.clear();
   if (hold_timer_) hold_timer_->cancel();
+  if (tls_) tls_->shutdown();  // close_notify, if the socket takes it now
   boost::system::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);

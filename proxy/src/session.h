@@ -22,6 +22,7 @@
 #include "codis/resp.h"
 #include "io_buffer.h"
 #include "request.h"
+#include "tls_conn.h"
 
 namespace codis::proxy {
 
@@ -33,7 +34,8 @@ class BackendConn;
 
 class Session {
  public:
-  Session(Worker& worker, boost::asio::ip::tcp::socket socket, uint64_t id);
+  // `tls`: the client came in on proxy_tls_addr; the session does the TLS handshake first.
+  Session(Worker& worker, boost::asio::ip::tcp::socket socket, uint64_t id, bool tls = false);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
   ~Session();
@@ -50,6 +52,8 @@ class Session {
   // Subject to session_recv_timeout: nothing in flight (a blocked BLPOP is not
   // idle) and not subscribed (as Redis exempts pub/sub clients).
   bool idle() const { return waiting_ == 0 && !pubsub_; }
+  // Still in its TLS handshake (closed by the worker after a few seconds).
+  bool tls_handshaking() const { return tls_ && !tls_->handshake_done(); }
   // session_break_on_failure: stop reading; close once the replies owed are written.
   void close_after_reply();
   bool closed() const { return closed_; }
@@ -58,6 +62,11 @@ class Session {
  private:
   void start_read();
   void read_now();
+  // TLS (tls_ set): the same steps over OpenSSL, waiting for whichever readiness it wants.
+  void tls_handshake();
+  void tls_read();
+  void tls_flush();
+  void tls_wait(bool for_write_side, TlsConn::Io want, void (Session::*then)());
   void process_input();
   void dispatch(std::span<const std::string_view> args, std::string_view raw, bool is_inline);
   RequestPtr enqueue(const struct CommandInfo* cmd);
@@ -115,6 +124,8 @@ class Session {
 
   Worker& worker_;
   boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<TlsConn> tls_;  // null: plain TCP
+  bool tls_wanted_ = false;
   uint64_t id_;
   std::deque<RequestPtr> queue_;  // requests not yet written, in arrival order
   size_t waiting_ = 0;            // of those, still waiting for a reply

@@ -27,6 +27,7 @@ int64_t monotonic_ms() { return monotonic_ns() / 1000000; }
 
 namespace {
 constexpr int64_t kTickMs = 1000;
+constexpr int64_t kTlsHandshakeMs = 10000;
 constexpr uint32_t kSlowLogPerTick = 10;
 }  // namespace
 
@@ -190,6 +191,13 @@ void Worker::tick() {
     for (auto& c : conns)
       if (c) c->tick(now_ms_);
   for (auto& [raw, conn] : dedicated_) conn->tick(now_ms_);
+  if (!ctx_.config.proxy_tls_addr.empty()) {
+    // A TLS client gets a few seconds for its handshake, whatever session_recv_timeout says.
+    std::vector<Session*> slow;
+    for (Session* s : sessions_)
+      if (s->tls_handshaking() && now_ms_ - s->last_active_ms() > kTlsHandshakeMs + kTickMs) slow.push_back(s);
+    for (Session* s : slow) s->close("TLS handshake timed out");
+  }
   auto idle = ctx_.config.session_recv_timeout.count();
   if (idle > 0) {
     // Sessions stamp their activity with the worker's clock, which may lag by
@@ -201,7 +209,7 @@ void Worker::tick() {
   }
 }
 
-void Worker::adopt_client(int fd) {
+void Worker::adopt_client(int fd, bool tls) {
   boost::system::error_code ec;
   tcp::socket sock(io_);
   sock.assign(tcp::v4(), fd, ec);
@@ -211,7 +219,7 @@ void Worker::adopt_client(int fd) {
     return;
   }
   now_ms_ = monotonic_ms();
-  auto* s = new Session(*this, std::move(sock), (next_session_id_++ << 8) | static_cast<uint64_t>(index_));
+  auto* s = new Session(*this, std::move(sock), (next_session_id_++ << 8) | static_cast<uint64_t>(index_), tls);
   sessions_.insert(s);
   ++stats_.sessions_total;
   ++stats_.sessions_alive;

@@ -25,6 +25,7 @@
 
 #include "acl_store.h"
 #include "codis/config.h"
+#include "codis/tls.h"
 #include "request.h"
 #include "routing_table.h"
 #include "stats.h"
@@ -50,6 +51,20 @@ struct ProxyContext {
   std::string product_version = "0.1.0";
   mutable std::atomic<int64_t> clients{0};  // open client connections, all workers (proxy_max_clients)
   mutable AclStore acl;                     // the users (users_file); reloads swap the whole set
+
+  // TLS contexts (null: off): the client port's and the backends'. A new
+  // connection takes the current one; a certificate reload swaps them.
+  tls::Context client_tls() const {
+    std::lock_guard lk(tls_mu);
+    return client_tls_ctx;
+  }
+  tls::Context backend_tls() const {
+    std::lock_guard lk(tls_mu);
+    return backend_tls_ctx;
+  }
+  mutable std::mutex tls_mu;
+  tls::Context client_tls_ctx;
+  tls::Context backend_tls_ctx;
 };
 
 class Worker {
@@ -72,7 +87,7 @@ class Worker {
   bool post(std::function<void()> fn);
 
   // --- called from other threads through post() ---
-  void adopt_client(int fd);  // a socket accepted by the acceptor
+  void adopt_client(int fd, bool tls);  // a socket accepted by the acceptor (of the TLS port)
   void set_table(std::shared_ptr<const RoutingTable> table);
   void snapshot(StatsSnapshot& out) const;  // run on this thread
 

@@ -42,13 +42,16 @@ def toml_keys(text: str) -> list:
 def render_haproxy(workdir: Path, port: int, stats_port: int, servers: list) -> Path:
     """deploy/configs/haproxy.cfg for this test: its frontend on `port`, the
     stats socket in workdir, `servers` = [(name, "host:port"), ...] in place of
-    the example's two proxies, no syslog."""
+    the example's two proxies, no syslog, no TLS pass-through."""
     text = (CONFIGS / "haproxy.cfg").read_text()
     sock = Path(workdir) / "haproxy.sock"
     text = re.sub(r"(?m)^    log /dev/log.*\n", "", text)
     text = re.sub(r"(?m)^    option (tcplog|httplog)\n", "", text)
     text = re.sub(r"(?m)^    maxconn 20000$", "    maxconn 2000", text)
     text = re.sub(r"(?m)^    stats socket \S+", f"    stats socket {sock}", text)
+    # The TLS pass-through (quickstart) binds fixed ports: not here.
+    text, n = re.subn(r"(?ms)^# TLS: passed through.*?(?=^# HAProxy's status page)", "", text)
+    assert n == 1, "the example haproxy.cfg lost its TLS section"
     text = re.sub(r"(?m)^    bind 127\.0\.0\.1:19100$", f"    bind 127.0.0.1:{port}", text)
     text = re.sub(r"(?m)^    bind 127\.0\.0\.1:19101$", f"    bind 127.0.0.1:{stats_port}", text)
     lines = "".join(f"    server {name} {addr} check\n" for name, addr in servers)

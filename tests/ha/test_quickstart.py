@@ -46,7 +46,7 @@ class QuickStart:
         self.ports = {name: free_port() for name in (
             "ZK", "G1_MASTER", "G1_REPLICA", "G2_MASTER", "G2_REPLICA", "SENTINEL1", "SENTINEL2",
             "SENTINEL3", "DASHBOARD", "PROXY1", "PROXY1_ADMIN", "PROXY2", "PROXY2_ADMIN", "HAPROXY",
-            "HAPROXY_STATS")}
+            "HAPROXY_STATS", "PROXY1_TLS", "PROXY2_TLS", "HAPROXY_TLS")}
         self.env = dict(os.environ, CODIS_QS_SKIP_DEPS="1", CODIS_QS_SKIP_BUILD="1", CODIS_QS_SENTINEL_DOWN_AFTER="1s",
                         CODIS_BUILD_DIR=str(build_dir()), CODIS_QUICKSTART_DIR=str(self.state))
         for name, port in self.ports.items():
@@ -120,6 +120,18 @@ def test_quickstart_start_again_and_stop(qs):
             k = key_in_slots(lo, hi, "qs-test")
             assert c.call("SET", k, "v") == "OK"
             assert c.call("GET", k) == b"v"
+
+    # TLS: the printed redis-cli line works, through HAProxy and on each proxy's TLS port
+    ca = qs.state / "tls" / "ca.crt"
+    tls_line = f"redis-cli --tls --cacert {ca} -p {p['HAPROXY_TLS']}"
+    assert tls_line in r.stdout, r.stdout
+    k = key_in_slots(0, 1023, "qs-tls")
+    for port in (p["HAPROXY_TLS"], p["PROXY1_TLS"], p["PROXY2_TLS"]):
+        got = subprocess.run(["redis-cli", "--tls", "--cacert", str(ca), "-p", str(port), "SET", k, str(port)],
+                             capture_output=True, text=True, timeout=30)
+        assert got.stdout.strip() == "OK", (port, got)
+    with RespConn(p["HAPROXY"]) as c:
+        assert c.call("GET", k) == str(p["PROXY2_TLS"]).encode()
 
     # every slot assigned: 0-511 to group 1, 512-1023 to group 2
     slots = qs.dash(f"/api/topom/slots/{topom_xauth(PRODUCT)}")

@@ -95,6 +95,16 @@ struct ProxyConfig {
   // Ours: cluster-wide commands.
   bool proxy_allow_flush = false;          // FLUSHDB/FLUSHALL through the proxy flush every group
   int proxy_keys_max_results = 100000;     // KEYS answers an error past this many keys
+  // Ours: TLS on the data plane (common/include/codis/tls.h).
+  std::string proxy_tls_addr;       // a second client port speaking TLS; empty: none
+  std::string proxy_tls_cert_file;
+  std::string proxy_tls_key_file;
+  std::string proxy_tls_ca_file;    // set: clients must present a certificate signed by it
+  bool backend_tls = false;         // connect to the Redis servers with TLS
+  std::string backend_tls_ca_file;  // empty: the system's trust store
+  std::string backend_tls_cert_file;
+  std::string backend_tls_key_file;
+  std::string backend_tls_server_name;  // the name servers' certificates must carry; empty: the address's host
 
   bool operator==(const ProxyConfig&) const = default;
 };

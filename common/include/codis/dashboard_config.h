@@ -61,6 +61,13 @@ struct DashboardConfig {
   std::string sentinel_notification_script;
   std::string sentinel_client_reconfig_script;
 
+  // Ours: TLS to the redis servers (and sentinels), as the proxy's backend_tls_* keys.
+  bool backend_tls = false;
+  std::string backend_tls_ca_file;
+  std::string backend_tls_cert_file;
+  std::string backend_tls_key_file;
+  std::string backend_tls_server_name;
+
   bool operator==(const DashboardConfig&) const = default;
 };
 
