@@ -887,7 +887,14 @@ Status Topom::wait_replica_caught_up(const std::string& master, const std::strin
     auto ri = r->info();
     if (!ri) return Status::Error("cannot read the replication offset of replica " + replica + ": " + ri.message());
     auto& fields = *ri;
-    const bool linked = fields["role"] == "slave" && fields["master_link_status"] == "up";
+    if (fields["role"] != "slave") {
+      // Not a replica at all (Codis promotes such a server too): there is no
+      // offset to wait for, and what the master has that it lacks is lost.
+      spdlog::warn("topom: promote: {} does not replicate (role {}): promoting it without waiting for a catch-up",
+                   replica, fields["role"]);
+      return Status::Ok();
+    }
+    const bool linked = fields["master_link_status"] == "up";
     have = std::atoll(fields[fields.count("slave_repl_offset") ? "slave_repl_offset" : "master_repl_offset"].c_str());
     if (linked && have >= *target) {
       // A request the proxies sent just before they held the group may have
