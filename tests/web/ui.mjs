@@ -155,11 +155,11 @@ const scenarios = {
     result.after_reload_user = (await page.locator('#signed-in-user').innerText()).trim();
 
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.locator('#signin-form').waitFor({ timeout: 10000 });
+    await page.locator('#signin-form').waitFor({ timeout: 20000 });
     result.after_sign_out_note = (await page.locator('#signin-note').innerText().catch(() => '')).trim();
     await page.goto(`${base}#/overview`);
-    await page.reload();
-    await page.locator('#signin-form').waitFor({ timeout: 10000 });
+    await page.reload({ waitUntil: 'load' });
+    await page.locator('#signin-form').waitFor({ timeout: 20000 });
     result.after_sign_out_reload = (await page.locator('h1').innerText()).trim();
   },
 
