@@ -21,8 +21,9 @@ PACKAGES=(
   dpkg-dev xz-utils
   # test and benchmark tools
   python3 python3-pytest python3-redis nutcracker valgrind linux-perf procps
-  # the quickstart drives the dashboard's HTTP API
-  curl
+  # the quickstart drives the dashboard's HTTP API; openssl makes its private CA
+  # (and the TLS tests' certificates)
+  curl openssl
 )
 # Debian's nodejs has npm as a separate package; NodeSource's nodejs bundles
 # it (and conflicts with Debian's npm), so ask for npm only when it is missing.
