@@ -380,13 +380,7 @@ void BackendConn::tls_read() {
 // As Session::tls_flush: unsent bytes stay at the front of out_.
 void BackendConn::tls_flush() {
   size_t off = 0;
-  auto io = TlsConn::Io::kOk;
-  while (off < out_.size()) {
-    size_t n = 0;
-    io = tls_->write(out_.data() + off, out_.size() - off, n);
-    if (io != TlsConn::Io::kOk) break;
-    off += n;
-  }
+  const auto io = tls_->write_all(out_, off);
   if (io == TlsConn::Io::kError || io == TlsConn::Io::kClosed) {
     fail("TLS write: " + tls_->error());
     return;

@@ -154,13 +154,7 @@ void Session::tls_read() {
 // and replies queued meanwhile only lengthen it.
 void Session::tls_flush() {
   size_t off = 0;
-  auto io = TlsConn::Io::kOk;
-  while (off < out_.size()) {
-    size_t n = 0;
-    io = tls_->write(out_.data() + off, out_.size() - off, n);
-    if (io != TlsConn::Io::kOk) break;
-    off += n;
-  }
+  const auto io = tls_->write_all(out_, off);
   if (io == TlsConn::Io::kError || io == TlsConn::Io::kClosed) {
     spdlog::debug("session {} ({}): TLS write: {}", id_, peer_, tls_->error());
     close("write error");

@@ -108,6 +108,16 @@ TlsConn::Io TlsConn::read(char* p, size_t cap, size_t& n) {
   return status(ret);
 }
 
+TlsConn::Io TlsConn::write_all(const std::string& buf, size_t& sent) {
+  sent = 0;
+  while (sent < buf.size()) {
+    size_t n = 0;
+    if (Io io = write(buf.data() + sent, buf.size() - sent, n); io != Io::kOk) return io;
+    sent += n;
+  }
+  return Io::kOk;
+}
+
 TlsConn::Io TlsConn::write(const char* p, size_t len, size_t& n) {
   n = 0;
   if (len == 0) return Io::kOk;

@@ -48,6 +48,9 @@ class TlsConn {
   // kOk with n > 0 bytes taken (possibly fewer than len), or a status with n == 0.
   // After kWantRead/kWantWrite, call again with the same bytes (from any buffer).
   Io write(const char* p, size_t len, size_t& n);
+  // write() until all of `buf` is taken or OpenSSL wants to wait; `sent` is
+  // how many bytes it took (the caller keeps the rest for the retry).
+  Io write_all(const std::string& buf, size_t& sent);
   // Sends close_notify if the socket takes it now; never waits.
   void shutdown();
   // Why the last call returned kError (or kClosed), for logs.
