@@ -4,6 +4,8 @@
 // chain and host/IP verification for HTTPS.
 #include "codis/http_client.h"
 
+#include "openssl_text.h"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -38,6 +40,9 @@
 
 namespace codis::http {
 
+using detail::openssl_error;
+using detail::unreadable;
+
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
@@ -57,28 +62,6 @@ ClientTls::ClientTls(std::string ca_file, std::unique_ptr<Context> context)
 
 ClientTls::~ClientTls() = default;
 
-namespace {
-
-// Why `file` cannot be read ("No such file or directory", ...); "" when it can.
-std::string unreadable(const std::string& file) {
-  std::FILE* f = std::fopen(file.c_str(), "rb");
-  if (!f) return std::strerror(errno);
-  std::fclose(f);
-  return "";
-}
-
-// Why an OpenSSL call failed: the reason of the first error queued (the
-// root cause; later ones say "PEM lib" and the like), or `fallback`. Clears
-// the queue.
-std::string openssl_error(std::string fallback) {
-  const unsigned long e = ERR_peek_error();
-  ERR_clear_error();
-  if (e == 0) return fallback;
-  const char* reason = ERR_reason_error_string(e);
-  return reason ? reason : fallback;
-}
-
-}  // namespace
 
 Result<std::shared_ptr<const ClientTls>> load_client_tls(const std::string& ca_file) {
   using R = Result<std::shared_ptr<const ClientTls>>;

@@ -9,6 +9,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
+
+#include "openssl_text.h"
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -47,6 +49,9 @@
 #endif
 
 namespace codis::http {
+
+using detail::openssl_error;
+using detail::unreadable;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -230,24 +235,6 @@ bhttp::response<bhttp::string_body> to_response(Reply reply) {
   return res;
 }
 
-// Why `file` cannot be read ("No such file or directory", ...); "" when it can.
-std::string unreadable(const std::string& file) {
-  std::FILE* f = std::fopen(file.c_str(), "rb");
-  if (!f) return std::strerror(errno);
-  std::fclose(f);
-  return "";
-}
-
-// Why an OpenSSL call failed: the reason of the first error queued (the
-// root cause; later ones say "PEM lib" and the like), or `fallback`. Clears
-// the queue.
-std::string openssl_error(std::string fallback) {
-  const unsigned long e = ERR_peek_error();
-  ERR_clear_error();
-  if (e == 0) return fallback;
-  const char* reason = ERR_reason_error_string(e);
-  return reason ? reason : fallback;
-}
 
 // The server's TLS context from PEM files; start-up errors name the file.
 Result<std::unique_ptr<ssl::context>> load_server_tls(const std::string& cert_file, const std::string& key_file) {
