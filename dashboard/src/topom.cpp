@@ -558,6 +558,16 @@ Status Topom::provision_backend_user(RedisClient& c, const std::string& addr, co
   if (r->type == resp::Value::Type::kError) {
     return Status::Error("redis " + addr + ": ACL SETUSER " + user + " failed: " + r->str);
   }
+  // Kept across a restart where the server can keep it: its aclfile, else its config file. Without
+  // either, a restarted server has no such user until the stats poller provisions it again (about a
+  // second), and proxies run unrestricted there meanwhile.
+  const char* kept = "in memory only (the server has neither an aclfile nor a writable config file: after a "
+                     "restart, proxies run unrestricted there until the user is provisioned again)";
+  if (auto save = c.call({"ACL", "SAVE"}); save && save->type != resp::Value::Type::kError) {
+    kept = "saved to its aclfile";
+  } else if (auto rw = c.call({"CONFIG", "REWRITE"}); rw && rw->type != resp::Value::Type::kError) {
+    kept = "saved to its config file";
+  }
   std::string before;
   bool known = false;
   {
@@ -570,8 +580,8 @@ Status Topom::provision_backend_user(RedisClient& c, const std::string& addr, co
     acl_failed_.erase(addr);
   }
   if (!known || before != run_id) {
-    spdlog::info("topom: redis {}: provisioned the proxies' restricted user {}{}", addr, user,
-                 known ? " again (the server restarted)" : "");
+    spdlog::info("topom: redis {}: provisioned the proxies' restricted user {}{}, {}", addr, user,
+                 known ? " again (the server restarted)" : "", kept);
   }
   return Status::Ok();
 }

@@ -144,7 +144,7 @@ void BackendConn::connect() {
     resp::append_command(prelude, a);
     steps.push_back(Step::kAuthDefault);
   }
-  if (append_user_auth(prelude) != 0) {
+  if (!admin_ && append_user_auth(prelude) != 0) {
     steps.push_back(Step::kAuthUser);
     steps.push_back(Step::kProbe);
   }
@@ -261,7 +261,7 @@ void BackendConn::on_connected() {
   in_.consume(in_.size());
   scanner_.reset();
   if (reconnects_ > 1) spdlog::info("backend {} db {}: connected again", addr_, db_);
-  if (worker_.config().backend_user.empty()) report_identity();  // by configuration: never restricted
+  if (!admin_ && worker_.config().backend_user.empty()) report_identity();  // by configuration: never restricted
   start_read();
   mark_dirty();
 }
@@ -449,7 +449,7 @@ bool BackendConn::on_identity_reply(Step step, std::string_view reply) {
     case Step::kAuthDefault:
       // Fatal only if AUTH backend_user does not work either (a server whose default user is disabled is fine).
       if (error) default_auth_error_ = error_text(reply);
-      if (error && worker_.config().backend_user.empty()) break;
+      if (error && (admin_ || worker_.config().backend_user.empty())) break;
       return true;
     case Step::kAuthUser:
       if (!error) {
@@ -486,7 +486,7 @@ bool BackendConn::on_identity_reply(Step step, std::string_view reply) {
       return true;
   }
   std::string msg = "authentication failed: " + default_auth_error_ +
-                    (user_auth_error_.empty() || worker_.config().backend_user.empty() ? "" : "; " + user_auth_error_);
+                    (user_auth_error_.empty() || admin_ || worker_.config().backend_user.empty() ? "" : "; " + user_auth_error_);
   spdlog::error("backend {} db {}: connection setup failed: {}", addr_, db_, msg);
   fail("setup failed: " + msg);
   return false;

@@ -77,6 +77,10 @@ class BackendConn {
   // no health pings and no reply timeout, since a blocked command may
   // legitimately wait for minutes.
   void set_dedicated() { dedicated_ = true; }
+  // The admin identity (product_auth, the servers' default user), before the first send: for the
+  // cluster-wide administration of +@admin proxy users only (Worker::admin_backend). No backend_user,
+  // no probe, never counted as unrestricted.
+  void set_admin_identity() { admin_ = true; }
   // Connections made so far; a change means server-side state (WATCH) was lost.
   uint64_t connections() const { return reconnects_; }
   // For deferred deletion: closed, and no Asio handler refers to it any more.
@@ -132,6 +136,7 @@ class BackendConn {
   std::function<void()> push_fail_;
   uint32_t pending_ops_ = 0;   // Asio operations whose handlers have not run yet
   bool dedicated_ = false;
+  bool admin_ = false;
   uint64_t generation_ = 0;  // bumps on every (re)connect; stale handlers compare it
   int64_t backoff_until_ms_ = 0;
   int64_t backoff_ms_ = 0;

@@ -6,10 +6,12 @@
 // become able to reconfigure every backend. FLUSHALL/FLUSHDB are in cluster_commands.cpp
 // (also decided by the user's rights when there is a users_file).
 //
-// Identity: these go over the worker's backend connections, authenticated with product_auth
-// (the servers' default user). If the backend connections are ever made to log in as a
-// restricted Redis user, this path must switch to connections authenticated as the admin
-// identity; admin_servers() and the fan_out below are the only places to change.
+// Identity: the client connections log in as the restricted backend user, which may not run CONFIG
+// or FLUSHALL; so these go over the worker's admin connections (Worker::admin_backend, logged in
+// with product_auth), which nothing else uses.
+//
+// Every server: the routing table names only the masters (and the replicas serving reads), so the
+// command first asks each master for its replicas (ROLE) and then goes to all of them.
 #include <algorithm>
 
 #include "codis/resp.h"
@@ -38,19 +40,52 @@ std::string admin_first(SplitState& s) {
 
 }  // namespace
 
-std::vector<std::string> Session::admin_servers() const {
+namespace {
+
+// "host:port" of the replicas in a master's ROLE reply: ["master", offset, [[host, port, offset], ...]].
+void add_replicas(const std::string& role_reply, std::vector<std::string>& out) {
+  resp::Value v;
+  size_t used = 0;
+  if (resp::parse_value(role_reply, v, used) != resp::ParseStatus::kOk || v.type != resp::Value::Type::kArray || v.elements.size() < 3 ||
+      v.elements[0].str != "master" || v.elements[2].type != resp::Value::Type::kArray)
+    return;
+  for (const auto& r : v.elements[2].elements) {
+    if (r.type != resp::Value::Type::kArray || r.elements.size() < 2) continue;
+    std::string addr = r.elements[0].str + ":" + r.elements[1].str;
+    if (std::find(out.begin(), out.end(), addr) == out.end()) out.push_back(std::move(addr));
+  }
+}
+
+}  // namespace
+
+void Session::fan_out_everywhere(const RequestPtr& req, std::string encoded,
+                                 std::function<std::string(SplitState&)> finish) {
   // Every master, then every replica the routing table names (replica reads), without repeats.
-  std::vector<std::string> out;
-  const auto add = [&out](const std::string& a) {
-    if (!a.empty() && std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  std::vector<std::string> servers;
+  const auto add = [&servers](const std::string& a) {
+    if (!a.empty() && std::find(servers.begin(), servers.end(), a) == servers.end()) servers.push_back(a);
   };
   for (const auto& g : worker_.groups()) add(g.second);
+  const size_t masters = servers.size();
   const RoutingTable& table = worker_.table();
   for (uint32_t slot = 0; slot < static_cast<uint32_t>(kSlotCount); ++slot) {
     for (const auto& tier : table.route(slot).replica_groups)
       for (const auto& a : tier) add(a);
   }
-  return out;
+  // Step 1: ROLE on every master, as a request of the proxy's own; its answer starts step 2 (unless the
+  // client has gone). A master that does not answer fails step 2 with a clear error.
+  RequestPtr probe(new_request());
+  probe->internal = true;
+  probe->db = req->db;
+  std::vector<std::string> ask(servers.begin(), servers.begin() + static_cast<std::ptrdiff_t>(masters));
+  auto next = [req, servers = std::move(servers), encoded = std::move(encoded),
+               finish = std::move(finish)](SplitState& s) mutable {
+    for (const auto& r : s.values) add_replicas(r, servers);
+    if (req->session) req->session->fan_out(req, encoded, servers, std::move(finish), true);
+    return std::string();
+  };
+  static constexpr std::string_view kRole = "*1\r\n$4\r\nROLE\r\n";
+  fan_out(probe, kRole, ask, std::move(next), true);
 }
 
 bool Session::cluster_admin(const RequestPtr& req, const CommandInfo& cmd, std::span<const std::string_view> args,
@@ -63,7 +98,7 @@ bool Session::cluster_admin(const RequestPtr& req, const CommandInfo& cmd, std::
     resp::append_command(encoded, args);
     raw = encoded;
   }
-  fan_out(req, raw, admin_servers(), name == "CONFIG|GET" ? admin_first : admin_all_ok);
+  fan_out_everywhere(req, std::string(raw), name == "CONFIG|GET" ? admin_first : admin_all_ok);
   return true;
 }
 

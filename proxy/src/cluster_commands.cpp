@@ -94,7 +94,7 @@ std::string exists_everywhere(SplitState& s) {
 }  // namespace
 
 void Session::fan_out(const RequestPtr& req, std::string_view encoded, const std::vector<std::string>& targets,
-                      std::function<std::string(SplitState&)> finish) {
+                      std::function<std::string(SplitState&)> finish, bool admin_identity) {
   auto* s = new SplitState();
   s->merge = SplitState::Merge::kCustom;
   s->finish = std::move(finish);
@@ -112,7 +112,8 @@ void Session::fan_out(const RequestPtr& req, std::string_view encoded, const std
     child->cmd = req->cmd;
     child->db = req->db;
     child->positions.push_back(static_cast<uint32_t>(i));
-    worker_.backend(targets[i], req->db)->send(child, ReplyUse::kClient, encoded);
+    (admin_identity ? worker_.admin_backend(targets[i], req->db) : worker_.backend(targets[i], req->db))
+        ->send(child, ReplyUse::kClient, encoded);
   }
 }
 
@@ -154,14 +155,15 @@ void Session::handle_cluster(const RequestPtr& req, std::span<const std::string_
   if (name == "DBSIZE") {
     fan_out(req, encoded, masters, sum_integers);
   } else if (name == "FLUSHDB" || name == "FLUSHALL") {
-    // With users, the ACL check before dispatch already decided (FLUSHALL is @dangerous).
+    // With users, the ACL check before dispatch already decided (FLUSHALL is @dangerous). The proxies'
+    // restricted backend user may not flush: this goes as the admin identity.
     if (!cfg.proxy_allow_flush && cfg.users_file.empty()) {
       error_now(req, "ERR command '" + std::string(name) +
                          "' is not allowed: through the proxy it would flush every group "
                          "(set proxy_allow_flush = true to allow it)");
       return;
     }
-    fan_out(req, encoded, masters, all_ok);
+    fan_out(req, encoded, masters, all_ok, true);
   } else if (name == "KEYS") {
     const size_t limit = static_cast<size_t>(cfg.proxy_keys_max_results);
     fan_out(req, encoded, masters, [limit](SplitState& s) {

@@ -41,6 +41,7 @@ struct Request {
   uint32_t refs = 0;
   bool done = false;
   bool counted_fail = false;
+  bool internal = false;           // the proxy's own (no client, no stats)
   uint8_t db = 0;
   uint16_t slot = 0;
   uint16_t attempts = 0;           // wrapper retries while a key is being migrated

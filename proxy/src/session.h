@@ -83,8 +83,9 @@ class Session {
   void forward_keyless(const RequestPtr& req, std::span<const std::string_view> args, std::string_view raw,
                        bool is_inline);
   // Sends `encoded` to each address (in the session's db) and answers with finish(parts' replies).
+  // `admin_identity`: over the worker's admin connections (cluster_admin.cpp), not the client ones.
   void fan_out(const RequestPtr& req, std::string_view encoded, const std::vector<std::string>& targets,
-               std::function<std::string(SplitState&)> finish);
+               std::function<std::string(SplitState&)> finish, bool admin_identity = false);
   void local_command(const RequestPtr& req, std::span<const std::string_view> args);
   void local_hello(const RequestPtr& req, std::span<const std::string_view> args);
   void local_slotsmapping(const RequestPtr& req, std::span<const std::string_view> args);
@@ -101,7 +102,8 @@ class Session {
   // Cluster-wide CONFIG for users allowed to (cluster_admin.cpp); false: not such a request.
   bool cluster_admin(const RequestPtr& req, const struct CommandInfo& cmd, std::span<const std::string_view> args,
                      std::string_view raw, bool is_inline);
-  std::vector<std::string> admin_servers() const;
+  // `encoded` to every server of every group as the admin identity (cluster_admin.cpp).
+  void fan_out_everywhere(const RequestPtr& req, std::string encoded, std::function<std::string(SplitState&)> finish);
   // Holds every reply and stops reading until `until_ms` (worker clock).
   void hold_until(int64_t until_ms);
   // Blocking commands and transactions (transaction.cpp).

@@ -64,6 +64,7 @@ void free_request(Request* r) {
   }
   r->done = false;
   r->counted_fail = false;
+  r->internal = false;
   r->db = 0;
   r->slot = 0;
   r->attempts = 0;
@@ -151,9 +152,10 @@ void Worker::stop() {
   if (!thread_.joinable()) return;
   post([this] {
     for (Session* s : std::vector<Session*>(sessions_.begin(), sessions_.end())) s->close("proxy shutting down");
-    for (auto& [addr, conns] : backends_)
-      for (auto& c : conns)
-        if (c) c->close();
+    for (Pool* pool : {&backends_, &admin_backends_})
+      for (auto& [addr, conns] : *pool)
+        for (auto& c : conns)
+          if (c) c->close();
     for (auto& [raw, conn] : dedicated_) conn->close();
     ticker_.cancel();
     boost::system::error_code ec;
@@ -187,9 +189,10 @@ void Worker::tick() {
     spdlog::warn("{} more slow commands in the last second (see codis_proxy_slow_commands_total)",
                  slow_logged_ - kSlowLogPerTick);
   slow_logged_ = 0;
-  for (auto& [addr, conns] : backends_)
-    for (auto& c : conns)
-      if (c) c->tick(now_ms_);
+  for (Pool* pool : {&backends_, &admin_backends_})
+    for (auto& [addr, conns] : *pool)
+      for (auto& c : conns)
+        if (c) c->tick(now_ms_);
   for (auto& [raw, conn] : dedicated_) conn->tick(now_ms_);
   if (!ctx_.config.proxy_tls_addr.empty()) {
     // A TLS client gets a few seconds for its handshake, whatever session_recv_timeout says.
@@ -297,14 +300,21 @@ const std::vector<std::pair<int, std::string>>& Worker::groups() {
   return groups_;
 }
 
-BackendConn* Worker::backend(std::string_view addr, int db) {
-  auto it = backends_.find(addr);
-  if (it == backends_.end()) {
-    it = backends_.emplace(std::string(addr), std::vector<std::unique_ptr<BackendConn>>()).first;
+BackendConn* Worker::backend(std::string_view addr, int db) { return pooled(backends_, addr, db, false); }
+
+BackendConn* Worker::admin_backend(std::string_view addr, int db) { return pooled(admin_backends_, addr, db, true); }
+
+BackendConn* Worker::pooled(Pool& pool, std::string_view addr, int db, bool admin) {
+  auto it = pool.find(addr);
+  if (it == pool.end()) {
+    it = pool.emplace(std::string(addr), std::vector<std::unique_ptr<BackendConn>>()).first;
     it->second.resize(static_cast<size_t>(ctx_.config.backend_number_databases));
   }
   auto& slot = it->second.at(static_cast<size_t>(db));
-  if (!slot) slot = std::make_unique<BackendConn>(*this, std::string(addr), db);
+  if (!slot) {
+    slot = std::make_unique<BackendConn>(*this, std::string(addr), db);
+    if (admin) slot->set_admin_identity();
+  }
   return slot.get();
 }
 
@@ -571,6 +581,7 @@ void Worker::complete(Request* req, std::string_view reply, bool proxy_error) {
     complete(parent, out, parent->counted_fail);
     return;
   }
+  if (req->internal) return;
   if (req->cmd) {
     int64_t now = monotonic_ns();
     uint64_t us = req->start_ns ? static_cast<uint64_t>((now - req->start_ns) / 1000) : 0;

@@ -103,6 +103,9 @@ class Worker {
   void backend_failed(Request* req, std::string_view message);  // message without '-'
   void on_backend_reply(const RequestPtr& req, ReplyUse use, std::string_view reply);
   BackendConn* backend(std::string_view addr, int db);
+  // Connections as the admin identity (product_auth), made on first use: only for the cluster-wide
+  // administration of +@admin proxy users (cluster_admin.cpp). Client commands never use them.
+  BackendConn* admin_backend(std::string_view addr, int db);
   // A connection for one session only (blocking commands, transactions).
   // The worker owns it; the session gives it back with release_dedicated().
   BackendConn* new_dedicated(const std::string& addr, int db);
@@ -136,7 +139,11 @@ class Worker {
   uint64_t wake_value_ = 0;
   bool stopped_ = false;
   std::shared_ptr<const RoutingTable> table_;
-  std::unordered_map<std::string, std::vector<std::unique_ptr<BackendConn>>, StringHash, std::equal_to<>> backends_;
+  // address -> one connection per database, made on first use
+  using Pool = std::unordered_map<std::string, std::vector<std::unique_ptr<BackendConn>>, StringHash, std::equal_to<>>;
+  BackendConn* pooled(Pool& pool, std::string_view addr, int db, bool admin);
+  Pool backends_;
+  Pool admin_backends_;
   std::array<BackendConn*, kSlotCount> db0_cache_{};  // slot -> master conn for db 0, reset with the table
   std::unordered_map<int, std::vector<RequestPtr>> parked_;  // locked slot -> waiting requests
   std::unordered_set<Session*> sessions_;

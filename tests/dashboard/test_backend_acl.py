@@ -290,3 +290,31 @@ def test_restarted_server_gets_the_user_again(cluster):
     assert isinstance(r, Err), r
     with s2.conn() as c:
         assert c.call("DBSIZE") == before
+
+
+def test_the_user_is_kept_across_a_restart(cluster):
+    """A server with a config file gets the user written there (CONFIG REWRITE): after a restart it
+    has the user from the start, so the proxies never run unrestricted there."""
+    d, p = cluster.dash, cluster.proxy
+    s = codis_server(cluster.tmp, password=AUTH, config_file=True).start()
+    try:
+        d.ok("PUT", "/api/topom/group/create/{x}/3")
+        d.ok("PUT", f"/api/topom/group/add/{{x}}/3/{s.addr}")
+        wait_until(lambda: f"user {USER} " in s.config_file.read_text(), 10, what="the user in redis.conf")
+        assert re.search(r"provisioned the proxies' restricted user .*saved to its config file", d.tail(50000))
+        # A server started from that file has the user at once: nothing provisions this one.
+        copy = RedisServer(cluster.tmp, password=AUTH, config_file=True)
+        copy.config_file.write_text(s.config_file.read_text())
+        try:
+            copy.start()
+            with copy.conn() as c:
+                rules = c.call("ACL", "GETUSER", USER)
+            assert rules is not None
+            flat = dict(zip(rules[0::2], rules[1::2]))
+            assert "-flushall" in flat[b"commands"].decode() and "-config" in flat[b"commands"].decode(), flat
+        finally:
+            copy.stop()
+    finally:
+        d.ok("PUT", f"/api/topom/group/del/{{x}}/3/{s.addr}")
+        d.ok("PUT", "/api/topom/group/remove/{x}/3")
+        s.stop()

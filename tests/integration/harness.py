@@ -451,12 +451,17 @@ def answers(port: int, timeout: float = 1.0) -> bool:
 
 class RedisServer:
     def __init__(self, workdir: Path, port: Optional[int] = None,
-                 password: Optional[str] = None, extra: Iterable[str] = ()):
+                 password: Optional[str] = None, extra: Iterable[str] = (), config_file: bool = False):
         self.port = port or free_port()
         self.password = password
         self.extra = list(extra)
         self.dir = Path(workdir) / f"redis-{self.port}"
         self.dir.mkdir(parents=True, exist_ok=True)
+        # config_file: started from a (first empty) redis.conf, so CONFIG REWRITE works and what it
+        # writes is there after a restart.
+        self.config_file = self.dir / "redis.conf" if config_file else None
+        if self.config_file and not self.config_file.exists():
+            self.config_file.write_text("")
         self.proc: Optional[subprocess.Popen] = None
         self.logfile = self.dir / "redis.log"
 
@@ -465,7 +470,7 @@ class RedisServer:
         return f"127.0.0.1:{self.port}"
 
     def start(self, wait: float = 10.0) -> "RedisServer":
-        args = [REDIS_SERVER, "--port", self.port, "--bind", "127.0.0.1",
+        args = [REDIS_SERVER, *([self.config_file] if self.config_file else []), "--port", self.port, "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
                 "--dir", self.dir, "--logfile", self.logfile,
                 "--protected-mode", "no"]

@@ -80,6 +80,43 @@ def test_unprovisioned_backend_warns_then_switches(make_redis, make_proxy):
         assert c.call("DBSIZE") == before
 
 
+def test_cluster_wide_admin_runs_as_the_admin_identity_on_every_server(make_redis, make_proxy, tmp_path):
+    """With restricted client connections, an +@admin proxy user's CONFIG SET and FLUSHALL still work:
+    they go over the admin identity, to every server (a replica the routing table does not name too),
+    while EVAL from the same user stays restricted."""
+    m1, m2 = make_redis(password="pa4"), make_redis(password="pa4")
+    rep = make_redis(password="pa4", extra=["--masterauth", "pa4"])
+    with rep.conn() as c:
+        assert c.call("REPLICAOF", "127.0.0.1", str(m1.port)) == Status("OK")
+    for s in (m1, m2, rep):
+        provision(s, ["+@all", "-@admin", "-@dangerous"])
+    users = tmp_path / "users.acl"
+    users.write_text("user default off\nuser ops on >ops-pw ~* &* +@all\n")
+    p = make_proxy(slot_table({1: (m1.addr, [(0, 511)]), 2: (m2.addr, [(512, 1023)])}),
+                   {"product_auth": "pa4", "users_file": str(users)})
+    wait_until(lambda: rep.conn().call("ROLE")[3] == b"connected", 20, what="the replica is in sync")
+    k1, k2 = key_in_slot(1, "a"), key_in_slot(600, "b")
+    before = {s.port: s.conn().call("CONFIG", "GET", "maxmemory-policy") for s in (m1, m2, rep)}
+    with p.conn() as c:
+        assert c.call("AUTH", "ops", "ops-pw") == Status("OK")
+        assert c.call("MSET", k1, "1", k2, "2") == Status("OK")
+        assert metric(p, "codis_proxy_backend_unrestricted") == 0  # the client connections are restricted
+        res = c.call("EVAL", "return redis.call('FLUSHALL')", 1, k1)
+        assert isinstance(res, Err) and "can't run this command" in res.message, res
+        assert c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu") == Status("OK")
+        for s in (m1, m2, rep):
+            assert s.conn().call("CONFIG", "GET", "maxmemory-policy") == [b"maxmemory-policy", b"allkeys-lfu"], s.addr
+        assert c.call("CONFIG", "GET", "maxmemory-policy") == [b"maxmemory-policy", b"allkeys-lfu"]
+        assert c.call("FLUSHALL") == Status("OK")
+        assert c.call("DBSIZE") == 0
+    assert m1.conn().call("DBSIZE") == 0 and m2.conn().call("DBSIZE") == 0
+    # Server-side proof of who did what: the admin work ran as the default user.
+    clients = m1.conn().call("CLIENT", "LIST").decode()
+    assert f"user={USER}" in clients and "user=default" in clients
+    for s in (m1, m2, rep):
+        assert s.conn().call("CONFIG", "SET", *before[s.port]) == Status("OK")
+
+
 def test_unrestricted_user_is_not_trusted(make_redis, make_proxy):
     r = make_redis(password="pa2")
     provision(r, ["+@all"])  # the right name and password, but allowed everything
