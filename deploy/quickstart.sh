@@ -451,11 +451,11 @@ start_haproxy() {
     "s|^    stats socket .*|    stats socket $dir/haproxy.sock mode 600 level admin|" \
     "s|^    bind 127.0.0.1:19100|    bind $HOST:$HAPROXY_PORT|" \
     "s|^    bind 127.0.0.1:19101|    bind $HOST:$HAPROXY_STATS_PORT|" \
-    "s|^    server proxy-1 [^ ]*|    server proxy-1 $HOST:${PROXY_PORTS[0]}|" \
-    "s|^    server proxy-2 [^ ]*|    server proxy-2 $HOST:${PROXY_PORTS[1]}|" \
+    "s|^    server proxy-1 [^ ]* check port [0-9]*|    server proxy-1 $HOST:${PROXY_PORTS[0]} check port ${PROXY_ADMIN_PORTS[0]}|" \
+    "s|^    server proxy-2 [^ ]* check port [0-9]*|    server proxy-2 $HOST:${PROXY_PORTS[1]} check port ${PROXY_ADMIN_PORTS[1]}|" \
     "s|^    bind 127.0.0.1:19110|    bind $HOST:$HAPROXY_TLS_PORT|" \
-    "s|^    server proxy-1-tls [^ ]* check port [0-9]*|    server proxy-1-tls $HOST:${PROXY_TLS_PORTS[0]} check port ${PROXY_PORTS[0]}|" \
-    "s|^    server proxy-2-tls [^ ]* check port [0-9]*|    server proxy-2-tls $HOST:${PROXY_TLS_PORTS[1]} check port ${PROXY_PORTS[1]}|"
+    "s|^    server proxy-1-tls [^ ]* check port [0-9]*|    server proxy-1-tls $HOST:${PROXY_TLS_PORTS[0]} check port ${PROXY_ADMIN_PORTS[0]}|" \
+    "s|^    server proxy-2-tls [^ ]* check port [0-9]*|    server proxy-2-tls $HOST:${PROXY_TLS_PORTS[1]} check port ${PROXY_ADMIN_PORTS[1]}|"
   haproxy -c -q -f "$dir/haproxy.cfg" >"$dir/haproxy.out" 2>&1 || {
     show_log "$dir/haproxy.out"
     die "HAProxy refused its config $dir/haproxy.cfg"

@@ -148,6 +148,10 @@ const std::vector<Field<P>>& proxy_fields() {
       {.key = "proxy_max_clients", .member = &P::proxy_max_clients,
        .comment = "Most client connections served at once; more are refused with an error.", .min = 1,
        .max = INT_MAX},
+      {.key = "proxy_max_clients_per_source", .member = &P::proxy_max_clients_per_source,
+       .comment = "Most client connections from one source address (0: no limit); more are refused\n"
+                  "with an error. Leave it 0 behind HAProxy, where every client has HAProxy's address.",
+       .min = 0, .max = INT_MAX},
       {.key = "proxy_max_offheap_size", .member = &P::proxy_max_offheap_size,
        .comment = "Memory tuning of Codis's Go runtime. Accepted for compatibility and ignored."},
       {.key = "proxy_heap_placeholder", .member = &P::proxy_heap_placeholder},
@@ -176,6 +180,10 @@ const std::vector<Field<P>>& proxy_fields() {
                   "session_recv_timeout is disconnected (0: never).",
        .min = 1},
       {.key = "session_recv_timeout", .member = &P::session_recv_timeout},
+      {.key = "session_request_timeout", .member = &P::session_request_timeout,
+       .comment = "A command that has begun to arrive must arrive whole within this (0: no limit):\n"
+                  "a client that stalls in the middle of one is disconnected, whatever\n"
+                  "session_recv_timeout says."},
       {.key = "session_send_bufsize", .member = &P::session_send_bufsize, .min = 1},
       {.key = "session_send_timeout", .member = &P::session_send_timeout},
       {.key = "session_max_pipeline", .member = &P::session_max_pipeline,

@@ -35,6 +35,9 @@ class AdminApi {
   virtual Status set_sentinels(const nlohmann::json& sentinel) = 0;
   virtual Status rewatch_sentinels() = 0;
   virtual std::string metrics() const = 0;                 // Prometheus text exposition
+  // GET /health: "" when the proxy should get clients (online, not closing, every worker thread
+  // turning), else why not. Cheap: load balancers call it every second.
+  virtual std::string unhealthy() const { return ""; }
   // Re-reads users_file (PUT /api/proxy/acl/reload); an error leaves the users as they were.
   virtual Status reload_users() { return Status::Error("users are not supported here"); }
 

@@ -17,6 +17,7 @@
 #include "codis/http_server.h"
 #include "codis/logging.h"
 #include "codis/sha256.h"
+#include "codis/systemd.h"
 #include "acl.h"
 #include "codis/tls.h"
 #include "command_table.h"
@@ -28,6 +29,9 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace {
+
+// A worker that has not ticked (once a second) for this long makes /health fail.
+constexpr int64_t kWorkerStallMs = 5000;
 
 std::string go_time_now() {
   // Codis stores Go's time.Time.String(): "2006-01-02 15:04:05.999999999 -0700 MST".
@@ -267,18 +271,49 @@ void Proxy::accept_next(tcp::acceptor& acceptor, bool tls) {
   acceptor.async_accept([this, &acceptor, tls](const boost::system::error_code& ec, tcp::socket sock) {
     if (ec == asio::error::operation_aborted || closing_) return;
     if (!ec) {
-      int64_t n = ctx_.clients.fetch_add(1, std::memory_order_relaxed) + 1;
+      // Over a limit: an error line, then the connection is closed; open sessions are not touched.
+      std::string ip;
+      std::string_view refusal;
+      const int64_t n = ctx_.clients.fetch_add(1, std::memory_order_relaxed) + 1;
       if (n > ctx_.config.proxy_max_clients) {
         ctx_.clients.fetch_sub(1, std::memory_order_relaxed);
-        static constexpr std::string_view kMsg = "-ERR max number of clients reached\r\n";
+        ctx_.refused_max_clients.fetch_add(1, std::memory_order_relaxed);
+        refusal = "max number of clients reached";
+      } else if (ctx_.config.proxy_max_clients_per_source > 0) {
+        boost::system::error_code pec;
+        auto peer = sock.remote_endpoint(pec);
+        if (!pec) ip = peer.address().to_string();  // else a client already gone: not counted
+        if (!ip.empty() && !ctx_.take_source(ip)) {
+          ctx_.clients.fetch_sub(1, std::memory_order_relaxed);
+          ctx_.refused_per_source.fetch_add(1, std::memory_order_relaxed);
+          refusal = "max number of clients from this address reached";
+        }
+      }
+      if (!refusal.empty()) {
+        std::string msg = "-ERR " + std::string(refusal) + "\r\n";
         boost::system::error_code wec;
-        asio::write(sock, asio::buffer(kMsg), wec);
+        sock.non_blocking(true, wec);  // a full socket buffer must not stall the acceptor
+        sock.send(asio::buffer(msg), 0, wec);
         sock.close(wec);
-        spdlog::warn("refused a client: proxy_max_clients ({}) reached", ctx_.config.proxy_max_clients);
+        const int64_t now = monotonic_ms();
+        if (now - refused_logged_ms_ >= 1000) {
+          spdlog::warn("refused a client: {} (proxy_max_clients {}, per source {}){}", refusal,
+                       ctx_.config.proxy_max_clients, ctx_.config.proxy_max_clients_per_source,
+                       refused_unlogged_ ? fmt::format("; {} more refused since the last such line", refused_unlogged_)
+                                         : std::string());
+          refused_logged_ms_ = now;
+          refused_unlogged_ = 0;
+        } else {
+          ++refused_unlogged_;
+        }
       } else {
         Worker& w = *workers_[next_worker_++ % workers_.size()];
         int fd = sock.release();
-        if (!w.post([&w, fd, tls] { w.adopt_client(fd, tls); })) ::close(fd);
+        if (!w.post([&w, fd, tls, ip] { w.adopt_client(fd, tls, ip); })) {
+          ::close(fd);
+          ctx_.clients.fetch_sub(1, std::memory_order_relaxed);
+          if (!ip.empty()) ctx_.release_source(ip);
+        }
       }
     } else {
       spdlog::warn("accept: {}", ec.message());
@@ -302,6 +337,15 @@ void Proxy::arm_stats_tick() {
           spdlog::error("TLS reload failed, keeping the old certificates: {}", st.message());
       }
     }
+    if (watchdog_ms_ > 0) {
+      // systemd's watchdog (WatchdogSec= in the unit): fed only while every worker turns, so a stuck
+      // proxy is restarted. collect() below waits for every worker: a stuck one stops this tick too.
+      const int64_t now = monotonic_ms();
+      if (now - watchdog_sent_ms_ >= watchdog_ms_ && stalled_worker().empty()) {
+        systemd::notify("WATCHDOG=1");
+        watchdog_sent_ms_ = now;
+      }
+    }
     StatsSnapshot s = collect();
     int64_t cpu = cpu_time_us();
     {
@@ -316,6 +360,8 @@ void Proxy::arm_stats_tick() {
 }
 
 void Proxy::run() {
+  watchdog_ms_ = systemd::watchdog_period().count();
+  systemd::notify("READY=1");  // Type=notify units: the ports are bound and the workers run
   control_.run();
   rewatch({});
   for (auto& w : workers_) w->stop();
@@ -326,6 +372,7 @@ void Proxy::request_shutdown(const std::string& why) {
   asio::post(control_, [this, why] {
     if (closing_) return;
     spdlog::warn("proxy shutting down: {}", why);
+    systemd::notify("STOPPING=1");
     {
       std::lock_guard lk(mu_);
       closing_ = true;
@@ -356,6 +403,8 @@ StatsSnapshot Proxy::collect() const {
   done.wait();
   StatsSnapshot out;
   out.totals = WorkerStats(all_commands().size());
+  out.refused_max_clients = ctx_.refused_max_clients.load(std::memory_order_relaxed);
+  out.refused_per_source = ctx_.refused_per_source.load(std::memory_order_relaxed);
   for (auto& p : parts) {
     out.totals.add(p.totals);
     for (auto& b : p.backends) {
@@ -636,6 +685,26 @@ Status Proxy::rewatch_sentinels() {
   spdlog::warn("rewatch sentinels = {}", join(servers));
   rewatch(servers);
   return Status::Ok();
+}
+
+std::string Proxy::unhealthy() const {
+  {
+    std::lock_guard lk(mu_);
+    if (closing_) return "shutting down";
+    if (!online_) return "not online yet (waiting for the dashboard, or --fillslots)";
+  }
+  return stalled_worker();
+}
+
+std::string Proxy::stalled_worker() const {
+  // A worker whose loop is stuck (a bug, or a CPU starved for seconds) serves nobody.
+  const int64_t now = monotonic_ms();
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const int64_t last = workers_[i]->last_tick_ms();
+    if (last != 0 && now - last > kWorkerStallMs)
+      return fmt::format("worker thread {} has not run its loop for {} ms", i, now - last);
+  }
+  return "";
 }
 
 std::string Proxy::metrics() const {

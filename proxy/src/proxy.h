@@ -71,6 +71,8 @@ class Proxy final : public AdminApi {
   Status reload_users() override;
   std::string metrics() const override;
   bool closed() const override { return closing_; }
+  std::string unhealthy() const override;
+  std::string stalled_worker() const;  // "" or which worker thread's loop has not turned for seconds
 
  private:
   StatsSnapshot collect() const;
@@ -108,6 +110,11 @@ class Proxy final : public AdminApi {
   uint16_t proxy_tls_port_ = 0;
   std::string tls_stamp_;  // the TLS files' sizes and modification times at the last (attempted) load
   size_t next_worker_ = 0;
+  // Refused connections (accept_next, control thread): one log line a second at most, with a count.
+  int64_t refused_logged_ms_ = 0;
+  int64_t watchdog_ms_ = 0;  // systemd's WatchdogSec / 2, 0: not asked for
+  int64_t watchdog_sent_ms_ = 0;
+  uint64_t refused_unlogged_ = 0;
 
   std::mutex watch_mu_;                          // guards watcher_ (rewatch, shutdown)
   std::unique_ptr<sentinel::Watcher> watcher_;  // on threads of its own

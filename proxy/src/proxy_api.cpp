@@ -95,8 +95,13 @@ const ProxyRoute kRoutes[] = {
     {"GET", "/proxy/slots", kCodisOpen, [](AdminApi& api, const Call&) { return json_ok(api.slots()); }},
     {"GET", "/metrics", Access::kMetrics,
      [](AdminApi& api, const Call&) { return http::text(200, api.metrics(), rpc::kMetricsType); }},
-    // For load balancers and systemd: answers while the admin thread runs.
-    {"GET", "/health", kOpen, [](AdminApi&, const Call&) { return http::text(200, "OK\n"); }},
+    // For load balancers (HAProxy's check) and systemd: 200 "OK" when the proxy should get clients, else
+    // 503 with the reason. On the admin port, so a flood of the client port cannot starve it.
+    {"GET", "/health", kOpen,
+     [](AdminApi& api, const Call&) {
+       const std::string why = api.unhealthy();
+       return why.empty() ? http::text(200, "OK\n") : http::text(503, why + "\n");
+     }},
 
     {"GET", "/api/proxy/model", kCodisOpen, [](AdminApi& api, const Call&) { return json_ok(api.model()); }},
     {"GET", "/api/proxy/xping/:xauth", kAdmin, [](AdminApi&, const Call&) { return json_ok(); }},

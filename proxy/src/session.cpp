@@ -230,7 +230,11 @@ void Session::process_input() {
     }
     std::string_view data = in_.readable();
     auto st = parser_.parse(data);
-    if (st == resp::ParseStatus::kIncomplete) break;
+    if (st == resp::ParseStatus::kIncomplete) {
+      if (partial_since_ms_ == 0) partial_since_ms_ = worker_.now_ms();
+      break;
+    }
+    partial_since_ms_ = 0;
     if (st == resp::ParseStatus::kError) {
       ++worker_.stats().protocol_errors;
       spdlog::info("session {} ({}): {}; closing", id_, peer_, parser_.error());
@@ -450,6 +454,7 @@ void Session::on_done(Request* req, std::string_view reply) {
   }
   if (read_paused_ && waiting_ < static_cast<size_t>(worker_.config().session_max_pipeline)) {
     read_paused_ = false;
+    if (partial_since_ms_ != 0) partial_since_ms_ = worker_.now_ms();  // the client could not send meanwhile
     // Not from inside this call chain: it may be running under process_input().
     asio::post(worker_.io(), [this] {
       if (closed_) return;
@@ -580,6 +585,7 @@ void Session::hold_until(int64_t until_ms) {
       return;
     }
     auth_hold_ = false;
+    if (partial_since_ms_ != 0) partial_since_ms_ = worker_.now_ms();  // the session read nothing meanwhile
     worker_.mark_dirty(this);  // the replies held back
     process_input();           // what arrived meanwhile
     read_now();

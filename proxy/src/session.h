@@ -46,12 +46,18 @@ class Session {
   void on_done(Request* req, std::string_view reply);
   void flush();  // called by the worker's flush step
   uint64_t id() const { return id_; }
+  const std::string& peer() const { return peer_; }  // "ip:port" of the client
   bool subscribed() const { return pubsub_ != nullptr; }
   void resubscribe();  // after a routing change: follow channels whose slot moved
   int64_t last_active_ms() const { return last_active_ms_; }
   // Subject to session_recv_timeout: nothing in flight (a blocked BLPOP is not
   // idle) and not subscribed (as Redis exempts pub/sub clients).
   bool idle() const { return waiting_ == 0 && !pubsub_; }
+  // When the command now arriving began to arrive (worker clock), 0 if none is half-read: subject to
+  // session_request_timeout. Not while the proxy itself stops reading (pipeline full, AUTH held).
+  int64_t partial_since_ms() const { return read_paused_ || auth_hold_ ? 0 : partial_since_ms_; }
+  // The source address counted against proxy_max_clients_per_source ("" if not counted).
+  std::string counted_source;
   // Still in its TLS handshake (closed by the worker after a few seconds).
   bool tls_handshaking() const { return tls_ && !tls_->handshake_done(); }
   // session_break_on_failure: stop reading; close once the replies owed are written.
@@ -144,6 +150,7 @@ class Session {
   bool close_after_write_ = false;  // QUIT or a protocol error: close once replies are out
   bool read_paused_ = false;
   int64_t last_active_ms_ = 0;
+  int64_t partial_since_ms_ = 0;
   std::string name_;  // CLIENT SETNAME / HELLO SETNAME
   // Connections of this session alone, per (group master, db): blocking
   // commands wait on them and WATCH/MULTI/EXEC run on them.

@@ -55,6 +55,7 @@ void WorkerStats::add(const WorkerStats& o) {
   protocol_errors += o.protocol_errors;
   slow_requests += o.slow_requests;
   auth_failures += o.auth_failures;
+  request_timeouts += o.request_timeouts;
   if (commands.size() < o.commands.size()) commands.resize(o.commands.size());
   for (size_t i = 0; i < o.commands.size(); ++i) commands[i].add(o.commands[i]);
 }
@@ -68,6 +69,7 @@ void WorkerStats::subtract(const WorkerStats& o) {
   protocol_errors = sub(protocol_errors, o.protocol_errors);
   slow_requests = sub(slow_requests, o.slow_requests);
   auth_failures = sub(auth_failures, o.auth_failures);
+  request_timeouts = sub(request_timeouts, o.request_timeouts);
   for (size_t i = 0; i < std::min(commands.size(), o.commands.size()); ++i)
     commands[i].subtract(o.commands[i]);
 }
@@ -127,6 +129,16 @@ std::string render_prometheus(const StatsSnapshot& s, uint64_t qps, bool online,
          "failures from the address).\n"
          "# TYPE codis_proxy_auth_failures_total counter\n";
   line(out, "codis_proxy_auth_failures_total %llu\n", (unsigned long long)t.auth_failures);
+  out += "# HELP codis_proxy_request_timeouts_total Client connections closed because a command that had begun to "
+         "arrive did not arrive whole within session_request_timeout.\n"
+         "# TYPE codis_proxy_request_timeouts_total counter\n";
+  line(out, "codis_proxy_request_timeouts_total %llu\n", (unsigned long long)t.request_timeouts);
+  out += "# HELP codis_proxy_clients_refused_total New client connections refused, by the limit they hit.\n"
+         "# TYPE codis_proxy_clients_refused_total counter\n";
+  line(out, "codis_proxy_clients_refused_total{limit=\"proxy_max_clients\"} %llu\n",
+       (unsigned long long)s.refused_max_clients);
+  line(out, "codis_proxy_clients_refused_total{limit=\"proxy_max_clients_per_source\"} %llu\n",
+       (unsigned long long)s.refused_per_source);
 
   auto cmds = all_commands();
   out += "# HELP codis_proxy_command_calls_total Calls per command.\n# TYPE codis_proxy_command_calls_total counter\n";

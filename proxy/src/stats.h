@@ -45,6 +45,7 @@ struct WorkerStats {
   uint64_t protocol_errors = 0;
   uint64_t slow_requests = 0;
   uint64_t auth_failures = 0;  // client AUTH (or HELLO AUTH) with a wrong password, or refused while throttled
+  uint64_t request_timeouts = 0;  // clients closed: a started command did not arrive whole in session_request_timeout
   std::vector<CommandStats> commands;  // indexed by CommandInfo::index
 
   explicit WorkerStats(size_t ncommands = 0) : commands(ncommands) {}
@@ -56,6 +57,8 @@ struct WorkerStats {
 // A merged view for the admin API and /metrics.
 struct StatsSnapshot {
   WorkerStats totals;
+  uint64_t refused_max_clients = 0;  // connections refused: proxy_max_clients
+  uint64_t refused_per_source = 0;   // connections refused: proxy_max_clients_per_source
   std::vector<BackendState> backends;
 };
 

@@ -185,6 +185,7 @@ void Worker::arm_tick() {
 
 void Worker::tick() {
   now_ms_ = monotonic_ms();
+  last_tick_ms_.store(now_ms_, std::memory_order_relaxed);
   if (slow_logged_ > kSlowLogPerTick)
     spdlog::warn("{} more slow commands in the last second (see codis_proxy_slow_commands_total)",
                  slow_logged_ - kSlowLogPerTick);
@@ -201,28 +202,43 @@ void Worker::tick() {
       if (s->tls_handshaking() && now_ms_ - s->last_active_ms() > kTlsHandshakeMs + kTickMs) slow.push_back(s);
     for (Session* s : slow) s->close("TLS handshake timed out");
   }
-  auto idle = ctx_.config.session_recv_timeout.count();
-  if (idle > 0) {
+  const int64_t idle = ctx_.config.session_recv_timeout.count();
+  const int64_t partial = ctx_.config.session_request_timeout.count();
+  if (idle > 0 || partial > 0) {
     // Sessions stamp their activity with the worker's clock, which may lag by
     // up to one tick; allow that much so no active session is cut.
-    std::vector<Session*> expired;
-    for (Session* s : sessions_)
-      if (s->idle() && now_ms_ - s->last_active_ms() > idle + kTickMs) expired.push_back(s);
+    std::vector<Session*> expired, stalled;
+    for (Session* s : sessions_) {
+      if (idle > 0 && s->idle() && now_ms_ - s->last_active_ms() > idle + kTickMs) {
+        expired.push_back(s);
+      } else if (partial > 0 && s->partial_since_ms() != 0 && now_ms_ - s->partial_since_ms() > partial + kTickMs) {
+        stalled.push_back(s);
+      }
+    }
     for (Session* s : expired) s->close("idle timeout (session_recv_timeout)");
+    if (!stalled.empty()) {  // one line per worker and second at most
+      stats_.request_timeouts += stalled.size();
+      spdlog::warn("closed {} client connection(s) whose command did not arrive whole within "
+                   "session_request_timeout ({} ms), e.g. {}",
+                   stalled.size(), partial, stalled.front()->peer());
+      for (Session* s : stalled) s->close("a command did not arrive whole within session_request_timeout");
+    }
   }
 }
 
-void Worker::adopt_client(int fd, bool tls) {
+void Worker::adopt_client(int fd, bool tls, const std::string& source) {
   boost::system::error_code ec;
   tcp::socket sock(io_);
   sock.assign(tcp::v4(), fd, ec);
   if (ec) {
     ::close(fd);
     ctx_.clients.fetch_sub(1, std::memory_order_relaxed);
+    if (!source.empty()) ctx_.release_source(source);
     return;
   }
   now_ms_ = monotonic_ms();
   auto* s = new Session(*this, std::move(sock), (next_session_id_++ << 8) | static_cast<uint64_t>(index_), tls);
+  s->counted_source = source;
   sessions_.insert(s);
   ++stats_.sessions_total;
   ++stats_.sessions_alive;
@@ -233,6 +249,7 @@ void Worker::retire(Session* s) {
   if (sessions_.erase(s) == 0) return;
   --stats_.sessions_alive;
   ctx_.clients.fetch_sub(1, std::memory_order_relaxed);
+  if (!s->counted_source.empty()) ctx_.release_source(s->counted_source);
   retired_.push_back(s);
   schedule_flush();
 }
@@ -298,6 +315,20 @@ const std::vector<std::pair<int, std::string>>& Worker::groups() {
     groups_version_ = table_->version();
   }
   return groups_;
+}
+
+bool ProxyContext::take_source(const std::string& ip) const {
+  std::lock_guard lk(sources_mu);
+  int& n = sources[ip];
+  if (n >= config.proxy_max_clients_per_source) return false;
+  ++n;
+  return true;
+}
+
+void ProxyContext::release_source(const std::string& ip) const {
+  std::lock_guard lk(sources_mu);
+  auto it = sources.find(ip);
+  if (it != sources.end() && --it->second <= 0) sources.erase(it);
 }
 
 BackendConn* Worker::backend(std::string_view addr, int db) { return pooled(backends_, addr, db, false); }

@@ -50,6 +50,14 @@ struct ProxyContext {
   std::string token;
   std::string product_version = "0.1.0";
   mutable std::atomic<int64_t> clients{0};  // open client connections, all workers (proxy_max_clients)
+  mutable std::atomic<uint64_t> refused_max_clients{0};
+  mutable std::atomic<uint64_t> refused_per_source{0};
+  // proxy_max_clients_per_source (when set): open connections per source address. Taken by the
+  // acceptor, given back when the session ends; connects and closes only, never the request path.
+  bool take_source(const std::string& ip) const;
+  void release_source(const std::string& ip) const;
+  mutable std::mutex sources_mu;
+  mutable std::unordered_map<std::string, int> sources;
   mutable AclStore acl;                     // the users (users_file); reloads swap the whole set
 
   // TLS contexts (null: off): the client port's and the backends'. A new
@@ -81,13 +89,16 @@ class Worker {
   WorkerStats& stats() { return stats_; }
   int64_t now_ms() const { return now_ms_; }  // coarse: refreshed per tick and on rare events
   int64_t refresh_clock() { return now_ms_ = monotonic_ms(); }
+  // When this worker's loop last ran its once-a-second tick (monotonic_ms; any thread may read it).
+  int64_t last_tick_ms() const { return last_tick_ms_.load(std::memory_order_relaxed); }
 
   // Runs `fn` on the worker's thread; callable from any thread. False (and
   // `fn` dropped) once the worker has stopped.
   bool post(std::function<void()> fn);
 
   // --- called from other threads through post() ---
-  void adopt_client(int fd, bool tls);  // a socket accepted by the acceptor (of the TLS port)
+  // `source`: the address counted against proxy_max_clients_per_source ("" if none), given back at retire.
+  void adopt_client(int fd, bool tls, const std::string& source);  // a socket accepted by the acceptor (of the TLS port)
   void set_table(std::shared_ptr<const RoutingTable> table);
   void snapshot(StatsSnapshot& out) const;  // run on this thread
 
@@ -154,6 +165,7 @@ class Worker {
   std::vector<std::unique_ptr<BackendConn>> graveyard_;  // closed, deleted once no handler refers to them
   bool flush_posted_ = false;
   std::vector<std::pair<int, std::string>> groups_;  // cache for groups(), per table version
+  std::atomic<int64_t> last_tick_ms_{0};
   uint64_t groups_version_ = ~uint64_t{0};
   int64_t now_ms_ = 0;
   uint64_t slow_us_ = 0;  // slowlog_log_slower_than; 0: off

@@ -41,8 +41,9 @@ def toml_keys(text: str) -> list:
 
 def render_haproxy(workdir: Path, port: int, stats_port: int, servers: list) -> Path:
     """deploy/configs/haproxy.cfg for this test: its frontend on `port`, the
-    stats socket in workdir, `servers` = [(name, "host:port"), ...] in place of
-    the example's two proxies, no syslog, no TLS pass-through."""
+    stats socket in workdir, `servers` = [(name, "host:port", admin port), ...]
+    in place of the example's two proxies (checked on their admin port's
+    /health), no syslog, no TLS pass-through."""
     text = (CONFIGS / "haproxy.cfg").read_text()
     sock = Path(workdir) / "haproxy.sock"
     text = re.sub(r"(?m)^    log /dev/log.*\n", "", text)
@@ -54,7 +55,7 @@ def render_haproxy(workdir: Path, port: int, stats_port: int, servers: list) -> 
     assert n == 1, "the example haproxy.cfg lost its TLS section"
     text = re.sub(r"(?m)^    bind 127\.0\.0\.1:19100$", f"    bind 127.0.0.1:{port}", text)
     text = re.sub(r"(?m)^    bind 127\.0\.0\.1:19101$", f"    bind 127.0.0.1:{stats_port}", text)
-    lines = "".join(f"    server {name} {addr} check\n" for name, addr in servers)
+    lines = "".join(f"    server {name} {addr} check port {admin}\n" for name, addr, admin in servers)
     text, n = re.subn(r"(?m)(^    server proxy-\d+ .*\n)+", lines, text)
     assert n == 1, "the example haproxy.cfg lost its server lines"
     cfg = Path(workdir) / "haproxy.cfg"

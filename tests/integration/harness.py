@@ -619,9 +619,10 @@ def http(method: str, url: str, body=None, timeout: float = 10.0, auth=_DEFAULT,
 
 class Proxy:
     def __init__(self, workdir: Path, slots: Optional[list], config: Optional[dict] = None,
-                 binary: Optional[Path] = None, log_level: str = "info", extra_args=()):
+                 binary: Optional[Path] = None, log_level: str = "info", extra_args=(), env: Optional[dict] = None):
         self.binary = Path(binary or proxy_binary())
         self.extra_args = list(extra_args)
+        self.env = env  # added to this process's environment
         self.port = free_port()
         self.admin_port = free_port()
         self.config = dict(DEFAULT_PROXY_CONFIG)
@@ -667,7 +668,8 @@ class Proxy:
             args += ["--fillslots", self.slots_file]
         args += self.extra_args
         self._out = open(self.out_file, "ab")
-        self.proc = spawn(args, stdout=self._out, stderr=subprocess.STDOUT)
+        env = {**os.environ, **self.env} if self.env else None
+        self.proc = spawn(args, stdout=self._out, stderr=subprocess.STDOUT, env=env)
         try:
             wait_until(lambda: self._check_alive() and answers(self.port), wait,
                        what=f"codis-proxy RESP port {self.port}")

@@ -53,6 +53,7 @@ struct ProxyConfig {
 
   std::string proxy_datacenter;
   int proxy_max_clients = 1000;
+  int proxy_max_clients_per_source = 0;  // 0: no limit
   uint64_t proxy_max_offheap_size = uint64_t(1024) << 20;  // Go-only; accepted, unused
   uint64_t proxy_heap_placeholder = uint64_t(256) << 20;   // Go-only; accepted, unused
 
@@ -70,6 +71,7 @@ struct ProxyConfig {
 
   uint64_t session_recv_bufsize = uint64_t(128) << 10;
   Duration session_recv_timeout = std::chrono::minutes(30);
+  Duration session_request_timeout = std::chrono::seconds(30);  // a started command must arrive whole; 0: no limit
   uint64_t session_send_bufsize = uint64_t(64) << 10;
   Duration session_send_timeout = std::chrono::seconds(30);
   int session_max_pipeline = 10000;
