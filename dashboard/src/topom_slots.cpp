@@ -34,6 +34,7 @@
 #include "clients.h"
 #include "codis/coordinator_models.h"
 #include "codis/routing.h"
+#include "slot_action.h"
 #include "topom.h"
 
 #include <set>
@@ -510,73 +511,75 @@ void Topom::executor_loop() {
 }
 
 void Topom::process_slot_action(int sid) {
-  bool pushed = false;  // the stored state has been pushed by this worker
+  // The decisions are slot_action::next()'s (slot_action.h); this loop carries them out.
+  namespace sa = slot_action;
+  sa::Situation known;  // pushed = false: a new worker pushes the stored state before anything moves on
   auto backoff = std::chrono::milliseconds(500);
   while (!executor_stopping()) {
-    models::SlotMapping m;
-    bool promoting = false;
-    std::string source, target;
+    std::string source, target, stored;
+    int target_id = 0;
     {
       std::lock_guard lk(models_mu_);
-      m = slots_[sid];
-      promoting = group_locked(m.group_id) || group_locked(m.action.target_id);
+      const models::SlotMapping& m = slots_[sid];
+      stored = m.action.state;
+      target_id = m.action.target_id;
+      known.group_locked = group_locked(m.group_id) || group_locked(m.action.target_id);
       source = group_master(m.group_id);
       target = group_master(m.action.target_id);
     }
-    const std::string& state = m.action.state;
-    if (state.empty()) return;  // removed (while pending) or done
+    const sa::State state = sa::parse(stored);
+    if (state != known.state) known.keys_left.reset();  // changed by someone else (remove, a restart's resync)
+    known.state = state;
+    known.paused = action_disabled_;
+    known.has_target = !target.empty();
+    const sa::Step step = sa::next(known);
     Status st = Status::Ok();
-    if (state == action::kPending) {
-      if (action_disabled_) return;
-      st = slot_transition(sid, action::kPending, action::kPreparing);
-    } else if (!pushed) {
-      // First round of this worker (e.g. after a dashboard restart): proxies
-      // get the stored state again before anything moves on.
-      st = slot_repush(sid);
-      if (st.ok()) pushed = true;
-    } else if (state == action::kPreparing) {
-      st = slot_transition(sid, action::kPreparing, action::kPrepared);
-    } else if (state == action::kPrepared) {
-      st = slot_transition(sid, action::kPrepared, action::kMigrating);
-    } else if (state == action::kMigrating) {
-      if (action_disabled_ || promoting) {
+    std::optional<int64_t> left;
+    switch (step.kind) {
+      case sa::Kind::kStop:
+        return;
+      case sa::Kind::kWait:
         sleep_unless_stopped(std::chrono::milliseconds(200));
         continue;
-      }
-      if (target.empty()) {
-        st = Status::Error(gstr(m.action.target_id) + " has no master");
-      } else {
-        Result<int64_t> left = source.empty() ? Result<int64_t>(int64_t{0}) : migrate_slot_round(sid, source, target);
-        if (!left) {
-          st = left.status();
-        } else if (*left == 0) {
-          st = slot_transition(sid, action::kMigrating, action::kFinished);
-          if (st.ok()) {
-            std::lock_guard lk(action_mu_);
-            slot_keys_[sid] = 0;
-          }
+      case sa::Kind::kRepush:
+        st = slot_repush(sid);
+        break;
+      case sa::Kind::kTransition:
+        st = slot_transition(sid, sa::name(step.from), sa::name(step.to));
+        break;
+      case sa::Kind::kRound: {
+        // No source master: nothing is left to move from it.
+        Result<int64_t> r = source.empty() ? Result<int64_t>(int64_t{0}) : migrate_slot_round(sid, source, target);
+        if (r) {
+          left = *r;
+        } else {
+          st = r.status();
         }
+        break;
       }
-    } else if (state == action::kFinished) {
-      st = slot_transition(sid, action::kFinished, action::kNothing);
-      if (st.ok()) {
-        std::lock_guard lk(action_mu_);
+      case sa::Kind::kFail:
+        st = Status::Error(state == sa::State::kInvalid ? sstr(sid) + " has an invalid action state \"" + stored + "\""
+                                                        : gstr(target_id) + " has no master (the slot's target)");
+        break;
+    }
+    known = sa::after(known, step, st.ok(), left);
+    if (st.ok() && step.kind == sa::Kind::kTransition) {
+      std::lock_guard lk(action_mu_);
+      if (step.to == sa::State::kFinished) {
+        slot_keys_[sid] = 0;
+      } else if (step.to == sa::State::kNone) {
         slot_keys_.erase(sid);
         if (action_status_.find("Slot[" + slot4(sid) + "]") != std::string::npos) action_status_.clear();
       }
-    } else {
-      st = Status::Error(sstr(sid) + " has an invalid action state \"" + state + "\"");
     }
     if (!st.ok()) {
       spdlog::error("topom: {} action: {}", sstr(sid), st.message());
       set_action_status("[ERROR] Slot[" + slot4(sid) + "]: " + st.message());
-      pushed = false;
       if (!sleep_unless_stopped(backoff)) return;
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
       continue;
     }
     backoff = std::chrono::milliseconds(500);
-    if (state != action::kMigrating) pushed = true;
   }
 }
 
