@@ -27,18 +27,10 @@
 namespace codis::slots {
 namespace {
 
-SlotIndex* g_index = nullptr;
-RedisModuleCtx* g_ctx = nullptr;  // a detached context: timers need one that names this module
-
 constexpr uint64_t kStepBudgetUs = 1000;   // a step holds the event loop ~1 ms at most
 constexpr long long kDefaultTimeoutMs = 30000;
 constexpr int kMaxDbs = 4096;
 constexpr int kMaxFixupRounds = 8;         // unlocked fix-up rounds of a big key before the locked one
-
-// Targets ("host:port") that refused a `remove` message (a Codis-fork
-// target): later batches to them lock a big key for its whole transfer, as
-// Codis does, instead of letting writes through.
-std::unordered_set<std::string>* g_no_remove_targets = nullptr;
 
 std::string_view view(RedisModuleString* s) {
   size_t len = 0;
@@ -123,56 +115,88 @@ class StepTimes {
   uint64_t n_ = 0;
 };
 
-class Batch {
- public:
+// What SLOTSMGRT*-ASYNC asked for: where to, how much per round.
+struct BatchSpec {
   int db = 0;
   std::string host;
   int port = 0;
   long long timeout_ms = 0;
   long long maxbulks = 0;
   long long maxbytes = 0;
-  bool slot_reply = false;
+  bool slot_reply = false;   // SLOTSMGRTSLOT/TAGSLOT-ASYNC: the reply carries the slot's remaining keys
   uint32_t slot = 0;
   bool track_writes = true;  // the target takes `remove`
-  std::vector<std::string> keys;   // never resized after the batch is built (index holds views)
+  std::string target() const { return host + ":" + std::to_string(port); }
+};
+
+// The batch's keys and where each one is (KeyState).
+struct KeyTable {
+  std::vector<std::string> names;  // never resized after the batch is built (index holds views)
   std::vector<KeyState> states;
   std::unordered_map<std::string_view, uint32_t> index;
-  RedisModuleBlockedClient* caller = nullptr;
-  std::vector<RedisModuleBlockedClient*> fences;
+  KeyState state_of(std::string_view k) const {
+    auto it = index.find(k);
+    return it == index.end() ? KeyState::kOutside : states[it->second];
+  }
+};
 
-  // Connection.
+// The connection to the target: non-blocking, with what each awaited reply answers.
+struct TargetConn {
   int fd = -1;
   bool connected = false;
   bool want_write = false;
   std::string out;
   size_t out_pos = 0;
   std::string in;
-  std::deque<Pending> expect;  // what each reply answers
+  std::deque<Pending> expect;
   size_t inflight_bytes = 0;
   long long last_progress_ms = 0;
+};
 
-  // Emission state.
-  size_t next_key = 0;
-  bool key_active = false;  // a big key is being sent
-  uint32_t cur = 0;
-  int cur_type = 0;
-  long long cur_abs_expire = -1;
-  long long cur_len = 0;
+// The big key being streamed in chunks, if any (Phase).
+struct BigKey {
+  bool active = false;
+  uint32_t key = 0;  // its index in the KeyTable
+  int type = 0;
+  long long abs_expire = -1;
+  long long len = 0;
   long long list_index = 0;
   RedisModuleScanCursor* cursor = nullptr;
   Phase phase = Phase::kStream;
   int rounds = 0;
-  bool waiting_drain = false;           // kDrain: every sent message must be ACKed first
+  bool waiting_drain = false;             // kDrain: every sent message must be ACKed first
   std::unordered_set<std::string> dirty;  // members of the tracked key written since the last snapshot
   std::unordered_set<std::string> round;  // members of the current fix-up round not sent yet
-  std::vector<uint32_t> to_delete;      // complete on the target, to delete here
+  BigKey() = default;
+  BigKey(const BigKey&) = delete;
+  BigKey& operator=(const BigKey&) = delete;
+  ~BigKey() {
+    if (cursor != nullptr) RedisModule_ScanCursorDestroy(cursor);
+  }
+};
 
+// Counters for the reply and SLOTSMGRT-ASYNC-STATUS.
+struct BatchProgress {
   long long emitted_msgs = 0;
   long long completed = 0;
   long long moved = 0;
   long long fixup_members = 0;
   uint64_t max_step_us = 0;  // the longest step (timer) so far
   StepTimes step_times;      // recent step durations, for STATUS's percentiles
+};
+
+// One migration batch of one db: the parts above, the blocked callers, and its timers.
+class Batch {
+ public:
+  BatchSpec spec;
+  KeyTable table;
+  TargetConn link;
+  BigKey big;
+  BatchProgress progress;
+  size_t next_key = 0;              // the next key of the table to send
+  std::vector<uint32_t> to_delete;  // complete on the target, to delete here
+  RedisModuleBlockedClient* caller = nullptr;
+  std::vector<RedisModuleBlockedClient*> fences;
   bool aborted = false;
   std::string error;
 
@@ -180,19 +204,24 @@ class Batch {
   bool step_armed = false;
   RedisModuleTimerID watchdog = 0;
 
-  ~Batch() {
-    if (cursor != nullptr) RedisModule_ScanCursorDestroy(cursor);
-  }
-  bool emission_done() const { return next_key >= keys.size() && !key_active; }
-  bool done() const { return emission_done() && expect.empty() && to_delete.empty(); }
-  KeyState state_of(std::string_view k) const {
-    auto it = index.find(k);
-    return it == index.end() ? KeyState::kOutside : states[it->second];
-  }
-  std::string target() const { return host + ":" + std::to_string(port); }
+  bool emission_done() const { return next_key >= table.names.size() && !big.active; }
+  bool done() const { return emission_done() && link.expect.empty() && to_delete.empty(); }
+  KeyState state_of(std::string_view k) const { return table.state_of(k); }
+  std::string target() const { return spec.target(); }
 };
 
-Batch* g_batches[kMaxDbs] = {};
+// What the module keeps across commands for async migration, on Redis's main thread only; set up
+// by init() when the module loads.
+struct Migrations {
+  SlotIndex* index = nullptr;
+  RedisModuleCtx* ctx = nullptr;  // a detached context: timers need one that names this module
+  // Targets ("host:port") that refused a `remove` message (a Codis-fork target): later batches to
+  // them lock a big key for its whole transfer, as Codis does, instead of letting writes through.
+  std::unordered_set<std::string>* no_remove_targets = nullptr;
+  Batch* batches[kMaxDbs] = {};  // the running batch of each db
+  Batch* batch(int db) const { return db >= 0 && db < kMaxDbs ? batches[db] : nullptr; }
+};
+Migrations g;
 
 void arm_step(Batch* b);
 void abort_batch(Batch* b, const std::string& error);
@@ -200,21 +229,21 @@ void abort_batch(Batch* b, const std::string& error);
 long long now_ms() { return RedisModule_Milliseconds(); }
 
 void close_connection(Batch* b) {
-  if (b->fd < 0) return;
-  RedisModule_EventLoopDel(b->fd, REDISMODULE_EVENTLOOP_READABLE | REDISMODULE_EVENTLOOP_WRITABLE);
-  ::close(b->fd);
-  b->fd = -1;
-  b->connected = false;
-  b->want_write = false;
+  if (b->link.fd < 0) return;
+  RedisModule_EventLoopDel(b->link.fd, REDISMODULE_EVENTLOOP_READABLE | REDISMODULE_EVENTLOOP_WRITABLE);
+  ::close(b->link.fd);
+  b->link.fd = -1;
+  b->link.connected = false;
+  b->link.want_write = false;
 }
 
 // Writes what it can of the output buffer; false after an error (the batch
 // is then aborted).
 bool flush_output(Batch* b) {
-  while (b->out_pos < b->out.size()) {
-    ssize_t n = ::send(b->fd, b->out.data() + b->out_pos, b->out.size() - b->out_pos, MSG_NOSIGNAL);
+  while (b->link.out_pos < b->link.out.size()) {
+    ssize_t n = ::send(b->link.fd, b->link.out.data() + b->link.out_pos, b->link.out.size() - b->link.out_pos, MSG_NOSIGNAL);
     if (n > 0) {
-      b->out_pos += static_cast<size_t>(n);
+      b->link.out_pos += static_cast<size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -222,47 +251,47 @@ bool flush_output(Batch* b) {
     abort_batch(b, std::string("IOERR error writing to target: ") + std::strerror(errno));
     return false;
   }
-  b->out.clear();
-  b->out_pos = 0;
+  b->link.out.clear();
+  b->link.out_pos = 0;
   return true;
 }
 
 void update_write_interest(Batch* b) {
-  if (b->fd < 0) return;
-  bool want = !b->connected || b->out_pos < b->out.size();
-  if (want && !b->want_write) {
-    RedisModule_EventLoopAdd(b->fd, REDISMODULE_EVENTLOOP_WRITABLE, [](int, void* d, int) {
+  if (b->link.fd < 0) return;
+  bool want = !b->link.connected || b->link.out_pos < b->link.out.size();
+  if (want && !b->link.want_write) {
+    RedisModule_EventLoopAdd(b->link.fd, REDISMODULE_EVENTLOOP_WRITABLE, [](int, void* d, int) {
       Batch* b = static_cast<Batch*>(d);
-      if (!b->connected) {
+      if (!b->link.connected) {
         int soerr = 0;
         socklen_t len = sizeof(soerr);
-        ::getsockopt(b->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+        ::getsockopt(b->link.fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
         if (soerr != 0) {
           abort_batch(b, "IOERR can't connect to target " + b->target() + ": " + std::strerror(soerr));
           return;
         }
-        b->connected = true;
+        b->link.connected = true;
       }
       if (!flush_output(b)) return;
       update_write_interest(b);
     }, b);
-    b->want_write = true;
-  } else if (!want && b->want_write) {
-    RedisModule_EventLoopDel(b->fd, REDISMODULE_EVENTLOOP_WRITABLE);
-    b->want_write = false;
+    b->link.want_write = true;
+  } else if (!want && b->link.want_write) {
+    RedisModule_EventLoopDel(b->link.fd, REDISMODULE_EVENTLOOP_WRITABLE);
+    b->link.want_write = false;
   }
 }
 
 void queue_message(Batch* b, std::string msg, Expect e, OnAck on_ack = OnAck::kNone, uint32_t key = 0) {
-  if (b->expect.empty()) b->last_progress_ms = now_ms();  // the watchdog counts from here
-  b->expect.push_back(Pending{e, on_ack, key, msg.size()});
-  b->inflight_bytes += msg.size();
-  if (b->out_pos == b->out.size()) {
-    b->out.clear();
-    b->out_pos = 0;
+  if (b->link.expect.empty()) b->link.last_progress_ms = now_ms();  // the watchdog counts from here
+  b->link.expect.push_back(Pending{e, on_ack, key, msg.size()});
+  b->link.inflight_bytes += msg.size();
+  if (b->link.out_pos == b->link.out.size()) {
+    b->link.out.clear();
+    b->link.out_pos = 0;
   }
-  b->out += msg;
-  ++b->emitted_msgs;
+  b->link.out += msg;
+  ++b->progress.emitted_msgs;
 }
 
 std::string command(std::initializer_list<std::string_view> parts, const std::vector<std::string>* extra = nullptr) {
@@ -278,7 +307,7 @@ std::string command(std::initializer_list<std::string_view> parts, const std::ve
 // produce (below maxbytes, not waiting for ACKs), the end of the batch.
 void maybe_arm(Batch* b) {
   if (b->aborted || !b->to_delete.empty() || b->done() ||
-      (!b->emission_done() && !b->waiting_drain && b->inflight_bytes < static_cast<size_t>(b->maxbytes))) {
+      (!b->emission_done() && !b->big.waiting_drain && b->link.inflight_bytes < static_cast<size_t>(b->spec.maxbytes))) {
     arm_step(b);
   }
 }
@@ -288,9 +317,9 @@ void on_readable(int, void* d, int) {
   char buf[16384];
   std::string closed;  // the connection's end, reported after the replies read before it
   for (;;) {
-    ssize_t n = ::recv(b->fd, buf, sizeof(buf), 0);
+    ssize_t n = ::recv(b->link.fd, buf, sizeof(buf), 0);
     if (n > 0) {
-      b->in.append(buf, static_cast<size_t>(n));
+      b->link.in.append(buf, static_cast<size_t>(n));
       if (static_cast<size_t>(n) < sizeof(buf)) break;
       continue;
     }
@@ -306,16 +335,16 @@ void on_readable(int, void* d, int) {
   size_t pos = 0;
   for (;;) {
     Reply r;
-    Parse p = parse_reply(b->in, &pos, &r);
+    Parse p = parse_reply(b->link.in, &pos, &r);
     if (p == Parse::kIncomplete) break;
-    if (p == Parse::kGarbage || b->expect.empty()) {
-      abort_batch(b, "target replied garbage: '" + b->in.substr(pos, 64) + "'");
+    if (p == Parse::kGarbage || b->link.expect.empty()) {
+      abort_batch(b, "target replied garbage: '" + b->link.in.substr(pos, 64) + "'");
       return;
     }
-    Pending m = b->expect.front();
-    b->expect.pop_front();
-    b->inflight_bytes -= m.size;
-    b->last_progress_ms = now_ms();
+    Pending m = b->link.expect.front();
+    b->link.expect.pop_front();
+    b->link.inflight_bytes -= m.size;
+    b->link.last_progress_ms = now_ms();
     if (m.expect == Expect::kStatus) {
       if (r.kind != '+') {
         abort_batch(b, "target refused " + std::string(r.kind == '-' ? "AUTH/SELECT: " + r.text : "AUTH/SELECT"));
@@ -336,7 +365,7 @@ void on_readable(int, void* d, int) {
       if (m.on_ack == OnAck::kRemove) {
         // A Codis-fork target has no `remove`: from now on its batches lock
         // big keys for their whole transfer (nothing to remove then).
-        g_no_remove_targets->insert(b->target());
+        g.no_remove_targets->insert(b->target());
         failure += " (the target does not take SLOTSRESTORE-ASYNC remove; the next batches to it lock big keys "
                    "while they are sent)";
       }
@@ -345,25 +374,25 @@ void on_readable(int, void* d, int) {
     }
     if (m.on_ack == OnAck::kComplete) {
       b->to_delete.push_back(m.key);  // stays locked until it is deleted (next step)
-      ++b->completed;
+      ++b->progress.completed;
     } else if (m.on_ack == OnAck::kDropped) {
-      b->states[m.key] = KeyState::kDropped;
+      b->table.states[m.key] = KeyState::kDropped;
     }
   }
-  b->in.erase(0, pos);
+  b->link.in.erase(0, pos);
   if (!closed.empty()) {
     abort_batch(b, closed);
     return;
   }
-  if (b->waiting_drain && b->expect.empty()) b->waiting_drain = false;
+  if (b->big.waiting_drain && b->link.expect.empty()) b->big.waiting_drain = false;
   maybe_arm(b);
 }
 
 void destroy(Batch* b) {
   close_connection(b);
-  if (b->step_armed) RedisModule_StopTimer(g_ctx, b->step_timer, nullptr);
-  if (b->watchdog != 0) RedisModule_StopTimer(g_ctx, b->watchdog, nullptr);
-  if (g_batches[b->db] == b) g_batches[b->db] = nullptr;
+  if (b->step_armed) RedisModule_StopTimer(g.ctx, b->step_timer, nullptr);
+  if (b->watchdog != 0) RedisModule_StopTimer(g.ctx, b->watchdog, nullptr);
+  if (g.batches[b->spec.db] == b) g.batches[b->spec.db] = nullptr;
   for (RedisModuleBlockedClient* f : b->fences) RedisModule_UnblockClient(f, nullptr);
   delete b;
 }
@@ -382,7 +411,7 @@ void unblock_caller(Batch* b, BatchResult* res) {
 void abort_batch(Batch* b, const std::string& error) {
   if (b->aborted) return;
   RedisModule_Log(nullptr, "warning", "codis_slots: async migration to %s (db %d) failed: %s", b->target().c_str(),
-                  b->db, error.c_str());
+                  b->spec.db, error.c_str());
   b->aborted = true;
   b->error = error;
   close_connection(b);
@@ -397,15 +426,15 @@ void delete_completed(RedisModuleCtx* ctx, Batch* b) {
   for (size_t i = 0; i < b->to_delete.size(); i += kChunk) {
     std::vector<RedisModuleString*> args;
     for (size_t j = i; j < b->to_delete.size() && j < i + kChunk; ++j) {
-      const std::string& k = b->keys[b->to_delete[j]];
+      const std::string& k = b->table.names[b->to_delete[j]];
       args.push_back(RedisModule_CreateString(ctx, k.data(), k.size()));
     }
     RedisModuleCallReply* r = RedisModule_Call(ctx, "UNLINK", "!v", args.data(), args.size());
     if (r != nullptr) RedisModule_FreeCallReply(r);
     for (RedisModuleString* s : args) RedisModule_FreeString(ctx, s);
   }
-  for (uint32_t k : b->to_delete) b->states[k] = KeyState::kMoved;
-  b->moved += static_cast<long long>(b->to_delete.size());
+  for (uint32_t k : b->to_delete) b->table.states[k] = KeyState::kMoved;
+  b->progress.moved += static_cast<long long>(b->to_delete.size());
   b->to_delete.clear();
 }
 
@@ -413,16 +442,16 @@ void delete_completed(RedisModuleCtx* ctx, Batch* b) {
 // already complete on the target are deleted here as well; every other key
 // stays here intact (a partial copy on the target expires by its temporary TTL).
 void end_batch(RedisModuleCtx* ctx, Batch* b) {
-  RedisModule_SelectDb(ctx, b->db);
+  RedisModule_SelectDb(ctx, b->spec.db);
   delete_completed(ctx, b);
   auto* res = new BatchResult();
   if (b->aborted) {
     res->error = b->error;
   } else {
     res->ok = true;
-    res->slot_reply = b->slot_reply;
-    res->moved = b->moved;
-    res->remaining = g_index->slot_size(b->db, b->slot);
+    res->slot_reply = b->spec.slot_reply;
+    res->moved = b->progress.moved;
+    res->remaining = g.index->slot_size(b->spec.db, b->spec.slot);
   }
   unblock_caller(b, res);
   destroy(b);
@@ -431,12 +460,12 @@ void end_batch(RedisModuleCtx* ctx, Batch* b) {
 void watchdog_timer(RedisModuleCtx* ctx, void* data) {
   Batch* b = static_cast<Batch*>(data);
   b->watchdog = 0;
-  if (!b->aborted && !b->expect.empty() && now_ms() - b->last_progress_ms > b->timeout_ms) {
-    abort_batch(b, "IOERR timeout: the target acknowledged nothing for " + std::to_string(b->timeout_ms) + " ms");
+  if (!b->aborted && !b->link.expect.empty() && now_ms() - b->link.last_progress_ms > b->spec.timeout_ms) {
+    abort_batch(b, "IOERR timeout: the target acknowledged nothing for " + std::to_string(b->spec.timeout_ms) + " ms");
     end_batch(ctx, b);
     return;
   }
-  b->watchdog = RedisModule_CreateTimer(g_ctx, 50, watchdog_timer, b);
+  b->watchdog = RedisModule_CreateTimer(g.ctx, 50, watchdog_timer, b);
 }
 
 // --- emission ---------------------------------------------------------------
@@ -471,27 +500,27 @@ const char* element_op(int type) {
   }
 }
 
-std::string temp_ttl(const Batch* b) { return std::to_string(b->timeout_ms * 3); }
+std::string temp_ttl(const Batch* b) { return std::to_string(b->spec.timeout_ms * 3); }
 
 // The big key vanished (expired, evicted, emptied by a write): delete the
 // target's partial copy; the key stays locked (the wrapper answers [1] for a
 // missing key in flight) until that is ACKed.
 void drop_current(Batch* b) {
-  b->states[b->cur] = KeyState::kLocked;
-  queue_message(b, command({"SLOTSRESTORE-ASYNC", "delete", b->keys[b->cur]}), Expect::kAck, OnAck::kDropped, b->cur);
-  b->key_active = false;
-  b->dirty.clear();
-  b->round.clear();
+  b->table.states[b->big.key] = KeyState::kLocked;
+  queue_message(b, command({"SLOTSRESTORE-ASYNC", "delete", b->table.names[b->big.key]}), Expect::kAck, OnAck::kDropped, b->big.key);
+  b->big.active = false;
+  b->big.dirty.clear();
+  b->big.round.clear();
 }
 
 // True when the current big key is still here with its type (*len gets its
 // length, *abs_expire its expire); else drops it (drop_current) and is false.
 bool current_key_exists(RedisModuleCtx* ctx, Batch* b, long long* len, long long* abs_expire = nullptr) {
-  const std::string& name = b->keys[b->cur];
+  const std::string& name = b->table.names[b->big.key];
   RedisModuleString* k = RedisModule_CreateString(ctx, name.data(), name.size());
   auto* key = static_cast<RedisModuleKey*>(RedisModule_OpenKey(ctx, k, REDISMODULE_READ));
   RedisModule_FreeString(ctx, k);
-  bool ok = key != nullptr && RedisModule_KeyType(key) == b->cur_type;
+  bool ok = key != nullptr && RedisModule_KeyType(key) == b->big.type;
   if (ok) {
     *len = static_cast<long long>(RedisModule_ValueLength(key));
     if (abs_expire != nullptr) *abs_expire = RedisModule_GetAbsExpire(key);
@@ -506,14 +535,14 @@ bool current_key_exists(RedisModuleCtx* ctx, Batch* b, long long* len, long long
 // (or tracked) before its first message is produced.
 void start_key(RedisModuleCtx* ctx, Batch* b) {
   uint32_t idx = static_cast<uint32_t>(b->next_key++);
-  const std::string& name = b->keys[idx];
+  const std::string& name = b->table.names[idx];
   RedisModuleString* k = RedisModule_CreateString(ctx, name.data(), name.size());
   auto* key = static_cast<RedisModuleKey*>(RedisModule_OpenKey(ctx, k, REDISMODULE_READ));
   int type = key ? RedisModule_KeyType(key) : REDISMODULE_KEYTYPE_EMPTY;
   if (type == REDISMODULE_KEYTYPE_EMPTY) {
     if (key) RedisModule_CloseKey(key);
     RedisModule_FreeString(ctx, k);
-    b->states[idx] = KeyState::kDropped;  // nothing sent: wherever it is now, it was not here
+    b->table.states[idx] = KeyState::kDropped;  // nothing sent: wherever it is now, it was not here
     return;
   }
   long long abs_expire = RedisModule_GetAbsExpire(key);
@@ -521,9 +550,9 @@ void start_key(RedisModuleCtx* ctx, Batch* b) {
   RedisModule_CloseKey(key);
   bool chunked = (type == REDISMODULE_KEYTYPE_HASH || type == REDISMODULE_KEYTYPE_SET ||
                   type == REDISMODULE_KEYTYPE_ZSET || type == REDISMODULE_KEYTYPE_LIST) &&
-                 len > b->maxbulks;
+                 len > b->spec.maxbulks;
   if (!chunked) {
-    b->states[idx] = KeyState::kLocked;
+    b->table.states[idx] = KeyState::kLocked;
     RedisModuleCallReply* r = RedisModule_Call(ctx, "DUMP", "s", k);
     if (r != nullptr && RedisModule_CallReplyType(r) == REDISMODULE_REPLY_STRING) {
       size_t plen = 0;
@@ -543,32 +572,32 @@ void start_key(RedisModuleCtx* ctx, Batch* b) {
     return;
   }
   RedisModule_FreeString(ctx, k);
-  bool track = b->track_writes && type != REDISMODULE_KEYTYPE_LIST;
-  b->states[idx] = track ? KeyState::kTracked : KeyState::kLocked;
+  bool track = b->spec.track_writes && type != REDISMODULE_KEYTYPE_LIST;
+  b->table.states[idx] = track ? KeyState::kTracked : KeyState::kLocked;
   queue_message(b, command({"SLOTSRESTORE-ASYNC", "delete", name}), Expect::kAck);
-  b->key_active = true;
-  b->cur = idx;
-  b->cur_type = type;
-  b->cur_abs_expire = abs_expire;
-  b->cur_len = len;
-  b->list_index = 0;
-  b->phase = Phase::kStream;
-  b->rounds = 0;
-  b->dirty.clear();
-  b->round.clear();
-  if (b->cursor != nullptr) RedisModule_ScanCursorDestroy(b->cursor);
-  b->cursor = type == REDISMODULE_KEYTYPE_LIST ? nullptr : RedisModule_ScanCursorCreate();
+  b->big.active = true;
+  b->big.key = idx;
+  b->big.type = type;
+  b->big.abs_expire = abs_expire;
+  b->big.len = len;
+  b->big.list_index = 0;
+  b->big.phase = Phase::kStream;
+  b->big.rounds = 0;
+  b->big.dirty.clear();
+  b->big.round.clear();
+  if (b->big.cursor != nullptr) RedisModule_ScanCursorDestroy(b->big.cursor);
+  b->big.cursor = type == REDISMODULE_KEYTYPE_LIST ? nullptr : RedisModule_ScanCursorCreate();
 }
 
 // One chunk (at most maxbulks elements) of the big key, read now.
 void stream_chunk(RedisModuleCtx* ctx, Batch* b) {
-  const std::string& name = b->keys[b->cur];
+  const std::string& name = b->table.names[b->big.key];
   std::vector<std::string> args;
   bool finished = false;
-  if (b->cur_type == REDISMODULE_KEYTYPE_LIST) {
+  if (b->big.type == REDISMODULE_KEYTYPE_LIST) {
     RedisModuleString* k = RedisModule_CreateString(ctx, name.data(), name.size());
     RedisModuleCallReply* r =
-        RedisModule_Call(ctx, "LRANGE", "sll", k, b->list_index, b->list_index + b->maxbulks - 1);
+        RedisModule_Call(ctx, "LRANGE", "sll", k, b->big.list_index, b->big.list_index + b->spec.maxbulks - 1);
     RedisModule_FreeString(ctx, k);
     bool ok = r != nullptr && RedisModule_CallReplyType(r) == REDISMODULE_REPLY_ARRAY;
     if (ok) {
@@ -578,8 +607,8 @@ void stream_chunk(RedisModuleCtx* ctx, Batch* b) {
         const char* p = RedisModule_CallReplyStringPtr(RedisModule_CallReplyArrayElement(r, i), &len);
         args.emplace_back(p, len);
       }
-      b->list_index += static_cast<long long>(n);
-      finished = static_cast<long long>(n) < b->maxbulks;
+      b->big.list_index += static_cast<long long>(n);
+      finished = static_cast<long long>(n) < b->spec.maxbulks;
     }
     if (r != nullptr) RedisModule_FreeCallReply(r);
     if (!ok) {
@@ -593,14 +622,14 @@ void stream_chunk(RedisModuleCtx* ctx, Batch* b) {
     RedisModuleString* k = RedisModule_CreateString(ctx, name.data(), name.size());
     auto* key = static_cast<RedisModuleKey*>(RedisModule_OpenKey(ctx, k, REDISMODULE_READ));
     RedisModule_FreeString(ctx, k);
-    if (key == nullptr || RedisModule_KeyType(key) != b->cur_type) {
+    if (key == nullptr || RedisModule_KeyType(key) != b->big.type) {
       if (key != nullptr) RedisModule_CloseKey(key);
       drop_current(b);
       return;
     }
-    ChunkCollector c{&args, b->cur_type};
-    while (c.count < b->maxbulks) {
-      if (!RedisModule_ScanKey(key, b->cursor, collect_element, &c)) {
+    ChunkCollector c{&args, b->big.type};
+    while (c.count < b->spec.maxbulks) {
+      if (!RedisModule_ScanKey(key, b->big.cursor, collect_element, &c)) {
         finished = true;
         break;
       }
@@ -610,19 +639,19 @@ void stream_chunk(RedisModuleCtx* ctx, Batch* b) {
   if (!args.empty()) {
     // A temporary TTL: a copy left half-done by a dead migration expires.
     queue_message(b,
-                  command({"SLOTSRESTORE-ASYNC", element_op(b->cur_type), name, temp_ttl(b),
-                           std::to_string(b->cur_len)},
+                  command({"SLOTSRESTORE-ASYNC", element_op(b->big.type), name, temp_ttl(b),
+                           std::to_string(b->big.len)},
                           &args),
                   Expect::kAck);
   }
   if (!finished) return;
-  if (b->states[b->cur] == KeyState::kTracked) {
-    b->phase = Phase::kDrain;
+  if (b->table.states[b->big.key] == KeyState::kTracked) {
+    b->big.phase = Phase::kDrain;
     return;
   }
-  queue_message(b, command({"SLOTSRESTORE-ASYNC", "expire", name, std::to_string(real_ttl(b->cur_abs_expire))}),
-                Expect::kAck, OnAck::kComplete, b->cur);
-  b->key_active = false;
+  queue_message(b, command({"SLOTSRESTORE-ASYNC", "expire", name, std::to_string(real_ttl(b->big.abs_expire))}),
+                Expect::kAck, OnAck::kComplete, b->big.key);
+  b->big.active = false;
 }
 
 // Sends the current state of up to maxbulks members of the fix-up round:
@@ -632,16 +661,16 @@ void send_fixups(RedisModuleCtx* ctx, Batch* b) {
   long long len = 0;
   if (!current_key_exists(ctx, b, &len)) return;
   std::vector<std::string> members;
-  while (!b->round.empty() && static_cast<long long>(members.size()) < b->maxbulks) {
-    members.push_back(std::move(b->round.extract(b->round.begin()).value()));
+  while (!b->big.round.empty() && static_cast<long long>(members.size()) < b->spec.maxbulks) {
+    members.push_back(std::move(b->big.round.extract(b->big.round.begin()).value()));
   }
-  const std::string& name = b->keys[b->cur];
+  const std::string& name = b->table.names[b->big.key];
   RedisModuleString* k = RedisModule_CreateString(ctx, name.data(), name.size());
   std::vector<RedisModuleString*> margs;
   margs.reserve(members.size());
   for (const std::string& m : members) margs.push_back(RedisModule_CreateString(ctx, m.data(), m.size()));
-  const char* cmd = b->cur_type == REDISMODULE_KEYTYPE_HASH  ? "HMGET"
-                    : b->cur_type == REDISMODULE_KEYTYPE_SET ? "SMISMEMBER"
+  const char* cmd = b->big.type == REDISMODULE_KEYTYPE_HASH  ? "HMGET"
+                    : b->big.type == REDISMODULE_KEYTYPE_SET ? "SMISMEMBER"
                                                              : "ZMSCORE";
   RedisModuleCallReply* r = RedisModule_Call(ctx, cmd, "sv", k, margs.data(), margs.size());
   RedisModule_FreeString(ctx, k);
@@ -656,7 +685,7 @@ void send_fixups(RedisModuleCtx* ctx, Batch* b) {
   for (size_t i = 0; i < members.size(); ++i) {
     RedisModuleCallReply* e = RedisModule_CallReplyArrayElement(r, i);
     int t = RedisModule_CallReplyType(e);
-    bool present = b->cur_type == REDISMODULE_KEYTYPE_SET
+    bool present = b->big.type == REDISMODULE_KEYTYPE_SET
                        ? t == REDISMODULE_REPLY_INTEGER && RedisModule_CallReplyInteger(e) == 1
                        : t == REDISMODULE_REPLY_STRING;
     if (!present) {
@@ -664,67 +693,67 @@ void send_fixups(RedisModuleCtx* ctx, Batch* b) {
       continue;
     }
     adds.push_back(std::move(members[i]));
-    if (b->cur_type != REDISMODULE_KEYTYPE_SET) {
+    if (b->big.type != REDISMODULE_KEYTYPE_SET) {
       size_t vlen = 0;
       const char* v = RedisModule_CallReplyStringPtr(e, &vlen);
       adds.emplace_back(v, vlen);  // hash value, or zset score (`member score`, as the chunks)
     }
   }
   RedisModule_FreeCallReply(r);
-  b->fixup_members += static_cast<long long>(members.size());
+  b->progress.fixup_members += static_cast<long long>(members.size());
   if (!adds.empty()) {
     queue_message(b,
-                  command({"SLOTSRESTORE-ASYNC", element_op(b->cur_type), name, temp_ttl(b), std::to_string(len)},
+                  command({"SLOTSRESTORE-ASYNC", element_op(b->big.type), name, temp_ttl(b), std::to_string(len)},
                           &adds),
                   Expect::kAck);
   }
   if (!removes.empty()) {
     queue_message(b, command({"SLOTSRESTORE-ASYNC", "remove", name}, &removes), Expect::kAck, OnAck::kRemove,
-                  b->cur);
+                  b->big.key);
   }
 }
 
 // The next message(s) of the big key being sent.
 void continue_key(RedisModuleCtx* ctx, Batch* b) {
-  switch (b->phase) {
+  switch (b->big.phase) {
     case Phase::kStream:
       stream_chunk(ctx, b);
       return;
     case Phase::kDrain: {
       // Every chunk and earlier fix-up ACKed: the locked round below then
       // lasts one round trip, not the delivery of a backlog.
-      if (!b->expect.empty()) {
-        b->waiting_drain = true;
+      if (!b->link.expect.empty()) {
+        b->big.waiting_drain = true;
         return;
       }
       long long len = 0;
       if (!current_key_exists(ctx, b, &len)) return;
-      b->round.swap(b->dirty);  // round is empty here
-      if (static_cast<long long>(b->round.size()) > b->maxbulks && b->rounds < kMaxFixupRounds) {
-        ++b->rounds;
-        b->phase = Phase::kRound;  // writes still run; members written meanwhile go to the next round
+      b->big.round.swap(b->big.dirty);  // round is empty here
+      if (static_cast<long long>(b->big.round.size()) > b->spec.maxbulks && b->big.rounds < kMaxFixupRounds) {
+        ++b->big.rounds;
+        b->big.phase = Phase::kRound;  // writes still run; members written meanwhile go to the next round
       } else {
-        b->states[b->cur] = KeyState::kLocked;  // from here on writes get [1]
-        b->phase = Phase::kFinal;
+        b->table.states[b->big.key] = KeyState::kLocked;  // from here on writes get [1]
+        b->big.phase = Phase::kFinal;
       }
       return;
     }
     case Phase::kRound:
     case Phase::kFinal: {
-      if (!b->round.empty()) {
+      if (!b->big.round.empty()) {
         send_fixups(ctx, b);
         return;
       }
-      if (b->phase == Phase::kRound) {
-        b->phase = Phase::kDrain;
+      if (b->big.phase == Phase::kRound) {
+        b->big.phase = Phase::kDrain;
         return;
       }
       long long len = 0, abs_expire = -1;
       if (!current_key_exists(ctx, b, &len, &abs_expire)) return;
       queue_message(b,
-                    command({"SLOTSRESTORE-ASYNC", "expire", b->keys[b->cur], std::to_string(real_ttl(abs_expire))}),
-                    Expect::kAck, OnAck::kComplete, b->cur);
-      b->key_active = false;
+                    command({"SLOTSRESTORE-ASYNC", "expire", b->table.names[b->big.key], std::to_string(real_ttl(abs_expire))}),
+                    Expect::kAck, OnAck::kComplete, b->big.key);
+      b->big.active = false;
       return;
     }
   }
@@ -733,7 +762,7 @@ void continue_key(RedisModuleCtx* ctx, Batch* b) {
 void step_timer(RedisModuleCtx* ctx, void* data) {
   Batch* b = static_cast<Batch*>(data);
   b->step_armed = false;
-  RedisModule_SelectDb(ctx, b->db);
+  RedisModule_SelectDb(ctx, b->spec.db);
   if (b->aborted) {
     end_batch(ctx, b);
     return;
@@ -744,17 +773,17 @@ void step_timer(RedisModuleCtx* ctx, void* data) {
     end_batch(ctx, b);
     return;
   }
-  while (!b->aborted && !b->emission_done() && !b->waiting_drain &&
-         b->inflight_bytes < static_cast<size_t>(b->maxbytes) &&
+  while (!b->aborted && !b->emission_done() && !b->big.waiting_drain &&
+         b->link.inflight_bytes < static_cast<size_t>(b->spec.maxbytes) &&
          RedisModule_MonotonicMicroseconds() - start < kStepBudgetUs) {
-    if (b->key_active) {
+    if (b->big.active) {
       continue_key(ctx, b);
     } else {
       start_key(ctx, b);
     }
   }
   // Try to write now; the writable handler takes what does not fit.
-  if (!b->aborted && b->connected) flush_output(b);
+  if (!b->aborted && b->link.connected) flush_output(b);
   if (b->aborted) {
     end_batch(ctx, b);
     return;
@@ -762,14 +791,14 @@ void step_timer(RedisModuleCtx* ctx, void* data) {
   update_write_interest(b);
   maybe_arm(b);
   uint64_t took = RedisModule_MonotonicMicroseconds() - start;
-  if (took > b->max_step_us) b->max_step_us = took;
-  b->step_times.add(took);
+  if (took > b->progress.max_step_us) b->progress.max_step_us = took;
+  b->progress.step_times.add(took);
 }
 
 void arm_step(Batch* b) {
   if (b->step_armed) return;
   b->step_armed = true;
-  b->step_timer = RedisModule_CreateTimer(g_ctx, 0, step_timer, b);
+  b->step_timer = RedisModule_CreateTimer(g.ctx, 0, step_timer, b);
 }
 
 int batch_reply(RedisModuleCtx* ctx, RedisModuleString**, int) {
@@ -862,7 +891,7 @@ int migrate_async(RedisModuleCtx* ctx, RedisModuleString** argv, int argc, bool 
   if (numkeys == 0) numkeys = 100;
   int db = RedisModule_GetSelectedDb(ctx);
   if (db < 0 || db >= kMaxDbs) return RedisModule_ReplyWithError(ctx, "ERR db out of range for async migration");
-  if (g_batches[db] != nullptr) {
+  if (g.batches[db] != nullptr) {
     return RedisModule_ReplyWithError(
         ctx, "ERR an async migration of this db is still running (SLOTSMGRT-ASYNC-FENCE waits for it)");
   }
@@ -874,7 +903,7 @@ int migrate_async(RedisModuleCtx* ctx, RedisModuleString** argv, int argc, bool 
     keys.emplace_back(k);
     std::string_view tag = SlotSet::tag_of(k);
     if (!tag_mode || tag.data() == nullptr) return;
-    SlotSet* set = g_index->slot(db, SlotIndex::slot_of(k));
+    SlotSet* set = g.index->slot(db, SlotIndex::slot_of(k));
     std::string tag_copy(tag);
     if (set != nullptr) {
       set->for_each_with_tag(tag_copy, [&](std::string_view t) {
@@ -883,7 +912,7 @@ int migrate_async(RedisModuleCtx* ctx, RedisModuleString** argv, int argc, bool 
     }
   };
   if (slot_mode) {
-    SlotSet* set = g_index->slot(db, static_cast<uint32_t>(slot));
+    SlotSet* set = g.index->slot(db, static_cast<uint32_t>(slot));
     std::vector<std::string> firsts;
     if (set != nullptr) set->scan(0, static_cast<size_t>(numkeys), [&](std::string_view k) { firsts.emplace_back(k); });
     for (const std::string& k : firsts) add_key(k);
@@ -898,7 +927,7 @@ int migrate_async(RedisModuleCtx* ctx, RedisModuleString** argv, int argc, bool 
     if (!slot_mode) return RedisModule_ReplyWithLongLong(ctx, 0);
     RedisModule_ReplyWithArray(ctx, 2);
     RedisModule_ReplyWithLongLong(ctx, 0);
-    return RedisModule_ReplyWithLongLong(ctx, g_index->slot_size(db, static_cast<uint32_t>(slot)));
+    return RedisModule_ReplyWithLongLong(ctx, g.index->slot_size(db, static_cast<uint32_t>(slot)));
   }
   std::string err;
   std::string host(view(argv[1]));
@@ -906,29 +935,29 @@ int migrate_async(RedisModuleCtx* ctx, RedisModuleString** argv, int argc, bool 
   if (fd < 0) return RedisModule_ReplyWithError(ctx, err.c_str());
 
   auto* b = new Batch();
-  b->db = db;
-  b->host = host;
-  b->port = static_cast<int>(port);
-  b->timeout_ms = timeout;
-  b->maxbulks = maxbulks;
-  b->maxbytes = maxbytes;
-  b->slot_reply = slot_mode;
-  b->slot = static_cast<uint32_t>(slot);
-  b->track_writes = g_no_remove_targets->count(b->target()) == 0;
-  b->keys = std::move(keys);
-  b->states.assign(b->keys.size(), KeyState::kPending);
-  b->index.reserve(b->keys.size());
-  for (uint32_t i = 0; i < b->keys.size(); ++i) b->index.emplace(b->keys[i], i);
-  b->fd = fd;
-  b->last_progress_ms = now_ms();
+  b->spec.db = db;
+  b->spec.host = host;
+  b->spec.port = static_cast<int>(port);
+  b->spec.timeout_ms = timeout;
+  b->spec.maxbulks = maxbulks;
+  b->spec.maxbytes = maxbytes;
+  b->spec.slot_reply = slot_mode;
+  b->spec.slot = static_cast<uint32_t>(slot);
+  b->spec.track_writes = g.no_remove_targets->count(b->target()) == 0;
+  b->table.names = std::move(keys);
+  b->table.states.assign(b->table.names.size(), KeyState::kPending);
+  b->table.index.reserve(b->table.names.size());
+  for (uint32_t i = 0; i < b->table.names.size(); ++i) b->table.index.emplace(b->table.names[i], i);
+  b->link.fd = fd;
+  b->link.last_progress_ms = now_ms();
   std::string pw = requirepass(ctx);
   if (!pw.empty()) queue_message(b, command({"AUTH", pw}), Expect::kStatus);
   queue_message(b, command({"SELECT", std::to_string(db)}), Expect::kStatus);
-  g_batches[db] = b;
+  g.batches[db] = b;
   RedisModule_EventLoopAdd(fd, REDISMODULE_EVENTLOOP_READABLE, on_readable, b);
   update_write_interest(b);
   b->caller = RedisModule_BlockClient(ctx, batch_reply, nullptr, batch_free, 0);
-  b->watchdog = RedisModule_CreateTimer(g_ctx, 50, watchdog_timer, b);
+  b->watchdog = RedisModule_CreateTimer(g.ctx, 50, watchdog_timer, b);
   arm_step(b);
   return REDISMODULE_OK;
 }
@@ -942,7 +971,7 @@ int cmd_tagone_async(RedisModuleCtx* c, RedisModuleString** v, int n) { return m
 int cmd_fence(RedisModuleCtx* ctx, RedisModuleString**, int argc) {
   if (argc != 1) return RedisModule_WrongArity(ctx);
   int db = RedisModule_GetSelectedDb(ctx);
-  Batch* b = db >= 0 && db < kMaxDbs ? g_batches[db] : nullptr;
+  Batch* b = g.batch(db);
   if (b == nullptr) return RedisModule_ReplyWithSimpleString(ctx, "OK");
   if (RedisModule_GetContextFlags(ctx) & (REDISMODULE_CTX_FLAGS_MULTI | REDISMODULE_CTX_FLAGS_LUA |
                                           REDISMODULE_CTX_FLAGS_DENY_BLOCKING)) {
@@ -957,7 +986,7 @@ int cmd_fence(RedisModuleCtx* ctx, RedisModuleString**, int argc) {
 int cmd_cancel(RedisModuleCtx* ctx, RedisModuleString**, int argc) {
   if (argc != 1) return RedisModule_WrongArity(ctx);
   int db = RedisModule_GetSelectedDb(ctx);
-  Batch* b = db >= 0 && db < kMaxDbs ? g_batches[db] : nullptr;
+  Batch* b = g.batch(db);
   if (b == nullptr) return RedisModule_ReplyWithLongLong(ctx, 0);
   bool was_aborted = b->aborted;
   abort_batch(b, "interrupted: canceled");
@@ -969,33 +998,33 @@ int cmd_cancel(RedisModuleCtx* ctx, RedisModuleString**, int argc) {
 int cmd_status(RedisModuleCtx* ctx, RedisModuleString**, int argc) {
   if (argc != 1) return RedisModule_WrongArity(ctx);
   int db = RedisModule_GetSelectedDb(ctx);
-  Batch* b = db >= 0 && db < kMaxDbs ? g_batches[db] : nullptr;
+  Batch* b = g.batch(db);
   if (b == nullptr) return RedisModule_ReplyWithNull(ctx);
   long long pending = 0;
-  for (KeyState s : b->states) pending += s == KeyState::kPending;
+  for (KeyState s : b->table.states) pending += s == KeyState::kPending;
   std::vector<std::pair<const char*, std::string>> f = {
-      {"host", b->host},
-      {"port", std::to_string(b->port)},
-      {"db", std::to_string(b->db)},
-      {"timeout", std::to_string(b->timeout_ms)},
-      {"maxbulks", std::to_string(b->maxbulks)},
-      {"maxbytes", std::to_string(b->maxbytes)},
-      {"keys", std::to_string(b->keys.size())},
+      {"host", b->spec.host},
+      {"port", std::to_string(b->spec.port)},
+      {"db", std::to_string(b->spec.db)},
+      {"timeout", std::to_string(b->spec.timeout_ms)},
+      {"maxbulks", std::to_string(b->spec.maxbulks)},
+      {"maxbytes", std::to_string(b->spec.maxbytes)},
+      {"keys", std::to_string(b->table.names.size())},
       {"keys_pending", std::to_string(pending)},
-      {"keys_sent", std::to_string(b->completed)},
-      {"keys_moved", std::to_string(b->moved)},
-      {"current_key", b->key_active ? b->keys[b->cur] : std::string()},
-      {"current_key_writable", b->key_active && b->states[b->cur] == KeyState::kTracked ? "1" : "0"},
-      {"dirty_members", std::to_string(b->dirty.size() + b->round.size())},
-      {"fixup_members", std::to_string(b->fixup_members)},
-      {"emitted_msgs", std::to_string(b->emitted_msgs)},
-      {"max_step_us", std::to_string(b->max_step_us)},
-      {"steps", std::to_string(b->step_times.count())},
-      {"step_p50_us", std::to_string(b->step_times.quantile(0.50))},
-      {"step_p99_us", std::to_string(b->step_times.quantile(0.99))},
-      {"pending_msgs", std::to_string(b->expect.size())},
-      {"pending_bytes", std::to_string(b->inflight_bytes)},
-      {"since_lastuse", std::to_string(now_ms() - b->last_progress_ms)},
+      {"keys_sent", std::to_string(b->progress.completed)},
+      {"keys_moved", std::to_string(b->progress.moved)},
+      {"current_key", b->big.active ? b->table.names[b->big.key] : std::string()},
+      {"current_key_writable", b->big.active && b->table.states[b->big.key] == KeyState::kTracked ? "1" : "0"},
+      {"dirty_members", std::to_string(b->big.dirty.size() + b->big.round.size())},
+      {"fixup_members", std::to_string(b->progress.fixup_members)},
+      {"emitted_msgs", std::to_string(b->progress.emitted_msgs)},
+      {"max_step_us", std::to_string(b->progress.max_step_us)},
+      {"steps", std::to_string(b->progress.step_times.count())},
+      {"step_p50_us", std::to_string(b->progress.step_times.quantile(0.50))},
+      {"step_p99_us", std::to_string(b->progress.step_times.quantile(0.99))},
+      {"pending_msgs", std::to_string(b->link.expect.size())},
+      {"pending_bytes", std::to_string(b->link.inflight_bytes)},
+      {"since_lastuse", std::to_string(now_ms() - b->link.last_progress_ms)},
       {"blocked_clients", std::to_string((b->caller ? 1 : 0) + b->fences.size())},
   };
   RedisModule_ReplyWithArray(ctx, f.size() * 2);
@@ -1015,19 +1044,19 @@ int cmd_status(RedisModuleCtx* ctx, RedisModuleString**, int argc) {
 bool record_write(Batch* b, RedisModuleString** argv, int argc) {
   if (argc < 3) return false;
   std::string cmd = lower(view(argv[0]));
-  int type = b->cur_type;
+  int type = b->big.type;
   auto all_from = [&](int i) {
-    for (; i < argc; ++i) b->dirty.emplace(view(argv[i]));
+    for (; i < argc; ++i) b->big.dirty.emplace(view(argv[i]));
   };
   if (type == REDISMODULE_KEYTYPE_HASH) {
     if (cmd == "hset" || cmd == "hmset") {
       if ((argc - 2) % 2 != 0) return false;  // an arity error: nothing runs
-      for (int i = 2; i < argc; i += 2) b->dirty.emplace(view(argv[i]));
+      for (int i = 2; i < argc; i += 2) b->big.dirty.emplace(view(argv[i]));
       return true;
     }
     if (cmd == "hsetnx" || cmd == "hincrby" || cmd == "hincrbyfloat") {
       if (argc != 4) return false;
-      b->dirty.emplace(view(argv[2]));
+      b->big.dirty.emplace(view(argv[2]));
       return true;
     }
     if (cmd == "hdel") {
@@ -1056,12 +1085,12 @@ bool record_write(Batch* b, RedisModuleString** argv, int argc) {
         all_from(2);  // not the syntax we know: every argument may be a member
         return true;
       }
-      for (; i + 1 < argc; i += 2) b->dirty.emplace(view(argv[i + 1]));
+      for (; i + 1 < argc; i += 2) b->big.dirty.emplace(view(argv[i + 1]));
       return true;
     }
     if (cmd == "zincrby") {
       if (argc != 4) return false;
-      b->dirty.emplace(view(argv[3]));
+      b->big.dirty.emplace(view(argv[3]));
       return true;
     }
     if (cmd == "zrem") {
@@ -1076,8 +1105,8 @@ bool record_write(Batch* b, RedisModuleString** argv, int argc) {
 }  // namespace
 
 bool async_key_locked(int db, std::string_view key) {
-  if (db < 0 || db >= kMaxDbs || g_batches[db] == nullptr) return false;
-  KeyState s = g_batches[db]->state_of(key);
+  if (db < 0 || db >= kMaxDbs || g.batches[db] == nullptr) return false;
+  KeyState s = g.batches[db]->state_of(key);
   return s == KeyState::kPending || s == KeyState::kLocked || s == KeyState::kTracked;
 }
 
@@ -1098,7 +1127,7 @@ WrapperGate async_wrapper_gate(RedisModuleCtx* ctx, RedisModuleString* hashkey, 
                                int cmdc) {
   bool exists = RedisModule_KeyExists(ctx, hashkey);
   int db = RedisModule_GetSelectedDb(ctx);
-  Batch* b = db >= 0 && db < kMaxDbs ? g_batches[db] : nullptr;
+  Batch* b = g.batch(db);
   if (b == nullptr) return exists ? WrapperGate::kRun : WrapperGate::kNotHere;
   std::string_view hk = view(hashkey);
   KeyState hs = b->state_of(hk);
@@ -1145,7 +1174,7 @@ WrapperGate async_wrapper_gate(RedisModuleCtx* ctx, RedisModuleString* hashkey, 
   if (any_src && any_moved) return WrapperGate::kRetry;
   if (!exists) return any_src ? WrapperGate::kRetry : WrapperGate::kNotHere;
   if (any_moved) return WrapperGate::kRetry;
-  if (hs == KeyState::kTracked && b->key_active && b->keys[b->cur] == hk && only_hashkey && cmdc >= 2 &&
+  if (hs == KeyState::kTracked && b->big.active && b->table.names[b->big.key] == hk && only_hashkey && cmdc >= 2 &&
       view(cmdv[1]) == hk && record_write(b, cmdv, cmdc)) {
     return WrapperGate::kRun;
   }
@@ -1348,9 +1377,9 @@ int restore_async_ack(RedisModuleCtx* ctx, RedisModuleString**, int argc) {
 }  // namespace
 
 int register_async_commands(RedisModuleCtx* ctx, SlotIndex* index) {
-  g_index = index;
-  if (g_ctx == nullptr) g_ctx = RedisModule_GetDetachedThreadSafeContext(ctx);
-  if (g_no_remove_targets == nullptr) g_no_remove_targets = new std::unordered_set<std::string>();
+  g.index = index;
+  if (g.ctx == nullptr) g.ctx = RedisModule_GetDetachedThreadSafeContext(ctx);
+  if (g.no_remove_targets == nullptr) g.no_remove_targets = new std::unordered_set<std::string>();
   struct Spec {
     const char* name;
     RedisModuleCmdFunc fn;
