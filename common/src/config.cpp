@@ -4,6 +4,7 @@
 #include <climits>
 
 #include "codis/backend_identity.h"
+#include "codis/host_port.h"
 #include "config_table.h"
 
 namespace codis {
@@ -73,26 +74,7 @@ int64_t duration_unit_ns(std::string_view u) {
 
 // "host:port" as Go's net.SplitHostPort takes it: host may be empty
 // (":19000") or a bracketed IPv6 address ("[::1]:19000").
-bool valid_host_port(std::string_view addr) {
-  size_t colon;
-  if (!addr.empty() && addr.front() == '[') {
-    const size_t close = addr.find(']');
-    if (close == std::string_view::npos || close + 1 >= addr.size() || addr[close + 1] != ':') return false;
-    colon = close + 1;
-  } else {
-    colon = addr.rfind(':');
-    if (colon == std::string_view::npos) return false;
-    if (addr.substr(0, colon).find(':') != std::string_view::npos) return false;  // bare IPv6
-  }
-  const std::string_view port = addr.substr(colon + 1);
-  if (port.empty() || port.size() > 5) return false;
-  int n = 0;
-  for (char c : port) {
-    if (!is_digit(c)) return false;
-    n = n * 10 + (c - '0');
-  }
-  return n <= 65535;
-}
+bool valid_host_port(std::string_view addr) { return HostPort::parse(addr).ok(); }
 
 // ---- proxy.toml ----
 

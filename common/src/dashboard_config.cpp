@@ -1,4 +1,5 @@
 #include "codis/dashboard_config.h"
+#include "codis/host_port.h"
 
 #include <climits>
 
@@ -100,10 +101,7 @@ Status validate_dashboard(const D& c, const Lines* lines) {
                                 std::pair{"admin_session_idle_timeout", c.admin_session_idle_timeout}}) {
     if (d < std::chrono::seconds(1)) return Status::Error(at(lines, key) + "expected at least 1s");
   }
-  if (c.admin_addr.rfind(':') == std::string::npos) {
-    return Status::Error(at(lines, "admin_addr") + "expected \"host:port\", got \"" +
-                         c.admin_addr + "\"");
-  }
+  if (auto hp = HostPort::parse(c.admin_addr); !hp) return Status::Error(at(lines, "admin_addr") + hp.message());
   if (c.backend_tls_cert_file.empty() != c.backend_tls_key_file.empty()) {
     return Status::Error(at(lines, c.backend_tls_cert_file.empty() ? "backend_tls_cert_file" : "backend_tls_key_file") +
                          "backend_tls_cert_file and backend_tls_key_file go together");

@@ -92,13 +92,9 @@ struct Target {
 };
 
 Result<Target> split_addr(const std::string& addr) {
-  Target t;
-  if (!split_host_port(addr, t.host, t.port) || t.port.empty() || t.port.size() > 5 ||
-      t.port.find_first_not_of("0123456789") != std::string::npos || std::stoul(t.port) > 65535) {
-    return Result<Target>::Error("bad address \"" + addr + "\" (expected host:port, e.g. 127.0.0.1:18080)");
-  }
-  if (t.host.empty()) t.host = "127.0.0.1";
-  return t;
+  auto hp = HostPort::parse(addr);
+  if (!hp) return hp.status();
+  return Target{hp->host_or("127.0.0.1"), hp->port_text()};
 }
 
 // The coroutine's result: co_spawn wants a default-constructible type.

@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 
+#include "codis/host_port.h"
 #include "openssl_text.h"
 #include <sys/resource.h>
 
@@ -623,16 +624,10 @@ Status Server::listen(const std::string& addr) {
   if (impl_->acceptor.is_open()) return fail("already listening");
   if (impl_->stop_requested) return fail("server is stopped");
 
-  const auto colon = addr.rfind(':');
-  if (colon == std::string::npos) return fail("expected host:port, e.g. 0.0.0.0:11080");
-  std::string host = addr.substr(0, colon);
-  const std::string port_text = addr.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  unsigned port = 0;
-  auto [end, pec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || pec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
-    return fail("bad port \"" + port_text + "\" (expected 0-65535)");
-  }
+  auto hp = HostPort::parse(addr);
+  if (!hp) return fail(hp.message());
+  const std::string host = hp->host;
+  const unsigned port = hp->port;
 
   const auto& o = impl_->options;
   if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
@@ -652,7 +647,7 @@ Status Server::listen(const std::string& addr) {
     endpoint = tcp::endpoint(ip, static_cast<uint16_t>(port));
   } else {
     tcp::resolver resolver(impl_->io);
-    auto results = resolver.resolve(host, port_text, ec);
+    auto results = resolver.resolve(host, hp->port_text(), ec);
     if (ec || results.empty()) return fail("cannot resolve host \"" + host + "\": " + ec.message());
     endpoint = results.begin()->endpoint();
   }

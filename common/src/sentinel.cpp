@@ -67,8 +67,9 @@ class Conn {
   Conn& operator=(const Conn&) = delete;
 
   Status open(Clock::time_point deadline) {
-    std::string host, port;
-    if (!split_host_port(addr_, host, port)) return Status::Error("bad address \"" + addr_ + "\" (expected host:port)");
+    auto hp = HostPort::parse(addr_);
+    if (!hp) return hp.status();
+    const std::string host = hp->host_or("127.0.0.1"), port = hp->port_text();
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "codis/admin_auth.h"
+#include "codis/host_port.h"
 
 namespace codis::dashboard {
 
@@ -187,12 +188,8 @@ bool verify_password(std::string_view hash, std::string_view password) {
 
 std::string peer_address(std::string_view remote) {
   remote = remote.substr(0, remote.find(' '));  // drop " [forwarded-for]": a client can write anything there
-  if (remote.starts_with('[')) {                 // "[::1]:5555"
-    const auto end = remote.find(']');
-    return std::string(remote.substr(0, end == std::string_view::npos ? remote.size() : end + 1));
-  }
-  const auto colon = remote.rfind(':');
-  return std::string(colon == std::string_view::npos ? remote : remote.substr(0, colon));
+  auto hp = HostPort::parse(remote);  // "1.2.3.4:5555", "[::1]:5555"
+  return hp ? hp->host : std::string(remote);
 }
 
 std::string_view cookie_value(std::string_view header, std::string_view name) {

@@ -27,8 +27,9 @@ int remaining_ms(Clock::time_point deadline) {
 }
 
 Result<int> dial(const std::string& addr, std::chrono::milliseconds timeout) {
-  std::string host, port;
-  if (!split_host_port(addr, host, port)) return Result<int>::Error("bad address \"" + addr + "\" (expected host:port)");
+  auto hp = HostPort::parse(addr);
+  if (!hp) return hp.status();
+  const std::string host = hp->host_or("127.0.0.1"), port = hp->port_text();
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -223,10 +224,10 @@ Status RedisClient::set_master(const std::string& master, const std::string& aut
     return Status::Ok();
   };
   if (master == "NO:ONE" || master.empty()) return check(call({"SLAVEOF", "NO", "ONE"}), "SLAVEOF NO ONE");
-  const auto colon = master.rfind(':');
-  if (colon == std::string::npos) return Status::Error("bad master address \"" + master + "\"");
+  auto hp = HostPort::parse(master);
+  if (!hp) return Status::Error("master: " + hp.message());
   if (auto st = check(call({"CONFIG", "SET", "masterauth", auth}), "CONFIG SET masterauth"); !st.ok()) return st;
-  return check(call({"SLAVEOF", master.substr(0, colon), master.substr(colon + 1)}), "SLAVEOF " + master);
+  return check(call({"SLAVEOF", hp->host, hp->port_text()}), "SLAVEOF " + master);
 }
 
 namespace {

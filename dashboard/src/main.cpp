@@ -20,6 +20,7 @@
 #include "codis/admin_auth.h"
 #include "codis/coordinator.h"
 #include "codis/dashboard_config.h"
+#include "codis/host_port.h"
 #include "codis/http_client.h"
 #include "codis/http_server.h"
 #include "codis/logging.h"
@@ -39,14 +40,14 @@ int fail(const std::string& msg) {
 // What goes into the lock node: Codis replaces an unspecified host by the
 // machine's name so that codis-fe/codis-admin can reach us.
 std::string advertised_addr(const std::string& admin_addr) {
-  const auto colon = admin_addr.rfind(':');
-  std::string host = admin_addr.substr(0, colon);
-  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+  auto hp = codis::HostPort::parse(admin_addr);  // checked with the config
+  if (!hp) return admin_addr;
+  if (hp->host.empty() || hp->host == "0.0.0.0" || hp->host == "::") {
     char buf[256] = {};
     ::gethostname(buf, sizeof(buf) - 1);
-    host = buf;
+    hp->host = buf;
   }
-  return host + admin_addr.substr(colon);
+  return hp->str();
 }
 
 // --hash-password NAME: reads the password (twice, without echo, from a

@@ -84,8 +84,8 @@ Result<std::unique_ptr<Conn>> Conn::handshake(int fd, const std::string& addr, D
     name = g_server_name;
   }
   if (!ctx) return R::Error("TLS to " + addr + ": not configured");
-  std::string host, port;
-  if (!split_host_port(addr, host, port)) host = addr;
+  auto hp = HostPort::parse(addr);
+  const std::string host = hp ? hp->host_or("127.0.0.1") : addr;
   ERR_clear_error();
   SSL* ssl = tls::new_client_ssl(ctx.get(), host, name);
   if (!ssl || SSL_set_fd(ssl, fd) != 1) {

@@ -15,6 +15,7 @@
 
 #include "clients.h"
 #include "codis/backend_identity.h"
+#include "codis/host_port.h"
 #include "codis/sha256.h"
 
 namespace codis::dashboard {
@@ -612,8 +613,8 @@ void Topom::ensure_backend_user(RedisClient& c, const std::string& addr,
 std::vector<std::string> Topom::migration_hosts(const std::string& also) const {
   std::set<std::string> hosts;
   auto add = [&](const std::string& addr) {
-    const auto colon = addr.rfind(':');
-    if (colon != std::string::npos && colon > 0) hosts.insert(addr.substr(0, colon));
+    // As the proxy sends them (worker.cpp): an IPv6 host without brackets.
+    if (auto hp = HostPort::parse(addr); hp && !hp->host.empty()) hosts.insert(hp->host);
   };
   add(also);
   std::lock_guard lk(models_mu_);
@@ -695,8 +696,8 @@ Status Topom::resync_group_all() {
 
 Status Topom::group_add_server(int gid, const std::string& datacenter, const std::string& addr) {
   std::lock_guard op(op_mu_);
-  if (addr.empty() || addr.rfind(':') == std::string::npos) {
-    return Status::Error("invalid server address \"" + addr + "\" (expected host:port)");
+  if (auto hp = HostPort::parse(addr); !hp || hp->host.empty()) {
+    return Status::Error("invalid server address \"" + addr + "\" (expected host:port, or [IPv6]:port)");
   }
   models::Group g;
   {
@@ -1264,8 +1265,8 @@ Result<json> Topom::server_info(const std::string& addr) const {
 
 Status Topom::add_sentinel(const std::string& addr) {
   std::lock_guard op(op_mu_);
-  if (addr.empty() || addr.rfind(':') == std::string::npos) {
-    return Status::Error("invalid sentinel address \"" + addr + "\" (expected host:port)");
+  if (auto hp = HostPort::parse(addr); !hp || hp->host.empty()) {
+    return Status::Error("invalid sentinel address \"" + addr + "\" (expected host:port, or [IPv6]:port)");
   }
   models::Sentinel p;
   {
@@ -1350,8 +1351,9 @@ Status Topom::resync_sentinels() {
     if (!c) return Status::Error("sentinel " + addr + " is not reachable: " + c.message());
     for (const auto& [gid, master] : masters) {
       const std::string name = config_.product_name + "-" + std::to_string(gid);
-      const auto colon = master.rfind(':');
-      auto r = c->call({"SENTINEL", "MONITOR", name, master.substr(0, colon), master.substr(colon + 1),
+      auto hp = HostPort::parse(master);
+      if (!hp) return Status::Error("group " + std::to_string(gid) + " master: " + hp.message());
+      auto r = c->call({"SENTINEL", "MONITOR", name, hp->host, hp->port_text(),
                         std::to_string(config_.sentinel_quorum)});
       if (failed_reply(r)) return Status::Error(sentinel_error(addr, "SENTINEL MONITOR " + name, r));
       std::vector<std::string> set = {"SENTINEL",

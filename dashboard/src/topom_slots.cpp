@@ -33,6 +33,7 @@
 
 #include "clients.h"
 #include "codis/coordinator_models.h"
+#include "codis/host_port.h"
 #include "codis/routing.h"
 #include "slot_action.h"
 #include "topom.h"
@@ -585,9 +586,9 @@ void Topom::process_slot_action(int sid) {
 
 Result<int64_t> Topom::migrate_slot_round(int sid, const std::string& source, const std::string& target) {
   using R = Result<int64_t>;
-  const auto colon = target.rfind(':');
-  if (colon == std::string::npos) return R::Error("bad target address " + target);
-  const std::string host = target.substr(0, colon), port = target.substr(colon + 1);
+  auto hp = HostPort::parse(target);
+  if (!hp) return R::Error("target: " + hp.message());
+  const std::string host = hp->host, port = hp->port_text();
   const bool sync = config_.migration_method == "sync";
   const std::string timeout = std::to_string(config_.migration_timeout.count());
   auto c = RedisClient::connect(source, config_.product_auth,

@@ -6,6 +6,7 @@
 #include <boost/asio/write.hpp>
 
 #include "codis/backend_identity.h"
+#include "codis/host_port.h"
 #include "worker.h"
 
 #include <sys/socket.h>
@@ -52,22 +53,17 @@ std::string error_text(std::string_view reply) {
   return std::string(reply.substr(1, reply.size() - 3));
 }
 
-void split_addr(const std::string& addr, std::string& host, std::string& port) {
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos) {
-    host = addr;
-    port = "6379";
-    return;
-  }
-  host = addr.substr(0, colon);
-  port = addr.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-}
 }  // namespace
 
 BackendConn::BackendConn(Worker& worker, std::string addr, int db)
     : worker_(worker), addr_(std::move(addr)), db_(db), socket_(worker.io()) {
-  split_addr(addr_, host_, port_);
+  // Addresses come from the dashboard, which checked them; a bad one fails each connect with the reason.
+  if (auto hp = HostPort::parse(addr_)) {
+    host_ = hp->host_or("127.0.0.1");
+    port_ = hp->port_text();
+  } else {
+    bad_addr_ = hp.message();
+  }
 }
 
 BackendConn::~BackendConn() = default;
@@ -163,6 +159,10 @@ void BackendConn::connect() {
   default_auth_error_.clear();
   user_auth_error_ = cfg.backend_user.empty() ? "backend_user is empty in proxy.toml" : "";
 
+  if (!bad_addr_.empty()) {
+    fail(bad_addr_);
+    return;
+  }
   boost::system::error_code ec;
   auto ip = asio::ip::make_address(host_, ec);
   if (ec) {

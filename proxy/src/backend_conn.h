@@ -121,6 +121,7 @@ class BackendConn {
   std::string addr_;
   std::string host_;
   std::string port_;
+  std::string bad_addr_;  // why addr_ is not host:port, if it is not
   int db_;
   boost::asio::ip::tcp::socket socket_;
   std::unique_ptr<TlsConn> tls_;  // backend_tls: this connection's OpenSSL side

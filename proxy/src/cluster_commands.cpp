@@ -10,6 +10,7 @@
 #include <set>
 
 #include "backend_conn.h"
+#include "codis/host_port.h"
 #include "command_table.h"
 #include "session.h"
 #include "text_util.h"
@@ -404,7 +405,10 @@ void Session::local_info(const RequestPtr& req, std::span<const std::string_view
   if (all || section == "server") {
     text += "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\ncodis_proxy_version:" +
             ctx.product_version + "\r\nos:Linux\r\nprocess_id:" + std::to_string(::getpid()) +
-            "\r\ntcp_port:" + cfg.proxy_addr.substr(cfg.proxy_addr.rfind(':') + 1) + "\r\n\r\n";
+            "\r\ntcp_port:" + [&cfg] {
+              auto hp = HostPort::parse(cfg.proxy_addr);
+              return hp ? hp->port_text() : std::string("0");
+            }() + "\r\n\r\n";
   }
   if (all || section == "clients") {
     text += "# Clients\r\nconnected_clients:" + std::to_string(ctx.clients.load(std::memory_order_relaxed)) +

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <latch>
 
+#include "codis/host_port.h"
 #include "codis/http_server.h"
 #include "codis/logging.h"
 #include "codis/sha256.h"
@@ -48,18 +49,10 @@ std::string go_time_now() {
 }
 
 Result<tcp::endpoint> parse_endpoint(const std::string& addr) {
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos) return Result<tcp::endpoint>::Error("address '" + addr + "' has no port");
-  std::string host = addr.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
-  unsigned long port = 0;
-  try {
-    port = std::stoul(addr.substr(colon + 1));
-  } catch (...) {
-    port = 70000;
-  }
-  if (port > 65535) return Result<tcp::endpoint>::Error("address '" + addr + "' has a bad port");
+  auto hp = HostPort::parse(addr);
+  if (!hp) return hp.status();
+  const std::string host = hp->host_or("0.0.0.0");
+  const uint16_t port = hp->port;
   boost::system::error_code ec;
   auto ip = asio::ip::make_address(host, ec);
   if (ec) {
@@ -70,7 +63,7 @@ Result<tcp::endpoint> parse_endpoint(const std::string& addr) {
       return Result<tcp::endpoint>::Error("cannot resolve '" + host + "': " + ec.message());
     return res.begin()->endpoint();
   }
-  return tcp::endpoint(ip, static_cast<uint16_t>(port));
+  return tcp::endpoint(ip, port);
 }
 
 int64_t cpu_time_us() {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backend_conn.h"
+#include "codis/host_port.h"
 #include "command_table.h"
 #include "session.h"
 
@@ -417,10 +418,15 @@ void Worker::forward(const RequestPtr& req, std::string_view encoded, std::strin
     cmd.append(req->encoded, body, std::string::npos);
     src->send(req, ReplyUse::kWrapper, cmd);
   } else {
-    auto colon = r.backend.rfind(':');
-    std::string host = r.backend.substr(0, colon);
-    std::string port = colon == std::string::npos ? "6379" : r.backend.substr(colon + 1);
-    std::string_view a[] = {"SLOTSMGRTTAGONE", host, port, "3000", req->hashkey};
+    // The target as the module resolves it: an IPv6 host without brackets, as the restricted
+    // backend user's SLOTSMGRTTAGONE rule names it (Topom::migration_hosts).
+    auto hp = HostPort::parse(r.backend);
+    if (!hp) {
+      complete_error(req.get(), "ERR slot " + std::to_string(req->slot) + ": " + hp.message());
+      return;
+    }
+    const std::string port = hp->port_text();
+    std::string_view a[] = {"SLOTSMGRTTAGONE", hp->host, port, "3000", req->hashkey};
     resp::append_command(cmd, a);
     src->send(req, ReplyUse::kMigrateOne, cmd);
   }

@@ -146,7 +146,7 @@ TEST_CASE("helpers: cookie values and peer addresses") {
   using codis::dashboard::peer_address;
   CHECK(peer_address("127.0.0.1:5555") == "127.0.0.1");
   CHECK(peer_address("127.0.0.1:5555 [10.1.1.1]") == "127.0.0.1");
-  CHECK(peer_address("[::1]:80") == "[::1]");
+  CHECK(peer_address("[::1]:80") == "::1");
 }
 
 TEST_CASE("sign-in: admin with the secret, operators with their password") {
