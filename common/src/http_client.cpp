@@ -101,6 +101,7 @@ Result<Target> split_addr(const std::string& addr) {
 struct Outcome {
   Response response;
   std::string error;  // empty on success
+  bool timed_out = false;
 };
 
 // One call's state. It outlives io.run(), so the watchdog's handler may touch
@@ -133,7 +134,7 @@ struct Exchange {
   template <class Stream>
   asio::awaitable<Outcome> send_and_read(Stream& stream) {
     auto [wec, nw] = co_await bhttp::async_write(stream, req, kAwait);
-    if (wec) co_return Outcome{{}, step_error("send request to", wec)};
+    if (wec) co_return Outcome{{}, step_error("send request to", wec), timed_out};
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(options.max_body_bytes);
@@ -143,7 +144,7 @@ struct Exchange {
       if (!options.tls && (rec == bhttp::error::end_of_stream || rec == asio::error::connection_reset)) {
         why += " (if it serves HTTPS, give its CA: admin_tls_ca_file, codis-admin --tls-ca)";
       }
-      co_return Outcome{{}, std::move(why)};
+      co_return Outcome{{}, std::move(why), timed_out};
     }
     auto res = parser.release();
     co_return Outcome{Response{res.result_int(), std::move(res.body())}, {}};
@@ -176,10 +177,10 @@ struct Exchange {
           tcp::endpoint(ip, static_cast<unsigned short>(std::stoul(target.port))), kAwait);
     } else {
       auto [rec, endpoints] = co_await resolver.async_resolve(target.host, target.port, kAwait);
-      if (rec || timed_out) co_return Outcome{{}, step_error("resolve", rec)};
+      if (rec || timed_out) co_return Outcome{{}, step_error("resolve", rec), timed_out};
       std::tie(cec, std::ignore) = co_await asio::async_connect(socket, endpoints, kAwait);
     }
-    if (cec || timed_out) co_return Outcome{{}, step_error("connect to", cec)};
+    if (cec || timed_out) co_return Outcome{{}, step_error("connect to", cec), timed_out};
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
 
@@ -193,7 +194,7 @@ struct Exchange {
         ip_literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), target.host.c_str()) == 1
                    : SSL_set1_host(ssl_handle, target.host.c_str()) == 1 &&
                          SSL_set_tlsext_host_name(ssl_handle, target.host.c_str()) == 1;
-    if (!named) co_return Outcome{{}, "TLS: cannot verify the name \"" + target.host + "\" of " + addr};
+    if (!named) co_return Outcome{{}, "TLS: cannot verify the name \"" + target.host + "\" of " + addr, timed_out};
     auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, kAwait);
     if (hec || timed_out) {
       std::string why = step_error("TLS handshake with", hec);
@@ -202,7 +203,7 @@ struct Exchange {
         why += " (" + std::string(X509_verify_cert_error_string(verify)) + "; trusted CAs: " +
                options.tls->ca_file() + ")";
       }
-      co_return Outcome{{}, std::move(why)};
+      co_return Outcome{{}, std::move(why), timed_out};
     }
     auto out = co_await send_and_read(stream);
     // We read the reply to its end (Connection: close): a close_notify is a
@@ -243,7 +244,7 @@ Result<Response> request(const std::string& addr, std::string_view method, const
       return;
     }
     if (!r.error.empty()) {
-      out = Result<Response>::Error(std::move(r.error));
+      out = Result<Response>::Error(std::move(r.error), r.timed_out ? Code::kTimeout : Code::kError);
     } else {
       out = std::move(r.response);
     }

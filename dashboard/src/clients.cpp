@@ -39,6 +39,7 @@ Result<int> dial(const std::string& addr, std::chrono::milliseconds timeout) {
   }
   const auto deadline = Clock::now() + timeout;
   std::string last = "no address";
+  Code code = Code::kError;
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
     int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
     if (fd < 0) continue;
@@ -49,6 +50,7 @@ Result<int> dial(const std::string& addr, std::chrono::milliseconds timeout) {
       if (rc == 0) {
         ::close(fd);
         last = "connect timed out";
+        code = Code::kTimeout;
         continue;
       }
       int err = 0;
@@ -72,7 +74,7 @@ Result<int> dial(const std::string& addr, std::chrono::milliseconds timeout) {
     return fd;
   }
   ::freeaddrinfo(res);
-  return Result<int>::Error("cannot connect to " + addr + ": " + last);
+  return Result<int>::Error("cannot connect to " + addr + ": " + last, code);
 }
 
 Status write_all(int fd, std::string_view data, Clock::time_point deadline, const std::string& addr) {
@@ -84,7 +86,7 @@ Status write_all(int fd, std::string_view data, Clock::time_point deadline, cons
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       pollfd p{fd, POLLOUT, 0};
-      if (::poll(&p, 1, remaining_ms(deadline)) <= 0) return Status::Error("write to " + addr + " timed out");
+      if (::poll(&p, 1, remaining_ms(deadline)) <= 0) return Status::Error("write to " + addr + " timed out", Code::kTimeout);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -108,7 +110,7 @@ Result<size_t> read_some(int fd, std::string& out, Clock::time_point deadline, c
     }
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, remaining_ms(deadline)) <= 0) {
-      return Result<size_t>::Error("read from " + addr + " timed out");
+      return Result<size_t>::Error("read from " + addr + " timed out", Code::kTimeout);
     }
   }
 }
@@ -122,7 +124,7 @@ Result<RedisClient> RedisClient::connect(const std::string& addr, const std::str
   RedisClient c(*fd, addr, timeout);
   if (redis_tls::enabled()) {
     auto t = redis_tls::Conn::handshake(*fd, addr, Clock::now() + timeout);
-    if (!t) return Result<RedisClient>::Error("redis " + addr + ": " + t.message());
+    if (!t) return t.status().context("redis " + addr + ": ");
     c.tls_ = std::move(*t);
   }
   if (!auth.empty()) {
@@ -259,7 +261,8 @@ Result<nlohmann::json> rpc_call(const std::string& addr, std::string_view method
   }
   std::string text = r->body.substr(0, 200);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return Result<nlohmann::json>::Error("[" + std::to_string(r->status) + "] " + text);
+  return Result<nlohmann::json>::Error("[" + std::to_string(r->status) + "] " + text,
+                                       r->status == 404 ? Code::kNotFound : Code::kError);
 }
 
 std::string url_segment(std::string_view s) {

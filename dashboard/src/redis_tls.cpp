@@ -15,6 +15,9 @@ namespace codis::dashboard::redis_tls {
 
 namespace {
 
+constexpr std::string_view kTimedOut = "timed out";
+
+
 std::mutex g_mu;
 tls::Context g_ctx;
 std::string g_server_name;
@@ -48,11 +51,13 @@ bool wait_for(SSL* ssl, int fd, int ret, Conn::Deadline deadline, std::string& e
   pollfd p{fd, events, 0};
   int rc = ::poll(&p, 1, remaining_ms(deadline));
   if (rc <= 0) {
-    err = "timed out";
+    err = kTimedOut;
     return false;
   }
   return true;
 }
+
+Code timeout_code(const std::string& err) { return err == kTimedOut ? Code::kTimeout : Code::kError; }
 
 }  // namespace
 
@@ -98,7 +103,8 @@ Result<std::unique_ptr<Conn>> Conn::handshake(int fd, const std::string& addr, D
     int ret = SSL_connect(ssl);
     if (ret == 1) return c;
     std::string err;
-    if (!wait_for(ssl, fd, ret, deadline, err)) return R::Error("TLS handshake with " + addr + " failed: " + err);
+    if (!wait_for(ssl, fd, ret, deadline, err))
+      return R::Error("TLS handshake with " + addr + " failed: " + err, timeout_code(err));
   }
 }
 
@@ -118,7 +124,7 @@ Status Conn::write_all(std::string_view data, Deadline deadline, const std::stri
       continue;
     }
     std::string err;
-    if (!wait_for(ssl_, fd_, n, deadline, err)) return Status::Error("write to " + what + " failed: " + err);
+    if (!wait_for(ssl_, fd_, n, deadline, err)) return Status::Error("write to " + what + " failed: " + err, timeout_code(err));
   }
   return Status::Ok();
 }
@@ -136,7 +142,7 @@ Result<size_t> Conn::read_some(std::string& out, Deadline deadline, const std::s
     std::string err;
     if (!wait_for(ssl_, fd_, n, deadline, err)) {
       if (err == "connection closed") return size_t{0};
-      return Result<size_t>::Error("read from " + what + " failed: " + err);
+      return Result<size_t>::Error("read from " + what + " failed: " + err, timeout_code(err));
     }
   }
 }

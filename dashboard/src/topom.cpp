@@ -1787,7 +1787,7 @@ void Topom::poll_once() {
         s.stats = std::move(*r);
       } else {
         s.error = r.message();
-        s.timeout = r.message().find("timed out") != std::string::npos;
+        s.timeout = r.code() == Code::kTimeout;
       }
       return s;
     }));
@@ -1805,7 +1805,7 @@ void Topom::poll_once() {
         s.stats = std::move(*info);
       } else {
         s.error = info.message();
-        s.timeout = info.message().find("timed out") != std::string::npos;
+        s.timeout = info.code() == Code::kTimeout;
       }
       return s;
     }));

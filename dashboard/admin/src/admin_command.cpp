@@ -770,7 +770,7 @@ private:
                      {"api", "topom", "slots", "action", "disabled", x,
                       cmd_.disabled.value_or(0) != 0 ? "1" : "0"});
     }
-    if (!st.ok() && st.message().find("HTTP 404") != std::string::npos) {
+    if (st.code() == Code::kNotFound) {
       // Say it plainly: this dashboard has no migration (yet), and what
       // moves slots meanwhile.
       return Status::Error(

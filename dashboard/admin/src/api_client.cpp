@@ -51,7 +51,7 @@ Result<Json> decode_reply(unsigned status, const std::string &body) {
            "and the right version?)";
   if (body.find_first_not_of(" \t\r\n") != std::string::npos)
     msg += ": " + one_line(body);
-  return Result<Json>::Error(msg);
+  return Result<Json>::Error(msg, status == 404 ? Code::kNotFound : Code::kError);
 }
 
 std::string ApiClient::path(std::initializer_list<std::string_view> segments) {

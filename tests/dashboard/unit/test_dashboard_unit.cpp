@@ -13,6 +13,11 @@
 #include "codis/codis_api.h"
 #include "topom.h"
 #include "topom_api.h"
+#include "clients.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 using Call = codis::http::Request;
 using HttpReply = codis::http::Reply;
@@ -239,4 +244,27 @@ TEST_CASE("topom routes: every Codis 3.2 group/sentinel route is bound") {
     topom.close();
   }
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("RedisClient: a server that never answers is a timeout (Code::kTimeout), not a text to match") {
+  // A listening socket nobody reads from: the connect succeeds, AUTH's reply never comes.
+  const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(lfd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(lfd, 4) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  const std::string addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  auto c = codis::dashboard::RedisClient::connect(addr, "secret", std::chrono::milliseconds(200));
+  CHECK_FALSE(c.ok());
+  CHECK(c.code() == codis::Code::kTimeout);
+  CHECK(c.message().find(addr) != std::string::npos);
+  ::close(lfd);
+  // Nothing listening: refused, which is not a timeout.
+  auto refused = codis::dashboard::RedisClient::connect(addr, "", std::chrono::milliseconds(200));
+  CHECK_FALSE(refused.ok());
+  CHECK(refused.code() == codis::Code::kError);
 }
