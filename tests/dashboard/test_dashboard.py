@@ -69,8 +69,10 @@ def test_lock_node_and_model(cluster):
     d = cluster.dash
     lock = cluster.node(f"/codis3/{PRODUCT}/topom")
     model = d.ok("GET", "/api/topom/model")
-    assert lock == model
     assert set(model) == {"token", "start_time", "admin_addr", "product_name", "pid", "pwd", "sys"}
+    # The lock node: the model, then this process's identity (for a restart's takeover; Codis ignores it).
+    assert {k: v for k, v in lock.items() if k in model} == model
+    assert set(lock) - set(model) == {"boot_id", "pid_start"}
     assert model["admin_addr"] == f"127.0.0.1:{d.port}" and model["product_name"] == PRODUCT
     assert d.proc.pid == model["pid"]
     assert d.ok("GET", "/api/topom/xping/{x}") == "OK"
@@ -392,6 +394,28 @@ def test_restarted_proxy_leaves_no_dead_registration(cluster, tmp_path):
     assert cluster.node(f"/codis3/{PRODUCT}/proxy/proxy-{old}") is None
     assert "refused" not in p4.log_file.read_text()
     p4.stop()
+
+
+def test_proxy_shut_down_through_its_api_leaves_no_registration(cluster, tmp_path):
+    """A proxy registered through ZooKeeper, shut down with its admin API
+    (codis-admin --proxy --shutdown): it removes its registration, and the
+    dashboard drops it at its next poll, with no slot operation in between
+    (issue 15)."""
+    d = cluster.dash
+    p5 = Proxy(tmp_path, None, {"product_name": PRODUCT}, extra_args=["--zookeeper", cluster.zk.addr]).start()
+    cluster.extra.append(p5)
+    token = p5.get("/api/proxy/model").json()["token"]
+
+    def proxy_tokens():
+        return [m["token"] for m in d.ok("GET", "/api/topom/stats/{x}")["proxy"]["models"]]
+    wait_until(lambda: token in proxy_tokens(), 15, what="dashboard takes the proxy")
+    assert p5.put(f"/api/proxy/shutdown/{p5.xauth}").status == 200
+    wait_until(lambda: p5.proc.poll() is not None, 15, what="the proxy exits")
+    assert cluster.node(f"/codis3/{PRODUCT}/proxy/proxy-{token}") is None
+    def dropped():
+        proxies = d.ok("GET", "/api/topom/stats/{x}")["proxy"]
+        return token not in [m["token"] for m in proxies["models"]] and token not in proxies["stats"]
+    wait_until(dropped, 10, what="the dashboard drops the registration and its stats (no [E] left)")
 
 
 def test_standby_takes_over(cluster, tmp_path):
