@@ -371,9 +371,10 @@ def test_self_registered_proxy_leaves_cleanly(cluster, tmp_path):
 
 def test_restarted_proxy_leaves_no_dead_registration(cluster, tmp_path):
     """A proxy killed (SIGKILL) and started again on the same admin address:
-    the new run removes the old registration and the dashboard drops it at its
-    next poll, with no slot operation in between (issue 15: it showed [E]
-    until then, and the new process was polled with the old token)."""
+    the new run removes the old registration and its jodis node, and the
+    dashboard drops it at its next poll, with no slot operation in between
+    (issue 15: it showed [E] until then, and the new process was polled with
+    the old token)."""
     d = cluster.dash
     p4 = Proxy(tmp_path, None, {"product_name": PRODUCT}, extra_args=["--zookeeper", cluster.zk.addr]).start()
     cluster.extra.append(p4)
@@ -382,6 +383,7 @@ def test_restarted_proxy_leaves_no_dead_registration(cluster, tmp_path):
     def proxy_tokens():
         return [m["token"] for m in d.ok("GET", "/api/topom/stats/{x}")["proxy"]["models"]]
     wait_until(lambda: old in proxy_tokens(), 15, what="dashboard takes the proxy")
+    assert cluster.node(f"/jodis/{PRODUCT}/proxy-{old}")["token"] == old
     p4.proc.kill()
     p4.proc.wait(10)
     p4.proc = None
@@ -389,6 +391,9 @@ def test_restarted_proxy_leaves_no_dead_registration(cluster, tmp_path):
     p4.start()
     new = p4.get("/api/proxy/model").json()["token"]
     assert new != old
+    # Its old jodis node too, at once (it would stay until the killed run's session expired).
+    assert cluster.node(f"/jodis/{PRODUCT}/proxy-{old}") is None
+    assert cluster.node(f"/jodis/{PRODUCT}/proxy-{new}")["token"] == new
     wait_until(lambda: old not in proxy_tokens() and new in proxy_tokens(), 10,
                what="the dashboard drops the old registration and takes the new one")
     assert cluster.node(f"/codis3/{PRODUCT}/proxy/proxy-{old}") is None
