@@ -254,8 +254,7 @@ Status Topom::acquire_lock(const std::string& admin_addr, const std::function<bo
         told = true;  // "taking over" in the log
         continue;
       }
-      if (!removed) why_not = removed.message();
-      else why_not = "it changed meanwhile";
+      why_not = removed ? "it changed meanwhile" : removed.message();
     }
     if (!told) {
       auto holder = models::parse_json<models::Topom>(**cur);
