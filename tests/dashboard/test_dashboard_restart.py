@@ -89,3 +89,23 @@ def test_lock_of_a_running_dashboard_is_not_taken(tmp_path, zk):
     finally:
         second.stop()
         first.stop()
+
+
+def test_killed_dashboard_restarts_at_once_on_the_filesystem_store(tmp_path):
+    """The filesystem store ties an ephemeral node to its process: a killed
+    dashboard's lock reads as absent at once, with nothing to prove."""
+    root = tmp_path / "coord"
+    product = "codis-restart-fs"
+    dash = Dashboard(tmp_path, product, str(root), coordinator_name="filesystem").start()
+    try:
+        first = json.loads((root / "data" / "codis3" / product / "topom").read_text())
+        dash.stop(signal.SIGKILL)
+        t0 = time.monotonic()
+        dash.start(wait_active=False)
+        dash.wait_active(10)
+        assert time.monotonic() - t0 < 8
+        lock = json.loads((root / "data" / "codis3" / product / "topom").read_text())
+        assert lock["pid"] == dash.proc.pid and lock["token"] != first["token"]
+        assert "removed the stale dashboard lock" not in dash.log()  # absent already: nothing removed
+    finally:
+        dash.stop()
