@@ -1,6 +1,8 @@
 // connect_coordinator(), path checks and the watch registry shared by the
 // ZooKeeper and filesystem coordinators.
 #include <exception>
+#include <fstream>
+#include <sstream>
 
 #include <spdlog/spdlog.h>
 
@@ -116,6 +118,62 @@ std::vector<std::string> ancestors(const std::string& path) {
 }  // namespace detail
 
 Status check_coordinator_path(std::string_view path) { return detail::check_path(path, false); }
+
+std::string coordinator_metrics(const std::vector<std::pair<std::string, const Coordinator*>>& stores) {
+  struct Metric {
+    const char* name;
+    const char* type;
+    const char* help;
+    uint64_t Coordinator::Health::*field;
+  };
+  static const Metric kMetrics[] = {
+      {"codis_coordinator_session_losses_total", "counter",
+       "Coordinator sessions lost (ZooKeeper: expired; this process's ephemeral nodes went away with them).",
+       &Coordinator::Health::session_losses},
+      {"codis_coordinator_ephemerals_recreated_total", "counter",
+       "Ephemeral nodes (registration, jodis node, dashboard lock) re-created after a session loss.",
+       &Coordinator::Health::ephemerals_recreated},
+      {"codis_coordinator_ephemerals_pending", "gauge",
+       "Ephemeral nodes of this process not re-created yet after a session loss (retried until they are).",
+       &Coordinator::Health::ephemerals_pending},
+  };
+  std::vector<std::pair<std::string, Coordinator::Health>> healths;
+  for (const auto& [role, c] : stores) {
+    if (c) healths.emplace_back(role, c->health());
+  }
+  std::string out;
+  if (healths.empty()) return out;
+  for (const auto& m : kMetrics) {
+    out += std::string("# HELP ") + m.name + " " + m.help + "\n# TYPE " + m.name + " " + m.type + "\n";
+    for (const auto& [role, h] : healths) {
+      out += std::string(m.name) + "{role=\"" + role + "\"} " + std::to_string(h.*m.field) + "\n";
+    }
+  }
+  return out;
+}
+
+unsigned long long process_start_time(int pid) {
+  if (pid <= 0) return 0;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!in || !std::getline(in, line)) return 0;
+  auto close = line.rfind(')');  // the command name may hold spaces and parentheses
+  if (close == std::string::npos || close + 2 > line.size()) return 0;
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  // Fields after the command name start at field 3 (state); 22 is starttime.
+  for (int i = 3; i <= 22; ++i) {
+    if (!(rest >> field)) return 0;
+  }
+  return std::strtoull(field.c_str(), nullptr, 10);
+}
+
+std::string boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  if (!in || !std::getline(in, id)) return "";
+  return id;
+}
 
 Result<std::unique_ptr<Coordinator>> connect_coordinator_with(const std::string& name,
                                                               const std::string& addr,

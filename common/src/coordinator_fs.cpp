@@ -63,23 +63,6 @@ constexpr const char* kDirData = ".data";
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-// The start time of a process in clock ticks since boot (field 22 of
-// /proc/<pid>/stat), 0 if the process does not exist.
-unsigned long long process_start_time(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!in || !std::getline(in, line)) return 0;
-  auto close = line.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(line.substr(close + 2));
-  std::string field;
-  // Fields after the command name start at field 3 (state); 22 is starttime.
-  for (int i = 3; i <= 22; ++i) {
-    if (!(rest >> field)) return 0;
-  }
-  return std::strtoull(field.c_str(), nullptr, 10);
-}
-
 class Fd {
  public:
   Fd() = default;
@@ -329,16 +312,7 @@ class FsCoordinator final : public Coordinator {
       case NodeKind::kAbsent:
         return Status::Ok();
       case NodeKind::kLeaf:
-        if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
-          return error("remove", path, errno_text(errno));
-        }
-        ::unlink(owner_file(path).c_str());
-        {
-          std::lock_guard mine(mine_mu_);
-          mine_.erase(path);
-        }
-        fsync_dir(file.parent_path());
-        return Status::Ok();
+        return remove_leaf_locked("remove", path);
       case NodeKind::kDir:
         break;
     }
@@ -353,6 +327,28 @@ class FsCoordinator final : public Coordinator {
     }
     fsync_dir(file.parent_path());
     return Status::Ok();
+  }
+
+  Result<bool> remove_if_unchanged(const std::string& path, const std::string& expected) override {
+    if (auto s = check_path(path, false); !s) return s;
+    auto lock = lock_store(true, "remove if unchanged", path);
+    if (!lock) return lock.status();
+    switch (probe_and_collect(path)) {
+      case NodeKind::kAbsent:
+        return false;
+      case NodeKind::kDir:
+        return error("remove if unchanged", path, "node has children");
+      case NodeKind::kLeaf:
+        break;
+    }
+    auto data = read_whole(node_file(path));
+    if (!data) {
+      if (errno == ENOENT) return false;
+      return error("remove if unchanged", path, "cannot read: " + errno_text(errno));
+    }
+    if (*data != expected) return false;
+    if (auto s = remove_leaf_locked("remove if unchanged", path); !s) return s;
+    return true;
   }
 
   Result<std::optional<std::string>> read(const std::string& path) override {
@@ -573,6 +569,19 @@ class FsCoordinator final : public Coordinator {
       return error("read", path, "cannot read " + file.string() + ": " + errno_text(errno));
     }
     return std::optional<std::string>(std::move(*data));
+  }
+
+  // Removes a leaf and its owner record (the exclusive lock held).
+  Status remove_leaf_locked(std::string_view op, const std::string& path) {
+    fs::path file = node_file(path);
+    if (::unlink(file.c_str()) != 0 && errno != ENOENT) return error(op, path, errno_text(errno));
+    ::unlink(owner_file(path).c_str());
+    {
+      std::lock_guard mine(mine_mu_);
+      mine_.erase(path);
+    }
+    fsync_dir(file.parent_path());
+    return Status::Ok();
   }
 
   // Child names of `dir`; dead ephemeral children are skipped (and deleted

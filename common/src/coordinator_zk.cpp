@@ -189,20 +189,21 @@ class ZkCoordinator final : public Coordinator {
   Status create_ephemeral(const std::string& path, const std::string& data) override {
     if (auto s = check(path, data, "create ephemeral"); !s) return s;
     std::string where = path;
+    int64_t owner = 0;
     int rc = call([&](zhandle_t* zh) {
       if (int r = protect(zh, path, false, &where); r != ZOK) return r;
-      int r = create_node(zh, path, data, ZOO_EPHEMERAL);
-      // A retry after a lost reply finds its own node: that is success.
-      if (r == ZNODEEXISTS && owned_by_session(zh, path)) {
-        r = zoo_set(zh, path.c_str(), data.data(), static_cast<int>(data.size()), -1);
-      }
-      return r;
+      return take_node(zh, path, data, &owner);
     });
-    if (rc == ZNODEEXISTS) return error("create ephemeral", path, "node already exists");
+    if (rc == ZNODEEXISTS) {
+      return error("create ephemeral", path,
+                   owner ? "node already exists (ephemeral node of session " + hex_session(owner) + ")"
+                         : "node already exists");
+    }
     if (rc != ZOK) return error("create ephemeral", path, rc, where);
     checked_up_to(path);
     std::lock_guard lock(eph_mu_);
     ephemerals_[path] = data;
+    pending_.erase(path);
     return Status::Ok();
   }
 
@@ -276,32 +277,40 @@ class ZkCoordinator final : public Coordinator {
     });
     if (rc == ZNOTEMPTY) return error("remove", path, "node has children");
     if (rc != ZOK && rc != ZNONODE) return error("remove", path, rc, where);
-    forget_acl(path);
-    std::lock_guard lock(eph_mu_);
-    ephemerals_.erase(path);
+    forget(path);
     return Status::Ok();
+  }
+
+  Result<bool> remove_if_unchanged(const std::string& path, const std::string& expected) override {
+    if (auto s = check_path(path, false); !s) return s;
+    std::string where = path;
+    int rc = call([&](zhandle_t* zh) {
+      if (int r = protect(zh, path, true, &where); r != ZOK) return r;
+      std::string data;
+      Stat st{};
+      if (int r = get_node(zh, path, &data, &st); r != ZOK) return r;
+      if (data != expected) return static_cast<int>(ZBADVERSION);
+      return zoo_delete(zh, path.c_str(), st.version);  // only the version we compared
+    });
+    if (rc == ZNONODE || rc == ZBADVERSION) return false;
+    if (rc == ZNOTEMPTY) return error("remove if unchanged", path, "node has children");
+    if (rc != ZOK) return error("remove if unchanged", path, rc, where);
+    forget(path);
+    return true;
   }
 
   Result<std::optional<std::string>> read(const std::string& path) override {
     if (auto s = check_path(path, false); !s) return s;
-    std::string buf(64 * 1024, '\0');
-    for (;;) {
-      int len = static_cast<int>(buf.size());
+    std::string data;
+    std::string where = path;
+    int rc = call([&](zhandle_t* zh) {
+      if (int r = protect(zh, path, true, &where); r != ZOK) return r;
       Stat st{};
-      std::string where = path;
-      int rc = call([&](zhandle_t* zh) {
-        if (int r = protect(zh, path, true, &where); r != ZOK) return r;
-        return zoo_get(zh, path.c_str(), 0, buf.data(), &len, &st);
-      });
-      if (rc == ZNONODE) return std::optional<std::string>();
-      if (rc != ZOK) return error("read", path, rc, where);
-      if (st.dataLength > static_cast<int>(buf.size())) {  // grew since: read again
-        buf.assign(static_cast<size_t>(st.dataLength), '\0');
-        continue;
-      }
-      buf.resize(len < 0 ? 0 : static_cast<size_t>(len));
-      return std::optional<std::string>(std::move(buf));
-    }
+      return get_node(zh, path, &data, &st);
+    });
+    if (rc == ZNONODE) return std::optional<std::string>();
+    if (rc != ZOK) return error("read", path, rc, where);
+    return std::optional<std::string>(std::move(data));
   }
 
   Result<std::vector<std::string>> list(const std::string& dir) override {
@@ -345,6 +354,15 @@ class ZkCoordinator final : public Coordinator {
   }
 
   std::string describe() const override { return "zookeeper " + addr_; }
+
+  Health health() const override {
+    Health h;
+    h.session_losses = session_losses_.load();
+    h.ephemerals_recreated = recreated_.load();
+    std::lock_guard lock(eph_mu_);
+    h.ephemerals_pending = pending_.size();
+    return h;
+  }
 
  private:
   // ---- C client callbacks (completion thread): queue and return.
@@ -427,13 +445,22 @@ class ZkCoordinator final : public Coordinator {
         }
         if (id != session_id_) {
           if (session_id_ != 0) {
-            spdlog::warn("zookeeper {}: new session {} (the old one expired): re-creating "
+            session_losses_.fetch_add(1);
+            spdlog::warn("zookeeper {}: new session {} (session {} was lost): re-creating "
                          "ephemeral nodes, re-arming watches",
-                         addr_, hex_session(id));
+                         addr_, hex_session(id), hex_session(session_id_));
           } else {
             spdlog::info("zookeeper {}: connected, session {}", addr_, hex_session(id));
           }
           session_id_ = id;
+          {
+            std::lock_guard lock(eph_mu_);
+            own_sessions_.insert(id);
+            const auto now = std::chrono::steady_clock::now();
+            for (const auto& [path, data] : ephemerals_) {
+              pending_.try_emplace(path, Pending{now, now}).first->second.next_try = now;  // at once
+            }
+          }
           recreate_ephemerals();
           for (const auto& e : watches_->all()) e->armed = false;
         } else if (was_disconnected_) {
@@ -504,7 +531,7 @@ class ZkCoordinator final : public Coordinator {
       }
       return;
     }
-    if (ephemerals_dirty_) recreate_ephemerals();
+    recreate_ephemerals();
     for (const auto& e : watches_->all()) {
       if (!e->armed && arm(*e)) WatchRegistry::fire(*e);
     }
@@ -552,34 +579,69 @@ class ZkCoordinator final : public Coordinator {
     return Status::Ok();
   }
 
-  // Re-creates this client's ephemeral nodes on a new session. A path taken
-  // by another session meanwhile is given up (and logged): for the dashboard
-  // lock, that means another dashboard now holds it.
+  // Re-creates this client's ephemeral nodes after a session loss (those in
+  // pending_ whose retry is due). A node still held by one of our earlier
+  // sessions is ours: take_node() replaces it. One held by another session
+  // with our data is a session of ours expiring that we did not know of:
+  // retried with backoff until it goes. One with other data was taken by
+  // another client: given up and logged (for the dashboard lock: another
+  // dashboard took over, and Topom::on_lock_changed stops this one).
+  // docs/design.md §4.
   void recreate_ephemerals() {
-    std::map<std::string, std::string> todo;
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::string, std::string>> due;
     {
       std::lock_guard lock(eph_mu_);
-      todo = ephemerals_;
+      for (const auto& [path, p] : pending_) {
+        auto it = ephemerals_.find(path);
+        if (it != ephemerals_.end() && p.next_try <= now) due.emplace_back(path, it->second);
+      }
     }
-    ephemerals_dirty_ = false;
-    for (const auto& [path, data] : todo) {
+    for (const auto& [path, data] : due) {
+      int64_t owner = 0;
+      std::string held;
       int rc = call([&](zhandle_t* zh) {
-        int r = create_node(zh, path, data, ZOO_EPHEMERAL);
-        if (r == ZNODEEXISTS && owned_by_session(zh, path)) r = ZOK;
+        int r = take_node(zh, path, data, &owner);
+        if (r == ZNODEEXISTS) {
+          Stat st{};
+          if (get_node(zh, path, &held, &st) != ZOK) held = data;  // look again at the next try
+        }
         return r;
       });
+      std::lock_guard lock(eph_mu_);
+      auto it = pending_.find(path);
+      if (it == pending_.end() || !ephemerals_.count(path)) continue;  // created or removed meanwhile
+      Pending& p = it->second;
+      ++p.attempts;
+      const auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - p.since).count();
       if (rc == ZOK) {
-        spdlog::info("zookeeper {}: ephemeral node {} re-created", addr_, path);
-      } else if (rc == ZNODEEXISTS) {
-        spdlog::warn("zookeeper {}: ephemeral node {} was taken by another session; "
-                     "not re-created",
-                     addr_, path);
-        std::lock_guard lock(eph_mu_);
+        recreated_.fetch_add(1);
+        spdlog::warn("zookeeper {}: ephemeral node {} re-created on session {}{}", addr_, path,
+                     hex_session(session_id_),
+                     p.attempts > 1 ? fmt::format(" (attempt {}, after {} s)", p.attempts, waited) : std::string());
+        pending_.erase(it);
+        continue;
+      }
+      if (rc == ZNODEEXISTS && held != data) {
+        spdlog::error("zookeeper {}: ephemeral node {} was taken by another client (session {}) with other "
+                      "data; not re-created",
+                      addr_, path, hex_session(owner));
         ephemerals_.erase(path);
-      } else {
-        spdlog::warn("zookeeper {}: cannot re-create ephemeral node {}: {} (will retry)", addr_,
-                     path, zerror(rc));
-        ephemerals_dirty_ = true;
+        pending_.erase(it);
+        continue;
+      }
+      const std::string why = rc == ZNODEEXISTS
+                                  ? "still held by session " + hex_session(owner) + " with our data (an old "
+                                    "session of ours, expiring on the server)"
+                                  : std::string(zerror(rc));
+      // Backoff 1, 2, 4, 8 s; one log line per node at most every 30 s.
+      const auto delay = std::chrono::seconds(1 << std::min(p.attempts - 1, 3));
+      p.next_try = now + delay;
+      if (p.attempts == 1 || now - p.last_log >= std::chrono::seconds(30)) {
+        p.last_log = now;
+        spdlog::warn("zookeeper {}: cannot re-create ephemeral node {} yet: {} (attempt {}, {} s since the "
+                     "session was lost; retrying every {} s)",
+                     addr_, path, why, p.attempts, waited, delay.count());
       }
     }
   }
@@ -820,10 +882,65 @@ class ZkCoordinator final : public Coordinator {
     acl_checked_.erase(path);
   }
 
-  static bool owned_by_session(zhandle_t* zh, const std::string& path) {
-    Stat st{};
-    const clientid_t* cid = zoo_client_id(zh);
-    return cid && zoo_exists(zh, path.c_str(), 0, &st) == ZOK && st.ephemeralOwner == cid->client_id;
+  // Creates our ephemeral node at `path`. A node already there that one of
+  // this client's sessions owns is ours: the current session's (a retry after
+  // a lost reply) gets `data`; an earlier session's (lost, but still alive on
+  // the server until it expires there, e.g. a ZooKeeper restarted after our
+  // session timeout) is removed if unchanged since we looked, and created
+  // again. Nobody else can hold that session: its handle was ours and is
+  // closed. ZNODEEXISTS, with *owner, if another session (or none:
+  // persistent) holds it.
+  int take_node(zhandle_t* zh, const std::string& path, const std::string& data, int64_t* owner) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      int r = create_node(zh, path, data, ZOO_EPHEMERAL);
+      const clientid_t* cid = zoo_client_id(zh);
+      if (r == ZOK && cid) {
+        std::lock_guard lock(eph_mu_);
+        own_sessions_.insert(cid->client_id);
+      }
+      if (r != ZNODEEXISTS) return r;
+      Stat st{};
+      r = zoo_exists(zh, path.c_str(), 0, &st);
+      if (r == ZNONODE) continue;  // gone meanwhile
+      if (r != ZOK) return r;
+      if (cid && st.ephemeralOwner == cid->client_id) {
+        return zoo_set(zh, path.c_str(), data.data(), static_cast<int>(data.size()), -1);
+      }
+      *owner = st.ephemeralOwner;
+      {
+        std::lock_guard lock(eph_mu_);
+        if (st.ephemeralOwner == 0 || !own_sessions_.count(st.ephemeralOwner)) return ZNODEEXISTS;
+      }
+      spdlog::warn("zookeeper {}: {} is still held by our lost session {}: replacing it", addr_, path,
+                   hex_session(st.ephemeralOwner));
+      r = zoo_delete(zh, path.c_str(), st.version);
+      if (r != ZOK && r != ZNONODE && r != ZBADVERSION) return r;
+    }
+    return ZNODEEXISTS;
+  }
+
+  // A node's data and stat.
+  static int get_node(zhandle_t* zh, const std::string& path, std::string* data, Stat* st) {
+    data->assign(64 * 1024, '\0');
+    for (;;) {
+      int len = static_cast<int>(data->size());
+      int rc = zoo_get(zh, path.c_str(), 0, data->data(), &len, st);
+      if (rc != ZOK) return rc;
+      if (st->dataLength > static_cast<int>(data->size())) {  // grew since: read again
+        data->assign(static_cast<size_t>(st->dataLength), '\0');
+        continue;
+      }
+      data->resize(len < 0 ? 0 : static_cast<size_t>(len));
+      return ZOK;
+    }
+  }
+
+  // After `path` was removed: no ACL to check again, no ephemeral node to re-create.
+  void forget(const std::string& path) {
+    forget_acl(path);
+    std::lock_guard lock(eph_mu_);
+    ephemerals_.erase(path);
+    pending_.erase(path);
   }
 
   Status check(const std::string& path, const std::string& data, std::string_view op) const {
@@ -892,10 +1009,18 @@ class ZkCoordinator final : public Coordinator {
   int64_t session_id_ = 0;
   bool was_disconnected_ = false;
   std::chrono::steady_clock::time_point disconnected_since_;
-  std::atomic<bool> ephemerals_dirty_{false};
 
-  std::mutex eph_mu_;
-  std::map<std::string, std::string> ephemerals_;  // this client's ephemeral nodes -> data
+  // This client's ephemeral nodes, and those not re-created yet after a session loss.
+  struct Pending {
+    std::chrono::steady_clock::time_point since, next_try;
+    std::chrono::steady_clock::time_point last_log{};
+    int attempts = 0;
+  };
+  mutable std::mutex eph_mu_;
+  std::map<std::string, std::string> ephemerals_;  // path -> data; guarded by eph_mu_
+  std::map<std::string, Pending> pending_;         // guarded by eph_mu_
+  std::set<int64_t> own_sessions_;                 // every session this client had; guarded by eph_mu_
+  std::atomic<uint64_t> session_losses_{0}, recreated_{0};
 
   std::shared_ptr<WatchRegistry> watches_;
 };

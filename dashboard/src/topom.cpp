@@ -3,7 +3,10 @@
 #include "codis/coordinator_models.h"
 #include "codis/routing.h"
 
+#include <netdb.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -104,7 +107,95 @@ std::string server_run_id(RedisClient& c) {
   return s.substr(pos + 7, end == std::string::npos ? std::string::npos : end - pos - 7);
 }
 
+// The lock node holds Codis's Topom model and, after it, this process's
+// identity (Codis's Go tools decode it into their Topom struct and ignore
+// fields they do not know): "boot_id" and "pid_start" (start time of "pid" in
+// clock ticks since boot). A restarted dashboard reads them back to prove
+// that the holder was an earlier run of itself that is gone.
+std::string lock_node_data(const models::Topom& model) {
+  auto j = ordered_json::parse(models::encode(model));
+  j["boot_id"] = boot_id();
+  j["pid_start"] = process_start_time(model.pid);
+  return j.dump(4);
+}
+
+// The host name in a `sys` field: uname's second word (ours, and Codis's `uname -a`).
+std::string sys_host(const std::string& sys) {
+  std::istringstream in(sys);
+  std::string kernel, host;
+  in >> kernel >> host;
+  return host;
+}
+
+// Whether anything accepts TCP connections at host:port (within 500 ms). A
+// timeout or an unresolvable name count as yes: only a refusal proves no one
+// serves there.
+bool something_listens(const std::string& addr) {
+  std::string host, port;
+  if (!split_host_port(addr, host, port)) return true;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || !res) return true;
+  bool listens = false;
+  for (addrinfo* ai = res; ai && !listens; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      listens = true;
+      break;
+    }
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+      listens = true;
+    } else if (errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int err = 0;
+      socklen_t len = sizeof err;
+      listens = ::poll(&p, 1, 500) != 1 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
+                err != ECONNREFUSED;
+    } else {
+      listens = errno != ECONNREFUSED;
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  return listens;
+}
+
 }  // namespace
+
+// Proof that the lock's holder was an earlier run of this dashboard and is
+// gone (docs/operations.md, "Restarting the dashboard"): the same admin
+// address and host, the same boot, its pid no longer that process (absent, or
+// started at another time), and nothing listening at the admin address. Then
+// the reason, else "" and *why_not. Anything unreadable proves nothing.
+std::string Topom::dead_self_holder(const std::string& held, std::string* why_not) const {
+  auto j = json::parse(held, nullptr, false);
+  auto text = [&](const char* key) {
+    return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+  };
+  auto number = [&](const char* key) -> long long {
+    return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<long long>() : 0;
+  };
+  const std::string admin = text("admin_addr"), host = sys_host(text("sys")), boot = text("boot_id");
+  const long long pid = number("pid"), start = number("pid_start");
+  if (admin != model_.admin_addr) {
+    *why_not = "its admin address " + (admin.empty() ? std::string("(none)") : admin) + " is not ours";
+  } else if (host.empty() || host != sys_host(model_.sys)) {
+    *why_not = "it ran on host " + (host.empty() ? std::string("(unknown)") : host) + ", not this one";
+  } else if (boot.empty() || start <= 0 || pid <= 0) {
+    *why_not = "it did not record its process identity (Codis's dashboard, or an older codis-ng)";
+  } else if (boot != boot_id()) {
+    *why_not = "this machine has restarted since it wrote the lock";
+  } else if (process_start_time(static_cast<int>(pid)) == static_cast<unsigned long long>(start)) {
+    *why_not = "its process (pid " + std::to_string(pid) + ") still runs";
+  } else if (something_listens(admin)) {
+    *why_not = "something still answers at " + admin;
+  } else {
+    return "it was an earlier run of this dashboard (same admin address and host, pid " + std::to_string(pid) +
+           " gone)";
+  }
+  return "";
+}
 
 Topom::Topom(DashboardConfig config, std::unique_ptr<Coordinator> coordinator)
     : config_(std::move(config)), coord_(std::move(coordinator)) {
@@ -125,7 +216,8 @@ Status Topom::acquire_lock(const std::string& admin_addr, const std::function<bo
   model_.pwd = ::getcwd(cwd, sizeof(cwd) - 1) ? cwd : "";
   model_.sys = uname_text();
   const std::string lock = path::topom(config_.product_name);
-  const std::string data = models::encode(model_);
+  lock_data_ = lock_node_data(model_);
+  const std::string& data = lock_data_;
 
   // The watch wakes us when the holder's node changes or goes away.
   auto watch = coord_->watch_data(lock, [this] {
@@ -151,11 +243,26 @@ Status Topom::acquire_lock(const std::string& admin_addr, const std::function<bo
     auto cur = coord_->read(lock);
     if (!cur) return Status::Error("cannot read the dashboard lock " + lock + ": " + cur.message());
     if (!cur->has_value()) continue;  // released meanwhile: try again at once
+    // A lock left by a killed run of this very dashboard would stay until its
+    // ZooKeeper session expires (up to the session timeout): remove it now if
+    // we can prove it is ours and dead, and unchanged since we read it.
+    std::string why_not;
+    if (auto why = dead_self_holder(**cur, &why_not); !why.empty()) {
+      auto removed = coord_->remove_if_unchanged(lock, **cur);
+      if (removed && *removed) {
+        spdlog::warn("topom: removed the stale dashboard lock {}: {}", lock, why);
+        told = true;  // "taking over" in the log
+        continue;
+      }
+      why_not = removed ? "it changed meanwhile" : removed.message();
+    }
     if (!told) {
       auto holder = models::parse_json<models::Topom>(**cur);
       spdlog::warn(
-          "topom: another dashboard holds {} ({}); waiting as standby and taking over when it goes away",
-          lock, holder ? "admin " + holder->admin_addr + ", pid " + std::to_string(holder->pid) : std::string("unreadable"));
+          "topom: another dashboard holds {} ({}); waiting as standby and taking over when it goes away "
+          "(not taken at once: {})",
+          lock, holder ? "admin " + holder->admin_addr + ", pid " + std::to_string(holder->pid) : std::string("unreadable"),
+          why_not);
       told = true;
     }
     std::unique_lock lk(lock_wait_mu_);
@@ -215,7 +322,7 @@ void Topom::on_lock_changed() {
   if (!cur) return;  // unreachable store: the watch fires again once it is back
   if (!cur->has_value()) {
     // Our session was replaced and the node is not back yet: take it again.
-    auto st = coord_->create_ephemeral(lock, models::encode(model_));
+    auto st = coord_->create_ephemeral(lock, lock_data_);
     if (st.ok()) spdlog::warn("topom: re-created the dashboard lock {}", lock);
     return;
   }
@@ -1747,6 +1854,7 @@ std::string Topom::metrics() const {
       << mem.str();
   out << "# HELP codis_dashboard_server_keys Keys in all databases.\n# TYPE codis_dashboard_server_keys gauge\n"
       << keys.str();
+  out << coordinator_metrics({{"coordinator", coord_.get()}});
   return out.str();
 }
 

@@ -45,7 +45,9 @@ class Topom {
   Topom& operator=(const Topom&) = delete;
 
   // Takes the dashboard lock, waiting as standby while another dashboard holds
-  // it. admin_addr is what goes into the lock node (the bound address).
+  // it, or at once when the holder provably was an earlier run of this
+  // dashboard that is gone (dead_self_holder()). admin_addr is what goes into
+  // the lock node (the bound address).
   // Returns an error if `should_stop` turns true while waiting, or on a
   // coordinator error other than "the node exists".
   Status acquire_lock(const std::string& admin_addr, const std::function<bool()>& should_stop);
@@ -244,11 +246,13 @@ class Topom {
   void poll_loop();
   void poll_once();
   void on_lock_changed();
+  std::string dead_self_holder(const std::string& held, std::string* why_not) const;
 
   DashboardConfig config_;
   std::unique_ptr<Coordinator> coord_;
   std::string xauth_;
   models::Topom model_;
+  std::string lock_data_;  // what our lock node holds: model_ plus our process identity (acquire_lock)
   std::atomic<bool> closed_{false};
   std::atomic<bool> locked_{false};
 

@@ -34,13 +34,16 @@ Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
   //    it finds registered, so from here on no change can pass us by. An older
   //    registration with our admin address is a previous run of this proxy
   //    (we hold that port now): remove it, or the dashboard would keep
-  //    pushing to it and wait for a proxy that is gone.
+  //    pushing to it and wait for a proxy that is gone. Its jodis node too
+  //    (below): jodis clients would send to it until its session expires.
+  std::vector<std::string> old_tokens;
   if (auto olds = models::read_dir<models::Proxy>(c, models::path::proxy_dir(product)); olds) {
     for (const auto& old : *olds) {
       if (old.admin_addr == ctx_.config.admin_addr && old.token != ctx_.token) {
         spdlog::info("removing the registration of a previous run of this proxy (token {})", old.token);
         if (auto st = c.remove(models::path::proxy(product, old.token)); !st.ok())
           spdlog::warn("could not remove proxy-{}: {}", old.token, st.message());
+        old_tokens.push_back(old.token);
       }
     }
   }
@@ -54,7 +57,10 @@ Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
   // The jodis node goes to the coordinator, or with jodis_name to a ZooKeeper
   // of its own (jodis_addr, with jodis_auth's digest ACL), as Codis does.
   Coordinator* jodis_store = &c;
-  std::string jodis_path = models::path::jodis(product, ctx_.token);
+  bool jodis_compat = false;
+  auto jodis_path_of = [&](const std::string& token) {
+    return jodis_compat ? models::path::jodis_compat(product, token) : models::path::jodis(product, token);
+  };
   if (ctx_.config.jodis_name == "zookeeper") {
     auto j = connect_coordinator("zookeeper", ctx_.config.jodis_addr, ctx_.config.jodis_auth,
                                  ctx_.config.jodis_timeout);
@@ -64,14 +70,18 @@ Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
     } else {
       jodis_ = std::move(j.value());
       jodis_store = jodis_.get();
-      if (ctx_.config.jodis_compatible) jodis_path = models::path::jodis_compat(product, ctx_.token);
+      jodis_compat = ctx_.config.jodis_compatible;
     }
   } else if (!ctx_.config.jodis_name.empty()) {
     spdlog::warn("jodis_name = \"{}\" is not supported (only \"zookeeper\"): registering in {}",
                  ctx_.config.jodis_name, c.describe());
   }
   if (jodis_store) {
-    if (auto st = jodis_store->create_ephemeral(jodis_path, jodis.dump(4)); !st.ok())
+    for (const auto& token : old_tokens) {
+      if (auto st = jodis_store->remove(jodis_path_of(token)); !st.ok())
+        spdlog::warn("could not remove the jodis node of token {}: {}", token, st.message());
+    }
+    if (auto st = jodis_store->create_ephemeral(jodis_path_of(ctx_.token), jodis.dump(4)); !st.ok())
       spdlog::warn("jodis registration failed: {}", st.message());
   }
 

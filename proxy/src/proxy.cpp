@@ -702,8 +702,9 @@ std::string Proxy::stalled_worker() const {
 
 std::string Proxy::metrics() const {
   StatsSnapshot s = collect();
+  std::string coordinators = coordinator_metrics({{"coordinator", coordinator_.get()}, {"jodis", jodis_.get()}});
   std::lock_guard lk(mu_);
-  return render_prometheus(s, qps_, online_, ctx_.config.product_name);
+  return render_prometheus(s, qps_, online_, ctx_.config.product_name) + coordinators;
 }
 
 }  // namespace codis::proxy

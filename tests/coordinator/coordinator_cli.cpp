@@ -10,6 +10,8 @@
 // talks to ZooKeeper directly, not through the coordinator, so the tests can
 // check what the coordinator put on its nodes. `setacl PATH ENTRY[,ENTRY...]`
 // (entries as `acl` prints them) sets one, as an operator would with zkCli.
+// `owner PATH` prints the session that owns an ephemeral node (hex; 0x0 for a
+// persistent one), also through the C client.
 //
 // One-shot commands print the result and exit: 0 ok, 1 error (message on
 // stderr), 2 usage, 3 `read` of an absent node. `shell` keeps one client (one
@@ -79,7 +81,8 @@ int usage(const std::string& why) {
             << "         create PATH DATA | ephemeral PATH DATA | update PATH DATA |\n"
             << "         update-many PATH,PATH,... DATA (shell only) |\n"
             << "         read PATH | list DIR | remove PATH | shell |\n"
-            << "         acl PATH | setacl PATH SCHEME:ID=PERMS[,...] (zookeeper only)\n";
+            << "         health | remove-if PATH DATA (shell only) |\n"
+            << "         acl PATH | setacl PATH SCHEME:ID=PERMS[,...] | owner PATH (zookeeper only)\n";
   return 2;
 }
 
@@ -126,9 +129,9 @@ int parse_perms(const std::string& letters) {
   return perms;
 }
 
-// acl PATH (set_to empty) or setacl PATH ENTRIES.
-int zk_acl(const std::string& addr, const std::string& auth, std::chrono::milliseconds timeout,
-           const std::string& path, const std::string& set_to) {
+// acl PATH, setacl PATH ENTRIES (set_to) or owner PATH.
+int zk_direct(const std::string& cmd, const std::string& addr, const std::string& auth,
+              std::chrono::milliseconds timeout, const std::string& path, const std::string& set_to) {
   zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
   ZkWait w;
   zhandle_t* zh = zookeeper_init(addr.c_str(), &zk_watcher, static_cast<int>(timeout.count()), nullptr, &w, 0);
@@ -147,7 +150,18 @@ int zk_acl(const std::string& addr, const std::string& auth, std::chrono::millis
     if (rc == ZOK && !w.cv.wait_for(lock, timeout, [&] { return w.auth_rc != 1; })) rc = ZOPERATIONTIMEOUT;
     if (rc == ZOK) rc = w.auth_rc;
   }
-  if (!set_to.empty()) {
+  if (cmd == "owner") {
+    Stat st{};
+    if (rc == ZOK) rc = zoo_exists(zh, path.c_str(), 0, &st);
+    if (rc == ZOK) {
+      std::printf("0x%llx\n", static_cast<unsigned long long>(st.ephemeralOwner));
+    } else {
+      std::cerr << "coordinator_cli: owner " << path << ": " << zerror(rc) << "\n";
+    }
+    zookeeper_close(zh);
+    return rc == ZOK ? 0 : rc == ZNONODE ? 3 : 1;
+  }
+  if (cmd == "setacl") {
     // "scheme:id=perms,...": the id may hold ':' (digest), so split at the first ':' and the last '='.
     std::vector<std::string> parts;
     std::istringstream in(set_to);
@@ -219,6 +233,16 @@ struct Shell {
       return status_line(c.update_many(nodes));
     }
     if (cmd == "remove") return status_line(c.remove(path));
+    if (cmd == "remove-if") {
+      auto r = c.remove_if_unchanged(path, data);
+      if (!r) return "ERR " + escape(r.message());
+      return *r ? "OK removed" : "OK kept";
+    }
+    if (cmd == "health") {
+      auto h = c.health();
+      return "OK session_losses=" + std::to_string(h.session_losses) + " recreated=" +
+             std::to_string(h.ephemerals_recreated) + " pending=" + std::to_string(h.ephemerals_pending);
+    }
     if (cmd == "read") {
       auto r = c.read(path);
       if (!r) return "ERR " + escape(r.message());
@@ -285,14 +309,15 @@ int main(int argc, char** argv) {
   const std::string& cmd = args[0];
   auto arity = std::map<std::string, size_t>{{"create", 3}, {"ephemeral", 3}, {"update", 3},
                                              {"read", 2},   {"list", 2},      {"remove", 2},
-                                             {"acl", 2},    {"setacl", 3},    {"shell", 1}};
+                                             {"acl", 2},    {"setacl", 3},    {"owner", 2},
+                                             {"shell", 1}};
   auto it = arity.find(cmd);
   if (it == arity.end()) return usage("unknown command " + cmd);
   if (args.size() != it->second) return usage("wrong number of arguments for " + cmd);
 
-  if (cmd == "acl" || cmd == "setacl") {
+  if (cmd == "acl" || cmd == "setacl" || cmd == "owner") {
     if (name != "zookeeper") return usage(cmd + " is for zookeeper only");
-    return zk_acl(addr, options.auth, options.timeout, args[1], cmd == "setacl" ? args[2] : "");
+    return zk_direct(cmd, addr, options.auth, options.timeout, args[1], cmd == "setacl" ? args[2] : "");
   }
   auto c = codis::connect_coordinator_with(name, addr, options);
   if (!c) {

@@ -43,6 +43,16 @@ def run_cli(coordinator, addr, *args, timeout=30, extra=()):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def zk_owner(addr, path):
+    """The session owning a ZooKeeper node ("0x0": persistent), None if absent."""
+    r = run_cli("zookeeper", addr, "owner", path)
+    if r.returncode == 3:
+        return None
+    if r.returncode != 0:
+        raise CoordinatorError(f"owner {path}: {r.stderr}")
+    return r.stdout.strip()
+
+
 class CoordinatorError(RuntimeError):
     pass
 
@@ -113,6 +123,14 @@ class CoordinatorShell:
 
     def remove(self, path):
         return self.ok(f"remove {path}")
+
+    def remove_if(self, path, data):
+        """remove_if_unchanged: True if removed, False if absent or changed."""
+        return self.ok(f"remove-if {path} {escape(data)}") == "removed"
+
+    def health(self):
+        """The coordinator's health(): {"session_losses": n, "recreated": n, "pending": n}."""
+        return {k: int(v) for k, v in (kv.split("=") for kv in self.ok("health").split())}
 
     def read(self, path):
         reply = self.raw(f"read {path}")

@@ -26,3 +26,20 @@ def test_filesystem_across_processes(tmp_path, shells):
     other.wait_event(wc, timeout=5)
     assert other.list("/jodis/demo") == []
     assert other.read("/codis3/demo/topom") == '{\n    "token": "t"\n}'
+
+
+def test_filesystem_remove_if_unchanged(tmp_path, shells):
+    root = str(tmp_path / "store")
+    holder = shells("filesystem", root)
+    c = shells("filesystem", root)
+    holder.ephemeral("/codis3/demo/topom", "v1")
+    assert c.remove_if("/codis3/demo/topom", "v0") is False  # other data: kept
+    assert c.read("/codis3/demo/topom") == "v1"
+    assert c.remove_if("/codis3/demo/topom", "v1") is True  # another process's ephemeral node
+    assert c.read("/codis3/demo/topom") is None
+    assert not os.listdir(os.path.join(root, "owners"))  # its owner record went with it
+    assert c.remove_if("/codis3/demo/topom", "v1") is False  # absent
+    c.create("/codis3/demo/dir/child", "x")
+    reply = c.raw("remove-if /codis3/demo/dir ")
+    assert reply.startswith("ERR") and "children" in reply, reply
+    assert c.health() == {"session_losses": 0, "recreated": 0, "pending": 0}  # no sessions to lose

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from coordinator_shell import CoordinatorError, run_cli
+from coordinator_shell import CoordinatorError, run_cli, zk_owner
+from tcp_relay import TcpRelay
 from zk_harness import ZooKeeperServer, ZooKeeperUnavailable
 
 SLOT = {"id": 7, "group_id": 1, "action": {"index": 3, "state": "pending", "target_id": 2}}
@@ -185,6 +186,82 @@ def test_lost_session_recreates_ephemerals(zk_factory, shells):
     other = shells("zookeeper", zk.addr)
     other.create("/jodis/expire/proxy-z", "z")
     c.wait_event(wc)  # the watch works on the new session
+
+
+def test_outage_past_session_timeout_recreates_ephemerals(zk_factory, shells):
+    """ZooKeeper stopped for longer than the session timeout, then started
+    again with its data (issue 15). The client gives its session up and starts
+    a new one; the restarted server brings the old session back until it
+    expires there, still holding our node. The client replaces that node on
+    its new session (it was gone for good before: "taken by another session;
+    not re-created"), and says so in health()."""
+    zk = zk_factory(tick_ms=150)  # the server caps session timeouts at 20 ticks: 3 s
+    c = shells("zookeeper", zk.addr, timeout_ms=3000)
+    c.ephemeral("/jodis/outage/proxy-a", "a")
+    c.create("/codis3/outage/proxy/proxy-a", "registration")
+    before = zk_owner(zk.addr, "/jodis/outage/proxy-a")
+    assert before not in (None, "0x0")
+    assert c.health() == {"session_losses": 0, "recreated": 0, "pending": 0}
+    zk.stop()
+    wait_until(lambda: "over the session timeout" in c.stderr(), 20, what="the client gives its session up")
+    zk.start()
+
+    def owner():
+        try:
+            return zk_owner(zk.addr, "/jodis/outage/proxy-a")
+        except CoordinatorError:
+            return None
+    wait_until(lambda: owner() not in (None, before), 20, what="the node held by the client's new session")
+    assert c.retry(lambda: c.read("/jodis/outage/proxy-a")) == "a"
+    assert c.read("/codis3/outage/proxy/proxy-a") == "registration"  # persistent: kept by the server
+    h = c.health()  # a loaded machine may lose a 3 s session once more: at least one
+    assert h["session_losses"] >= 1 and h["recreated"] >= 1 and h["pending"] == 0, h
+    assert "still held by our lost session" in c.stderr() and "re-created" in c.stderr()
+
+
+def test_node_taken_meanwhile_is_left_alone(zk_factory, shells):
+    """The client is cut off (ZooKeeper keeps running) until the server
+    expires its session. Another client creating the node meanwhile with our
+    data (a run of ours) is waited for, with retries, until it goes; one with
+    other data took the node for good: left alone, and logged."""
+    zk = zk_factory(tick_ms=150)
+    relay = TcpRelay(zk.port)
+    try:
+        c = shells("zookeeper", relay.addr, timeout_ms=3000)
+        other = shells("zookeeper", zk.addr, timeout_ms=3000)
+        c.ephemeral("/jodis/taken/proxy-same", "same")
+        c.ephemeral("/jodis/taken/proxy-other", "mine")
+        relay.cut()
+        wait_until(lambda: other.read("/jodis/taken/proxy-same") is None, 20, what="the server expires the session")
+        other.ephemeral("/jodis/taken/proxy-same", "same")
+        other.ephemeral("/jodis/taken/proxy-other", "theirs")
+        relay.restore()
+        wait_until(lambda: "taken by another client" in c.stderr(), 30, what="the client finds the taken node")
+        wait_until(lambda: "cannot re-create ephemeral node /jodis/taken/proxy-same yet" in c.stderr(), 10,
+                   what="the client retrying the node held with its data")
+        h = c.health()
+        assert h["session_losses"] >= 1 and h["recreated"] == 0 and h["pending"] == 1, h
+        other.close()  # its nodes go: ours comes back at a retry, the other one is not ours any more
+        wait_until(lambda: c.health()["pending"] == 0, 20, what="the node re-created once free")
+        assert c.health()["recreated"] >= 1
+        assert c.read("/jodis/taken/proxy-same") == "same"
+        assert c.read("/jodis/taken/proxy-other") is None
+    finally:
+        relay.close()
+
+
+def test_remove_if_unchanged(zookeeper, shells):
+    c = shells("zookeeper", zookeeper.addr)
+    holder = shells("zookeeper", zookeeper.addr)
+    holder.ephemeral("/codis3/rmif/topom", "v1")
+    assert c.remove_if("/codis3/rmif/topom", "v0") is False  # other data: kept
+    assert c.read("/codis3/rmif/topom") == "v1"
+    assert c.remove_if("/codis3/rmif/topom", "v1") is True  # another session's ephemeral node
+    assert c.read("/codis3/rmif/topom") is None
+    assert c.remove_if("/codis3/rmif/topom", "v1") is False  # absent
+    c.create("/codis3/rmif/dir/child", "x")
+    reply = c.raw("remove-if /codis3/rmif/dir ")
+    assert reply.startswith("ERR") and "children" in reply, reply
 
 
 def test_ensemble_leader_restart(zk_factory, shells):

@@ -7,7 +7,8 @@
 // Two implementations behind this interface (connect_coordinator):
 //  - "zookeeper": ZooKeeper through the C client (libzookeeper_mt). Sessions
 //    that expire are replaced by new ones; this client's ephemeral nodes are
-//    re-created and its watches re-armed; watchers are told.
+//    re-created (retried until they are) and its watches re-armed; watchers
+//    are told.
 //  - "filesystem": a directory on one machine, Codis's fsclient layout
 //    (<root>/data/<path>), atomic writes by rename, ephemeral nodes tied to
 //    the creating process, watches by polling.
@@ -27,6 +28,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -55,9 +57,10 @@ class Coordinator {
   virtual Status create(const std::string& path, const std::string& data) = 0;
   // Node removed when this coordinator is destroyed, its process dies or (on
   // ZooKeeper) its session ends; re-created by us after a ZooKeeper session
-  // expiry if nobody else took the path meanwhile. Error if the node exists
-  // (unless it is already this session's own node). Ephemeral nodes cannot
-  // have children.
+  // loss, retried with backoff until it succeeds, unless another client took
+  // the path meanwhile (see health()). Error if another client's node exists
+  // (a node of this client's own current or earlier session is replaced).
+  // Ephemeral nodes cannot have children.
   virtual Status create_ephemeral(const std::string& path, const std::string& data) = 0;
   // Creates the node (persistent, parents created) or replaces its data, in
   // one atomic step: readers see the old or the new value, never a mix. An
@@ -73,6 +76,16 @@ class Coordinator {
   }
   // Ok if absent. Error if the node has children.
   virtual Status remove(const std::string& path) = 0;
+  // Removes the node only if its data is still `expected` (a leaf, also an
+  // ephemeral node of another client or session), in one atomic step: true if
+  // it was removed; false if it is absent or holds other data (nothing done).
+  // The dashboard removes a lock left by a dead run of itself with it
+  // (docs/design.md §4). This default refuses: a store that cannot do it
+  // atomically must not pretend to.
+  virtual Result<bool> remove_if_unchanged(const std::string& path, const std::string& expected) {
+    (void)expected;
+    return Status::Error(describe() + ": remove if unchanged " + path + ": not supported by this store");
+  }
   // The node's data; nullopt if absent; "" for a directory-like node.
   virtual Result<std::optional<std::string>> read(const std::string& path) = 0;
   // Child names (not paths), sorted; empty if `dir` is absent or a leaf.
@@ -92,6 +105,16 @@ class Coordinator {
 
   // "zookeeper 127.0.0.1:2181" / "filesystem /var/lib/codis".
   virtual std::string describe() const = 0;
+
+  // What operators alert on (the daemons' /metrics; docs/design.md §4): how
+  // often a session was lost (ZooKeeper's expired: its ephemeral nodes went
+  // away), and how many of this client's ephemeral nodes are not back yet.
+  struct Health {
+    uint64_t session_losses = 0;
+    uint64_t ephemerals_recreated = 0;  // re-created after a session loss
+    uint64_t ephemerals_pending = 0;    // waiting to be re-created (retried with backoff)
+  };
+  virtual Health health() const { return {}; }
 };
 
 struct CoordinatorOptions {
@@ -118,6 +141,17 @@ Result<std::unique_ptr<Coordinator>> connect_coordinator(
 Result<std::unique_ptr<Coordinator>> connect_coordinator_with(const std::string& name,
                                                               const std::string& addr,
                                                               const CoordinatorOptions& options);
+
+// Prometheus text of the stores' health(), one sample per (role, store):
+// codis_coordinator_session_losses_total, codis_coordinator_ephemerals_recreated_total,
+// codis_coordinator_ephemerals_pending, labelled role="coordinator"/"jodis". Null stores are skipped.
+std::string coordinator_metrics(const std::vector<std::pair<std::string, const Coordinator*>>& stores);
+
+// Identity of a process that survives pid reuse: its start time in clock
+// ticks since boot (/proc/<pid>/stat), 0 if there is no such process; and
+// this boot's id (/proc/sys/kernel/random/boot_id), "" if unknown.
+unsigned long long process_start_time(int pid);
+std::string boot_id();
 
 // Ok if `path` is a valid node path (see the top of this file); otherwise says
 // why. "/" is valid only for list/watch_children.
