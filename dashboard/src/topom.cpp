@@ -131,8 +131,9 @@ std::string sys_host(const std::string& sys) {
 // timeout or an unresolvable name count as yes: only a refusal proves no one
 // serves there.
 bool something_listens(const std::string& addr) {
-  std::string host, port;
-  if (!split_host_port(addr, host, port)) return true;
+  auto hp = HostPort::parse(addr);
+  if (!hp) return true;
+  const std::string host = hp->host_or("127.0.0.1"), port = hp->port_text();
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
