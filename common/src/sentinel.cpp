@@ -1,5 +1,5 @@
 #include "codis/sentinel.h"
-#include "codis/host_port.h"
+#include "codis/net.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -32,29 +32,8 @@ int ms_left(Clock::time_point deadline) {
   return left <= 0 ? 0 : static_cast<int>(std::min<int64_t>(left, 1 << 30));
 }
 
-enum class Wait { kReady, kTimeout, kCancelled };
-
-// Waits for `events` on fd, or until a cancel fd is readable or the deadline.
-Wait wait_fd(int fd, short events, Clock::time_point deadline, const std::vector<int>& cancel_fds) {
-  for (;;) {
-    pollfd p[4];
-    nfds_t n = 0;
-    p[n++] = {fd, events, 0};
-    for (int c : cancel_fds) {
-      if (c >= 0 && n < 4) p[n++] = {c, POLLIN, 0};
-    }
-    const int rc = ::poll(p, n, ms_left(deadline));
-    if (rc < 0) {
-      if (errno == EINTR) continue;
-      return Wait::kCancelled;
-    }
-    for (nfds_t i = 1; i < n; ++i) {
-      if (p[i].revents) return Wait::kCancelled;
-    }
-    if (rc == 0) return Wait::kTimeout;
-    if (p[0].revents) return Wait::kReady;
-  }
-}
+using net::Wait;
+using net::wait_fd;
 
 // A blocking RESP connection whose every wait also ends on a cancel fd.
 class Conn {
@@ -67,47 +46,9 @@ class Conn {
   Conn& operator=(const Conn&) = delete;
 
   Status open(Clock::time_point deadline) {
-    auto hp = HostPort::parse(addr_);
-    if (!hp) return hp.status();
-    const std::string host = hp->host_or("127.0.0.1"), port = hp->port_text();
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0) {
-      return Status::Error("cannot resolve " + addr_ + ": " + ::gai_strerror(rc));
-    }
-    std::string last = "no address";
-    for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-      int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-      if (fd < 0) continue;
-      int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
-      if (rc != 0 && errno == EINPROGRESS) {
-        const Wait w = wait_fd(fd, POLLOUT, deadline, cancel_);
-        if (w != Wait::kReady) {
-          ::close(fd);
-          last = w == Wait::kTimeout ? "connect timed out" : "cancelled";
-          if (w == Wait::kCancelled) break;
-          continue;
-        }
-        int err = 0;
-        socklen_t len = sizeof(err);
-        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        rc = err == 0 ? 0 : -1;
-        if (err != 0) errno = err;
-      }
-      if (rc != 0) {
-        last = std::strerror(errno);
-        ::close(fd);
-        continue;
-      }
-      int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-      fd_ = fd;
-      break;
-    }
-    ::freeaddrinfo(res);
-    if (fd_ < 0) return Status::Error("cannot connect to " + addr_ + ": " + last);
+    auto fd = net::dial(addr_, deadline, cancel_);
+    if (!fd) return fd.status();
+    fd_ = *fd;
     return Status::Ok();
   }
 

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "codis/host_port.h"
+#include "codis/net.h"
 #include "redis_tls.h"
 
 namespace codis::dashboard {
@@ -26,56 +27,6 @@ int remaining_ms(Clock::time_point deadline) {
   return left < 0 ? 0 : static_cast<int>(left);
 }
 
-Result<int> dial(const std::string& addr, std::chrono::milliseconds timeout) {
-  auto hp = HostPort::parse(addr);
-  if (!hp) return hp.status();
-  const std::string host = hp->host_or("127.0.0.1"), port = hp->port_text();
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0) {
-    return Result<int>::Error("cannot resolve " + addr + ": " + ::gai_strerror(rc));
-  }
-  const auto deadline = Clock::now() + timeout;
-  std::string last = "no address";
-  Code code = Code::kError;
-  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-    if (fd < 0) continue;
-    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      rc = ::poll(&p, 1, remaining_ms(deadline));
-      if (rc == 0) {
-        ::close(fd);
-        last = "connect timed out";
-        code = Code::kTimeout;
-        continue;
-      }
-      int err = 0;
-      socklen_t len = sizeof(err);
-      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      if (err != 0) {
-        last = std::strerror(err);
-        ::close(fd);
-        continue;
-      }
-      rc = 0;
-    }
-    if (rc != 0) {
-      last = std::strerror(errno);
-      ::close(fd);
-      continue;
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    ::freeaddrinfo(res);
-    return fd;
-  }
-  ::freeaddrinfo(res);
-  return Result<int>::Error("cannot connect to " + addr + ": " + last, code);
-}
 
 Status write_all(int fd, std::string_view data, Clock::time_point deadline, const std::string& addr) {
   while (!data.empty()) {
@@ -119,7 +70,7 @@ Result<size_t> read_some(int fd, std::string& out, Clock::time_point deadline, c
 
 Result<RedisClient> RedisClient::connect(const std::string& addr, const std::string& auth,
                                          std::chrono::milliseconds timeout) {
-  auto fd = dial(addr, timeout);
+  auto fd = net::dial(addr, Clock::now() + timeout);
   if (!fd) return fd.status();
   RedisClient c(*fd, addr, timeout);
   if (redis_tls::enabled()) {

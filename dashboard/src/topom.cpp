@@ -19,6 +19,7 @@
 #include "clients.h"
 #include "codis/backend_identity.h"
 #include "codis/host_port.h"
+#include "codis/net.h"
 #include "codis/sha256.h"
 
 namespace codis::dashboard {
@@ -131,35 +132,9 @@ std::string sys_host(const std::string& sys) {
 // timeout or an unresolvable name count as yes: only a refusal proves no one
 // serves there.
 bool something_listens(const std::string& addr) {
-  auto hp = HostPort::parse(addr);
-  if (!hp) return true;
-  const std::string host = hp->host_or("127.0.0.1"), port = hp->port_text();
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || !res) return true;
-  bool listens = false;
-  for (addrinfo* ai = res; ai && !listens; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-      listens = true;
-      break;
-    }
-    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-      listens = true;
-    } else if (errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      int err = 0;
-      socklen_t len = sizeof err;
-      listens = ::poll(&p, 1, 500) != 1 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
-                err != ECONNREFUSED;
-    } else {
-      listens = errno != ECONNREFUSED;
-    }
-    ::close(fd);
-  }
-  ::freeaddrinfo(res);
-  return listens;
+  auto fd = net::dial(addr, net::Clock::now() + std::chrono::milliseconds(500));
+  if (fd) ::close(*fd);
+  return fd.ok() || fd.code() != Code::kRefused;
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ enum class Code : uint8_t {
   kError,        // anything not below
   kTimeout,      // a deadline passed (connect, read, write, a whole call)
   kNotFound,     // what was asked for does not exist (an HTTP 404, a missing node)
+  kRefused,      // the peer refused the connection: nothing listens there
 };
 
 class [[nodiscard]] Status {

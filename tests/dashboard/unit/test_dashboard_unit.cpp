@@ -266,5 +266,5 @@ TEST_CASE("RedisClient: a server that never answers is a timeout (Code::kTimeout
   // Nothing listening: refused, which is not a timeout.
   auto refused = codis::dashboard::RedisClient::connect(addr, "", std::chrono::milliseconds(200));
   CHECK_FALSE(refused.ok());
-  CHECK(refused.code() == codis::Code::kError);
+  CHECK(refused.code() == codis::Code::kRefused);
 }
