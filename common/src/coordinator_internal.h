@@ -31,6 +31,7 @@ struct WatchEntry {
   // the registering thread before the entry is published).
   std::string fingerprint;          // filesystem: what the last poll saw
   std::atomic<bool> armed{false};   // zookeeper: a server-side watch is set
+  int64_t revision = 0;             // etcd: the store's revision when fingerprint was read
 };
 
 class WatchRegistry : public std::enable_shared_from_this<WatchRegistry> {
@@ -62,5 +63,7 @@ Result<std::unique_ptr<Coordinator>> open_filesystem_coordinator(const std::stri
                                                                  const CoordinatorOptions& options);
 Result<std::unique_ptr<Coordinator>> connect_zookeeper_coordinator(
     const std::string& addr, const CoordinatorOptions& options);
+Result<std::unique_ptr<Coordinator>> connect_etcd_coordinator(const std::string& addr,
+                                                              const CoordinatorOptions& options);
 
 }  // namespace codis::detail

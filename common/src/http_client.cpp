@@ -63,8 +63,10 @@ ClientTls::ClientTls(std::string ca_file, std::unique_ptr<Context> context)
 ClientTls::~ClientTls() = default;
 
 
-Result<std::shared_ptr<const ClientTls>> load_client_tls(const std::string& ca_file) {
+Result<std::shared_ptr<const ClientTls>> load_client_tls(const std::string& ca_file, const std::string& cert_file,
+                                                         const std::string& key_file, std::string_view keys) {
   using R = Result<std::shared_ptr<const ClientTls>>;
+  const std::string from = " (" + std::string(keys) + ")";
   auto context = std::make_unique<ClientTls::Context>();
   SSL_CTX* ctx = context->ctx.native_handle();
   ERR_clear_error();
@@ -72,13 +74,28 @@ Result<std::shared_ptr<const ClientTls>> load_client_tls(const std::string& ca_f
   // Only the CA file is trusted, not the system's store: the admin plane's
   // certificates come from the operator's private CA.
   if (auto why = unreadable(ca_file); !why.empty()) {
-    return R::Error("cannot read the CA file \"" + ca_file + "\" (admin_tls_ca_file / --tls-ca): " + why);
+    return R::Error("cannot read the CA file \"" + ca_file + "\"" + from + ": " + why);
   }
   if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1) {
-    return R::Error("cannot load the CA file \"" + ca_file + "\" (admin_tls_ca_file / --tls-ca): " +
-                    openssl_error("no certificate in it"));
+    return R::Error("cannot load the CA file \"" + ca_file + "\"" + from + ": " + openssl_error("no certificate in it"));
   }
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  if (cert_file.empty() != key_file.empty()) {
+    return R::Error("a client certificate needs both its certificate and its key file" + from);
+  }
+  if (!cert_file.empty()) {
+    for (const auto* f : {&cert_file, &key_file}) {
+      if (auto why = unreadable(*f); !why.empty()) return R::Error("cannot read \"" + *f + "\"" + from + ": " + why);
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+      return R::Error("cannot load the certificate \"" + cert_file + "\"" + from + ": " + openssl_error("not PEM"));
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+      return R::Error("cannot load the key \"" + key_file + "\"" + from + ": " +
+                      openssl_error("not the certificate's key"));
+    }
+  }
   return std::shared_ptr<const ClientTls>(new ClientTls(ca_file, std::move(context)));
 }
 
@@ -231,7 +248,11 @@ Result<Response> request(const std::string& addr, std::string_view method, const
   req.set(bhttp::field::host, addr);
   req.set(bhttp::field::user_agent, options.user_agent);
   req.set(bhttp::field::connection, "close");
-  if (!options.bearer.empty()) req.set(bhttp::field::authorization, "Bearer " + options.bearer);
+  if (!options.bearer.empty()) {
+    req.set(bhttp::field::authorization, "Bearer " + options.bearer);
+  } else if (!options.authorization.empty()) {
+    req.set(bhttp::field::authorization, options.authorization);
+  }
   if (!body.empty()) req.set(bhttp::field::content_type, "application/json; charset=utf-8");
   req.body() = body;
   req.prepare_payload();

@@ -37,7 +37,9 @@ class ClientTls {
  private:
   struct Context;
   friend struct ClientAccess;
-  friend Result<std::shared_ptr<const ClientTls>> load_client_tls(const std::string& ca_file);
+  friend Result<std::shared_ptr<const ClientTls>> load_client_tls(const std::string& ca_file,
+                                                                  const std::string& cert_file,
+                                                                  const std::string& key_file, std::string_view keys);
   ClientTls(std::string ca_file, std::unique_ptr<Context> context);
 
   std::string ca_file_;
@@ -45,14 +47,21 @@ class ClientTls {
 };
 
 // Reads `ca_file` (PEM, one or more CA certificates). An unreadable file or
-// one without a certificate is an error that names the file.
-Result<std::shared_ptr<const ClientTls>> load_client_tls(const std::string& ca_file);
+// one without a certificate is an error that names the file and `keys` (the
+// settings it came from). With `cert_file` and `key_file` (PEM), calls also
+// present that client certificate (etcd with --client-cert-auth).
+Result<std::shared_ptr<const ClientTls>> load_client_tls(const std::string& ca_file, const std::string& cert_file = {},
+                                                         const std::string& key_file = {},
+                                                         std::string_view keys = "admin_tls_ca_file / --tls-ca");
 
 struct ClientOptions {
   // The whole exchange, from resolving the host to the last byte of the reply.
   std::chrono::milliseconds timeout = std::chrono::seconds(10);
   // Sent as "Authorization: Bearer <bearer>" when not empty.
   std::string bearer;
+  // Sent as "Authorization: <authorization>", as is, when bearer is empty
+  // (etcd's tokens carry no scheme).
+  std::string authorization;
   // HTTPS, verified against these CAs, when set; plain HTTP when null.
   std::shared_ptr<const ClientTls> tls;
   std::string user_agent = "codis";
