@@ -80,7 +80,7 @@ def test_unreachable_etcd_fails_fast():
 def test_authentication_and_token_refresh(etcd_factory, shells):
     etcd = etcd_factory(extra_args=("--auth-token-ttl", "2"))
     etcd.enable_auth("codis", "s3cret-pw")
-    c = shells("etcd", etcd.addr, auth="codis:s3cret-pw")
+    c = shells("etcd", etcd.addr, auth="codis:s3cret-pw", timeout_ms=2000)  # lease TTL 2 s
     c.create("/codis3/auth/topom", "t")
     c.ephemeral("/jodis/auth/proxy-1", "p")
     assert c.read("/codis3/auth/topom") == "t"
@@ -90,7 +90,8 @@ def test_authentication_and_token_refresh(etcd_factory, shells):
     assert c.read("/codis3/auth/topom") == "t"
     assert "authenticating again" in c.stderr()
     c.update("/codis3/auth/topom", "t2")
-    assert etcd.get("/jodis/auth/proxy-1") == "p"  # the lease was kept alive throughout
+    assert etcd.get("/jodis/auth/proxy-1") == "p"  # the lease (2 s) was kept alive throughout
+    assert "expired (or was revoked)" not in c.stderr()
 
     r = run_cli("etcd", etcd.addr, "read", "/codis3/auth/topom", extra=("--auth", "codis:wrong-pw"))
     assert r.returncode == 1 and "authentication as user 'codis' failed" in r.stderr, r.stderr
