@@ -1,7 +1,8 @@
 // http::request(): the one HTTP client of our daemons and tools, for the
 // admin plane's calls: the dashboard's rpc calls to proxies
 // (dashboard/src/clients.cpp), a proxy's proxy/create call to the dashboard
-// (proxy/src/coordinator_startup.cpp) and codis-admin (dashboard/admin).
+// (proxy/src/coordinator_startup.cpp) and codis-admin (dashboard/admin), and
+// the etcd coordinator's calls to etcd's gateway (common/src/coordinator_etcd.cpp).
 //
 // One call is one blocking HTTP/1.1 exchange on its own connection
 // (Connection: close) with one deadline over all of it: resolve, connect,
