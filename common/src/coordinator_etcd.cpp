@@ -224,7 +224,10 @@ class EtcdCoordinator final : public Coordinator {
     std::lock_guard lock(lease_mu_);
     if (lease_id_ != 0) {
       auto r = call("lease/revoke", {{"ID", std::to_string(lease_id_)}}, std::min(request_timeout_, 2000ms));
-      if (!r) spdlog::warn("etcd {}: cannot revoke lease {:x} (its nodes go when it expires): {}", addr_, lease_id_, r.message());
+      if (!r) {
+        spdlog::warn("etcd {}: cannot revoke lease {:x} (its nodes go when it expires): {}", addr_, lease_id_,
+                     r.message());
+      }
     }
   }
 
@@ -742,9 +745,8 @@ class EtcdCoordinator final : public Coordinator {
   std::mutex lease_mu_;
   int64_t lease_id_ = 0;             // guarded by lease_mu_; 0: none yet
   Clock::time_point next_keepalive_;  // guarded by lease_mu_
-  // Keeper thread only (and create_ephemeral's retry):
-  std::atomic<bool> ephemerals_dirty_{false};
-  Clock::time_point next_recreate_;
+  std::atomic<bool> ephemerals_dirty_{false};  // set by any thread (drop_lease), handled by the keeper
+  Clock::time_point next_recreate_;             // keeper thread only
 
   std::mutex eph_mu_;
   std::map<std::string, std::string> ephemerals_;  // this client's ephemeral nodes -> data
@@ -765,7 +767,9 @@ Result<std::unique_ptr<Coordinator>> connect_etcd_coordinator(const std::string&
   if (addr.empty()) return R::Error("etcd: no address given (host:port[,host:port...])");
   if (!options.auth.empty()) {
     auto colon = options.auth.find(':');
-    if (colon == std::string::npos || colon == 0) return R::Error("etcd " + addr + ": invalid auth: expected \"user:password\"");
+    if (colon == std::string::npos || colon == 0) {
+      return R::Error("etcd " + addr + ": invalid auth: expected \"user:password\"");
+    }
   }
   std::vector<std::string> endpoints;
   bool https = false;
@@ -784,7 +788,9 @@ Result<std::unique_ptr<Coordinator>> connect_etcd_coordinator(const std::string&
       }
     }
     if (!ep.empty() && ep.back() == '/') ep.pop_back();
-    if (ep.find('/') != std::string::npos) return R::Error("etcd " + addr + ": bad endpoint \"" + ep + "\" (expected host:port)");
+    if (ep.find('/') != std::string::npos) {
+      return R::Error("etcd " + addr + ": bad endpoint \"" + ep + "\" (expected host:port)");
+    }
     endpoints.push_back(ep);
   }
   if (endpoints.empty()) return R::Error("etcd: no address given (host:port[,host:port...])");

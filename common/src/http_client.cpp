@@ -77,7 +77,8 @@ Result<std::shared_ptr<const ClientTls>> load_client_tls(const std::string& ca_f
     return R::Error("cannot read the CA file \"" + ca_file + "\"" + from + ": " + why);
   }
   if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1) {
-    return R::Error("cannot load the CA file \"" + ca_file + "\"" + from + ": " + openssl_error("no certificate in it"));
+    return R::Error("cannot load the CA file \"" + ca_file + "\"" + from + ": " +
+                    openssl_error("no certificate in it"));
   }
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   if (cert_file.empty() != key_file.empty()) {
