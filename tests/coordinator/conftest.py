@@ -61,9 +61,6 @@ class Store:
     connect_coordinator name and address, and its server (None for the
     filesystem store)."""
 
-    # What the client logs when its session/lease was lost and replaced.
-    NEW_SESSION_LOG = {"zookeeper": "new session", "etcd": "granting a new one"}
-
     def __init__(self, name, addr, server=None):
         self.name, self.addr, self.server = name, addr, server
 

@@ -7,10 +7,11 @@ update_many, ephemeral nodes, watches, a server restart and a lost session
 import json
 import time
 
-from conftest import Store
 from coordinator_shell import CoordinatorError, run_cli
 
 SLOT = {"id": 7, "group_id": 1, "action": {"index": 3, "state": "pending", "target_id": 2}}
+# What the client logs when its session (lease) was lost and replaced.
+NEW_SESSION_LOG = {"zookeeper": "new session", "etcd": "granting a new one"}
 
 
 def codis_json(obj):
@@ -177,7 +178,7 @@ def test_lost_session_recreates_ephemerals(server_store, shells):
 
     wait_until(ephemeral_back, timeout=30, what="ephemeral re-created on a new session")
     assert c.read("/codis3/expire/topom") is None  # the wiped server lost it, as expected
-    assert Store.NEW_SESSION_LOG[server_store.name] in c.stderr()
+    assert NEW_SESSION_LOG[server_store.name] in c.stderr()
     c.wait_event(wc)
     c.drain_events()
     other = shells(server_store.name, server_store.addr)
