@@ -130,3 +130,24 @@ def test_proxy_registration_survives_etcd_restart_and_lost_lease(etcd_factory, t
     finally:
         proxy.stop()
     assert etcd.get(jodis) is None
+
+
+def test_jodis_registration_on_etcd(etcd_factory, tmp_path, servers):
+    """jodis_name = "etcd": the proxy keeps its topology in the coordinator it
+    was started with (a directory here) and registers its jodis node, bound
+    to a lease, in etcd."""
+    g1, g2 = servers
+    etcd = etcd_factory()
+    coord = str(tmp_path / "coord")
+    _store_cluster("filesystem", coord, g1, g2)
+    proxy = Proxy(tmp_path, None, {"product_name": PRODUCT, "jodis_name": "etcd", "jodis_addr": etcd.addr},
+                  extra_args=["--filesystem", coord]).start()
+    try:
+        token = json.loads(proxy.get("/proxy/model").body)["token"]
+        jodis = f"/jodis/{PRODUCT}/proxy-{token}"
+        assert json.loads(etcd.get(jodis))["addr"] == proxy.addr
+        assert etcd.lease_of(jodis) not in (None, "0")
+        assert _list("filesystem", coord, f"/jodis/{PRODUCT}") == []  # not in the topology's store
+    finally:
+        proxy.stop()
+    assert etcd.get(jodis) is None
