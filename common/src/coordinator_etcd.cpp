@@ -31,13 +31,14 @@
 // logged (the dashboard's lock: another dashboard holds it now). The
 // destructor revokes the lease: the nodes go at once.
 //
-// Watches are polled (docs/design.md §9: not etcd's watch stream yet): every
-// poll_interval our "watcher" thread asks for the store's revision (one
-// request); only when it moved does each watch read what it watches (a key's
-// mod_revision, or the names under a directory) and compare with what it saw.
-// After etcd was unreachable (to any call of this client), every watch is
-// called once, as ZooKeeper's are after a reconnect. Callbacks run on the
-// watcher thread, one at a time.
+// Watches follow etcd's watch stream (POST /v3/watch: a chunked reply of
+// JSON objects, one per line), one stream per client over every key, open
+// while the client has watches (proxies have none); our "watcher" thread
+// reads it (http::stream) and calls the watches each event concerns. After
+// the stream broke (etcd unreachable, a member gone), it is opened again
+// from the revision after the last event heard, and every watch is called
+// once, as ZooKeeper's are after a reconnect. Callbacks run on the watcher
+// thread, one at a time.
 //
 // Endpoints: coordinator_addr is a comma-separated list (host:port, or
 // http:// / https:// URLs); a request goes to the endpoint that answered
@@ -216,6 +217,8 @@ class EtcdCoordinator final : public Coordinator {
       std::lock_guard lock(stop_mu_);
       stop_ = true;
     }
+    stop_flag_ = true;
+    watch_cancel_ = true;
     stop_cv_.notify_all();
     if (keeper_.joinable()) keeper_.join();
     if (watcher_.joinable()) watcher_.join();
@@ -262,7 +265,7 @@ class EtcdCoordinator final : public Coordinator {
     }
     spdlog::info("etcd {}: connected (endpoint {})", addr_, endpoints_[current_.load()]);
     keeper_ = std::thread([this] { keep_lease(); });
-    watcher_ = std::thread([this] { poll_watches(); });
+    watcher_ = std::thread([this] { stream_watches(); });
     return Status::Ok();
   }
 
@@ -470,7 +473,7 @@ class EtcdCoordinator final : public Coordinator {
       }
       return Result<json>::Error(msg);
     }
-    unreachable_ = true;
+    watch_cancel_ = true;  // the watch stream too is probably broken: open it again
     return Result<json>::Error("not connected: no endpoint answered (" + last + "); retry later");
   }
 
@@ -650,65 +653,148 @@ class EtcdCoordinator final : public Coordinator {
     }
   }
 
-  // ---- watches (polled; see the top of this file)
-
-  // What a watch compares between polls, and the revision it was read at.
-  Result<std::pair<std::string, int64_t>> fingerprint(const WatchEntry& e) {
-    if (e.kind == WatchKind::kChildren) {
-      auto r = children(e.path);
-      if (!r) return r.status();
-      std::string fp;
-      for (const auto& n : r->first) fp += n + '/';
-      return std::make_pair(std::move(fp), r->second);
-    }
-    auto r = call("kv/range", {{"key", b64(e.path)}, {"keys_only", true}});
-    if (!r) return r.status();
-    const json& kvs = field(*r, "kvs");
-    std::string fp = "-";
-    if (kvs.is_array() && !kvs.empty()) {
-      fp = "+" + std::to_string(num(kvs[0], "create_revision")) + "/" + std::to_string(num(kvs[0], "mod_revision"));
-    }
-    return std::make_pair(std::move(fp), num(field(*r, "header"), "revision"));
-  }
+  // ---- watches (etcd's watch stream; see the top of this file)
 
   Result<std::unique_ptr<WatchHandle>> add_watch(WatchKind kind, const std::string& path, std::function<void()> fn) {
-    auto entry = watches_->make(kind, path, std::move(fn));
-    if (auto fp = fingerprint(*entry); fp) {
-      entry->fingerprint = std::move(fp->first);
-      entry->revision = fp->second;
-    } else {
-      entry->fingerprint = "?";  // unreachable: the first poll that gets an answer calls fn
+    if (!streaming_.load()) {
+      // No stream is open (no watch yet, or none for a while): it opens from
+      // the revision after this one, so no change after now is missed.
+      auto rev = store_revision();
+      if (rev) {
+        idle_start_ = *rev + 1;
+      } else {
+        fire_on_open_ = true;  // etcd unreachable: called once the stream opens
+      }
     }
-    return watches_->add(std::move(entry));
+    return watches_->add(watches_->make(kind, path, std::move(fn)));
   }
 
-  // The watcher thread.
-  void poll_watches() {
-    bool logged = false;
-    while (!wait_stop(poll_interval_)) {
-      auto all = watches_->all();
-      if (all.empty()) continue;
-      auto rev = store_revision();
-      if (!rev) {
-        if (!logged) spdlog::warn("etcd {}: cannot reach etcd ({}); watches wait for it", addr_, rev.message());
-        logged = true;
+  // The watcher thread: one watch stream over every key ("/" up to "0"),
+  // from the revision after the last event heard (at first, the one after
+  // the revision start() saw, so no change after start() is missed). Each
+  // event calls the watches it concerns: a data watch on its key, a
+  // children watch on its parent when the key was created or deleted. A
+  // broken stream (etcd unreachable, a member gone, a call of another thread
+  // that found etcd unreachable, nothing heard for 10 minutes) is opened
+  // again, on the next endpoint when it could not connect, from where it
+  // stopped; once it is open again every watch is called (as after a
+  // ZooKeeper reconnect). A revision etcd has compacted away restarts it from
+  // now, with every watch called.
+  void stream_watches() {
+    size_t endpoint = current_.load();
+    bool broken = false, logged = false;
+    int64_t next_revision = 0;  // 0: from now
+    while (!stop_flag_.load()) {
+      if (watches_->all().empty()) {  // no stream without watches (a proxy has none)
+        streaming_ = false;
+        next_revision = 0;
+        wait_stop(poll_interval_);
         continue;
       }
-      // Any call (of any thread) found etcd unreachable since the last poll:
-      // changes may have been missed, tell every watch.
-      const bool reconnected = unreachable_.exchange(false);
-      if (reconnected) spdlog::info("etcd {}: reachable again: calling every watch", addr_);
-      logged = false;
-      for (const auto& e : all) {
-        if (!reconnected && e->revision == *rev) continue;
-        auto fp = fingerprint(*e);
-        if (!fp) break;  // unreachable again: every watch once it is back
-        const bool changed = fp->first != e->fingerprint;
-        e->fingerprint = std::move(fp->first);
-        e->revision = fp->second;
-        if (changed || reconnected) WatchRegistry::fire(*e);
+      if (!streaming_.exchange(true)) {
+        next_revision = idle_start_.exchange(0);
+        broken = broken || fire_on_open_.exchange(false);
       }
+      // A call found etcd unreachable (or we are stopping): changes may have
+      // been missed, whether or not a stream was open then.
+      if (watch_cancel_.exchange(false)) broken = true;
+      if (stop_flag_.load()) break;  // (set before watch_cancel_: see the destructor)
+      std::string pending, failure;
+      bool opened = false;
+      auto on_line = [&](const std::string& line) {
+        json msg = json::parse(line, nullptr, false);
+        const json& error = field(msg, "error");
+        if (!error.is_null()) {
+          failure = error.is_object() ? error.value("message", error.dump()) : error.dump();
+          return false;
+        }
+        const json& res = field(msg, "result");
+        if (flag(res, "canceled")) {
+          failure = "watch canceled: " + field(res, "cancel_reason").dump();
+          if (const int64_t compacted = num(res, "compact_revision"); compacted > 0) {
+            spdlog::warn("etcd {}: watch fell behind a compaction (revision {}): calling every watch", addr_,
+                         compacted);
+            next_revision = 0;
+            fire_all();
+            failure.clear();
+          }
+          return false;
+        }
+        if (flag(res, "created") && !opened) {
+          opened = true;
+          if (const int64_t now = num(field(res, "header"), "revision"); next_revision > now + 1) {
+            // Behind what we heard already: a store restored or wiped. From now.
+            spdlog::warn("etcd {}: the store went back to revision {} (restored or wiped?): calling every watch",
+                         addr_, now);
+            next_revision = 0;
+            fire_all();
+            return false;
+          }
+          if (broken) {
+            spdlog::info("etcd {}: watch stream open again ({}): calling every watch", addr_, endpoints_[endpoint]);
+            fire_all();
+          }
+          broken = logged = false;
+        }
+        std::set<std::shared_ptr<WatchEntry>> due;
+        const json& events = field(res, "events");
+        for (const auto& ev : events.is_array() ? events : json::array()) {
+          const json& kv = field(ev, "kv");
+          auto key = field(kv, "key").is_string() ? unb64(kv["key"].get<std::string>()) : std::nullopt;
+          if (!key) continue;
+          next_revision = std::max(next_revision, num(kv, "mod_revision") + 1);
+          const bool membership = field(ev, "type") == "DELETE" || num(kv, "version") == 1;
+          const std::string parent = key->rfind('/') == 0 ? "/" : key->substr(0, key->rfind('/'));
+          for (const auto& e : watches_->all()) {
+            if (e->kind == WatchKind::kData ? e->path == *key : membership && e->path == parent) due.insert(e);
+          }
+        }
+        for (const auto& e : due) WatchRegistry::fire(*e);
+        return !watches_->all().empty();  // the last watch gone: close the stream
+      };
+      json create = {{"key", b64("/")}, {"range_end", b64("0")}};
+      if (next_revision > 0) create["start_revision"] = std::to_string(next_revision);
+      http::ClientOptions o;
+      o.timeout = request_timeout_;
+      o.tls = tls_;
+      o.user_agent = "codis-etcd";
+      const std::string token_sent = token();
+      o.authorization = token_sent;
+      auto r = http::stream(endpoints_[endpoint], "POST", "/v3/watch", json{{"create_request", create}}.dump(), o,
+                            10min,
+                            [&](std::string_view piece) {
+                              pending.append(piece);
+                              for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+                                const std::string line = pending.substr(0, nl);
+                                pending.erase(0, nl + 1);
+                                if (!line.empty() && !on_line(line)) return false;
+                              }
+                              return true;
+                            },
+                            watch_cancel_);
+      if (stop_flag_.load()) break;
+      if (watches_->all().empty() && failure.empty()) continue;  // closed on purpose
+      if (!r) {
+        failure = r.message();
+        if (!opened) endpoint = (endpoint + 1) % endpoints_.size();  // could not connect there: the next one
+      } else if (r->status != 200 && failure.empty()) {
+        failure = "HTTP " + std::to_string(r->status) + ": " + pending.substr(0, 200);
+      }
+      if (failure.find("auth token") != std::string::npos && !user_.empty()) {
+        bool refused = false;
+        (void)authenticate(token_sent, &refused);
+      }
+      if (!failure.empty() && !logged) {
+        spdlog::warn("etcd {}: watch stream broke ({}); opening it again", addr_, failure);
+        logged = true;
+      }
+      broken = true;
+      wait_stop(failure.empty() ? 10ms : poll_interval_);
     }
+  }
+
+  void fire_all() {
+    for (const auto& e : watches_->all()) WatchRegistry::fire(*e);
   }
 
   // ---- helpers
@@ -735,7 +821,6 @@ class EtcdCoordinator final : public Coordinator {
   const int64_t ttl_seconds_;
   const std::chrono::milliseconds poll_interval_;
   std::atomic<size_t> current_{0};  // the endpoint that answered last
-  std::atomic<bool> unreachable_{false};  // a call found no endpoint since the watcher's last poll
 
   std::mutex auth_mu_;  // one authentication at a time
   std::mutex token_mu_;
@@ -754,6 +839,12 @@ class EtcdCoordinator final : public Coordinator {
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stop_ = false;
+  // The watch stream (stream_watches): stop_flag_ mirrors stop_; watch_cancel_
+  // (set with stop_flag_, and by a call that found etcd unreachable) ends the
+  // open stream; streaming_ says whether one is open or being opened;
+  // idle_start_ and fire_on_open_ are what add_watch leaves for the next one.
+  std::atomic<bool> stop_flag_{false}, watch_cancel_{false}, streaming_{false}, fire_on_open_{false};
+  std::atomic<int64_t> idle_start_{0};
   std::thread keeper_, watcher_;
 
   std::shared_ptr<WatchRegistry> watches_;

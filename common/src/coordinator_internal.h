@@ -31,7 +31,6 @@ struct WatchEntry {
   // the registering thread before the entry is published).
   std::string fingerprint;          // filesystem: what the last poll saw
   std::atomic<bool> armed{false};   // zookeeper: a server-side watch is set
-  int64_t revision = 0;             // etcd: the store's revision when fingerprint was read
 };
 
 class WatchRegistry : public std::enable_shared_from_this<WatchRegistry> {

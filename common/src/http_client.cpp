@@ -20,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -146,6 +147,32 @@ struct Exchange {
   tcp::resolver resolver;
   asio::steady_timer watchdog;
   bool timed_out = false;
+  // stream(): the body goes to on_body piece by piece; the watchdog then
+  // ticks every 100 ms, for `cancel` and the moving `deadline`.
+  const std::function<bool(std::string_view)>* on_body = nullptr;
+  std::chrono::milliseconds idle{0};
+  const std::atomic<bool>* cancel = nullptr;
+  std::chrono::steady_clock::time_point deadline;
+  bool finished = false;
+
+  void abort_io() {
+    resolver.cancel();
+    boost::system::error_code ignored;
+    socket.close(ignored);
+  }
+
+  void tick() {
+    watchdog.expires_after(std::chrono::milliseconds(100));
+    watchdog.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || finished) return;
+      if (cancel->load() || std::chrono::steady_clock::now() >= deadline) {
+        timed_out = !cancel->load();
+        abort_io();
+        return;
+      }
+      tick();
+    });
+  }
 
   std::string step_error(std::string_view step, const boost::system::error_code& ec) const {
     if (timed_out) return std::string(step) + " " + addr + " timed out";
@@ -153,7 +180,34 @@ struct Exchange {
   }
 
   template <class Stream>
+  asio::awaitable<Outcome> send_and_stream(Stream& stream) {
+    auto [wec, nw] = co_await bhttp::async_write(stream, req, kAwait);
+    if (wec) co_return Outcome{{}, step_error("send request to", wec)};
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::buffer_body> parser;
+    parser.body_limit(boost::none);
+    auto [hec, nh] = co_await bhttp::async_read_header(stream, buffer, parser, kAwait);
+    if (hec) co_return Outcome{{}, step_error("read reply from", hec)};
+    Outcome out;
+    out.response.status = parser.get().result_int();
+    char piece[16384];
+    while (!parser.is_done() && !cancel->load()) {
+      deadline = std::chrono::steady_clock::now() + idle;
+      parser.get().body().data = piece;
+      parser.get().body().size = sizeof piece;
+      auto [ec, n] = co_await bhttp::async_read_some(stream, buffer, parser, kAwait);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      const size_t got = sizeof piece - parser.get().body().size;
+      if (got > 0 && !(*on_body)(std::string_view(piece, got))) break;
+      if (cancel->load()) break;
+      if (ec) co_return Outcome{{}, step_error("read reply from", ec)};
+    }
+    co_return out;
+  }
+
+  template <class Stream>
   asio::awaitable<Outcome> send_and_read(Stream& stream) {
+    if (on_body) co_return co_await send_and_stream(stream);
     auto [wec, nw] = co_await bhttp::async_write(stream, req, kAwait);
     if (wec) co_return Outcome{{}, step_error("send request to", wec)};
     beast::flat_buffer buffer;
@@ -172,20 +226,26 @@ struct Exchange {
   }
 
   asio::awaitable<Outcome> run() {
-    watchdog.expires_after(options.timeout);
-    // At the deadline: cancel the resolve, close the socket; whatever step is
-    // pending then fails and reports the timeout.
-    watchdog.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;
-      timed_out = true;
-      resolver.cancel();
-      boost::system::error_code ignored;
-      socket.close(ignored);
-    });
+    if (on_body) {
+      deadline = std::chrono::steady_clock::now() + options.timeout;
+      tick();
+    } else {
+      watchdog.expires_after(options.timeout);
+      // At the deadline: cancel the resolve, close the socket; whatever step is
+      // pending then fails and reports the timeout.
+      watchdog.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        timed_out = true;
+        abort_io();
+      });
+    }
     struct StopWatchdog {
-      asio::steady_timer& t;
-      ~StopWatchdog() { t.cancel(); }
-    } stop_watchdog{watchdog};
+      Exchange& ex;
+      ~StopWatchdog() {
+        ex.finished = true;
+        ex.watchdog.cancel();
+      }
+    } stop_watchdog{*this};
 
     // An IP literal (the usual admin address) needs no resolver, whose
     // asynchronous form would start a thread for this one call.
@@ -236,8 +296,11 @@ struct Exchange {
 
 }  // namespace
 
-Result<Response> request(const std::string& addr, std::string_view method, const std::string& target,
-                         const std::string& body, const ClientOptions& options) {
+namespace {
+
+Result<Response> exchange(const std::string& addr, std::string_view method, const std::string& target,
+                          const std::string& body, const ClientOptions& options,
+                          const std::function<void(Exchange&)>& setup) {
   auto hp = split_addr(addr);
   if (!hp) return hp.status();
   const auto verb = bhttp::string_to_verb(method);
@@ -245,6 +308,7 @@ Result<Response> request(const std::string& addr, std::string_view method, const
 
   asio::io_context io;
   Exchange ex(io, addr, std::move(*hp), verb, target, options);
+  if (setup) setup(ex);
   auto& req = ex.req;
   req.set(bhttp::field::host, addr);
   req.set(bhttp::field::user_agent, options.user_agent);
@@ -277,6 +341,23 @@ Result<Response> request(const std::string& addr, std::string_view method, const
   io.run();
   if (!out) return Result<Response>::Error("request to " + addr + " did not complete");
   return std::move(*out);
+}
+
+}  // namespace
+
+Result<Response> request(const std::string& addr, std::string_view method, const std::string& target,
+                         const std::string& body, const ClientOptions& options) {
+  return exchange(addr, method, target, body, options, nullptr);
+}
+
+Result<Response> stream(const std::string& addr, std::string_view method, const std::string& target,
+                        const std::string& body, const ClientOptions& options, std::chrono::milliseconds idle,
+                        const std::function<bool(std::string_view)>& on_body, const std::atomic<bool>& cancel) {
+  return exchange(addr, method, target, body, options, [&](Exchange& ex) {
+    ex.on_body = &on_body;
+    ex.idle = idle;
+    ex.cancel = &cancel;
+  });
 }
 
 }  // namespace codis::http

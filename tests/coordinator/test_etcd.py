@@ -84,12 +84,15 @@ def test_authentication_and_token_refresh(etcd_factory, shells):
     c.create("/codis3/auth/topom", "t")
     c.ephemeral("/jodis/auth/proxy-1", "p")
     assert c.read("/codis3/auth/topom") == "t"
+    wd = c.watch_data("/codis3/auth/topom")  # the watch stream carries the token too
 
     # Tokens expire (2 s here): the client gets a new one and goes on.
     time.sleep(4)
     assert c.read("/codis3/auth/topom") == "t"
     assert "authenticating again" in c.stderr()
+    c.drain_events()
     c.update("/codis3/auth/topom", "t2")
+    c.wait_event(wd)
     assert etcd.get("/jodis/auth/proxy-1") == "p"  # the lease (2 s) was kept alive throughout
     assert "expired (or was revoked)" not in c.stderr()
 
@@ -111,8 +114,10 @@ def test_tls_with_client_certificates(tmp_path, etcd_factory, shells):
         "--client-cert-auth", "--trusted-ca-file", str(ca.cert)))
     tls = ("--tls-ca", str(ca.cert), "--tls-cert", str(client.cert), "--tls-key", str(client.key))
     c = shells("etcd", f"https://{etcd.addr}", extra=tls)
+    wc = c.watch_children("/codis3/tls")  # the watch stream over TLS
     c.create("/codis3/tls/topom", "t")
     assert etcd.get("/codis3/tls/topom") == "t"
+    c.wait_event(wc)
 
     r = run_cli("etcd", etcd.addr, "read", "/codis3/tls/topom", extra=tls[:2] + ("--timeout", "1500"))
     assert r.returncode == 1, r.stderr  # no client certificate: etcd refuses the handshake

@@ -10,7 +10,8 @@
 //    re-created and its watches re-armed; watchers are told.
 //  - "etcd": etcd's v3 API through its HTTP/JSON gateway (coordinator_etcd.cpp).
 //    Ephemeral nodes are keys bound to a lease we keep alive; a lost lease is
-//    replaced and this client's ephemeral nodes re-created; watches poll.
+//    replaced and this client's ephemeral nodes re-created; watches follow
+//    etcd's watch stream.
 //  - "filesystem": a directory on one machine, Codis's fsclient layout
 //    (<root>/data/<path>), atomic writes by rename, ephemeral nodes tied to
 //    the creating process, watches by polling.
@@ -112,7 +113,8 @@ struct CoordinatorOptions {
   // the lease of this client's ephemeral nodes (at least 2 s).
   // Filesystem: how long an operation waits for the store's lock file.
   std::chrono::milliseconds timeout{std::chrono::seconds(20)};
-  // Filesystem and etcd watches poll this often.
+  // Filesystem watches poll this often; etcd reopens a broken watch stream
+  // after this pause.
   std::chrono::milliseconds poll_interval{200};
   // etcd: TLS to its endpoints when tls_ca_file is set (verified against that
   // CA); with tls_cert_file and tls_key_file we present that client certificate.

@@ -15,8 +15,10 @@
 // Beast, Asio and OpenSSL stay in http_client.cpp.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -83,5 +85,15 @@ struct Response {
 // out", "TLS handshake with ...: certificate verify failed").
 Result<Response> request(const std::string& addr, std::string_view method, const std::string& target,
                          const std::string& body, const ClientOptions& options);
+
+// A request whose reply body is read as it arrives (etcd's watch stream):
+// on_body gets each piece, on the calling thread, until the server ends the
+// reply, on_body returns false, `cancel` turns true (looked at every 100 ms)
+// or nothing arrives for `idle`. options.timeout bounds everything up to the
+// reply's header. The Response has the status and no body; failures (going
+// idle included) are errors, as request()'s.
+Result<Response> stream(const std::string& addr, std::string_view method, const std::string& target,
+                        const std::string& body, const ClientOptions& options, std::chrono::milliseconds idle,
+                        const std::function<bool(std::string_view)>& on_body, const std::atomic<bool>& cancel);
 
 }  // namespace codis::http
