@@ -396,11 +396,20 @@ class EtcdCoordinator final : public Coordinator {
     return std::optional<std::string>(std::move(*data));
   }
 
+  // The direct children: the keys under "dir/", cut at their next '/'.
   Result<std::vector<std::string>> list(const std::string& dir) override {
     if (auto s = check_path(dir, true); !s) return s;
-    auto r = children(dir);
+    const std::string prefix = children_prefix(dir);
+    auto r = call("kv/range", {{"key", b64(prefix)}, {"range_end", b64(prefix_end(prefix))}, {"keys_only", true}});
     if (!r) return error("list", dir, r.message());
-    return std::move(r->first);
+    std::set<std::string> names;
+    const json& kvs = field(*r, "kvs");
+    for (const auto& kv : kvs.is_array() ? kvs : json::array()) {
+      auto key = field(kv, "key").is_string() ? unb64(kv["key"].get<std::string>()) : std::nullopt;
+      if (!key || key->size() <= prefix.size()) continue;
+      names.insert(key->substr(prefix.size(), key->find('/', prefix.size()) - prefix.size()));
+    }
+    return std::vector<std::string>(names.begin(), names.end());
   }
 
   Result<std::unique_ptr<WatchHandle>> watch_children(const std::string& dir, std::function<void()> fn) override {
@@ -514,27 +523,14 @@ class EtcdCoordinator final : public Coordinator {
     return Status::Ok();
   }
 
-  // The store's current revision (one cheap request), to learn whether anything changed.
+  // The store's current revision (one cheap request): where a watch stream starts.
   Result<int64_t> store_revision() {
     auto r = call("kv/range", {{"key", b64("/")}, {"count_only", true}});
     if (!r) return r.status();
     return num(field(*r, "header"), "revision");
   }
 
-  // The direct children of `dir`, sorted, and the revision they were read at.
-  Result<std::pair<std::vector<std::string>, int64_t>> children(const std::string& dir) {
-    const std::string prefix = children_prefix(dir);
-    auto r = call("kv/range", {{"key", b64(prefix)}, {"range_end", b64(prefix_end(prefix))}, {"keys_only", true}});
-    if (!r) return r.status();
-    std::set<std::string> names;
-    const json& kvs = field(*r, "kvs");
-    for (const auto& kv : kvs.is_array() ? kvs : json::array()) {
-      auto key = field(kv, "key").is_string() ? unb64(kv["key"].get<std::string>()) : std::nullopt;
-      if (!key || key->size() <= prefix.size()) continue;
-      names.insert(key->substr(prefix.size(), key->find('/', prefix.size()) - prefix.size()));
-    }
-    return std::make_pair(std::vector<std::string>(names.begin(), names.end()), num(field(*r, "header"), "revision"));
-  }
+
 
   // Creates `path` if it is absent (with its missing ancestors), bound to
   // `lease` (0: none), in one transaction.
