@@ -14,7 +14,7 @@ PACKAGES=(
   libboost1.81-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libtomlplusplus-dev libcli11-dev catch2 libzookeeper-mt-dev libsodium-dev libssl-dev
   # real parts the tests and the quickstart run
-  redis-server redis-tools zookeeper haproxy
+  redis-server redis-tools zookeeper etcd-server haproxy
   # the web UI: built with npm (Vite), tested in headless Chromium
   nodejs chromium
   # the Redis module's build fetches redismodule.h from Debian's redis source package

@@ -6,7 +6,7 @@
 #   deploy/quickstart.sh stop      stop everything the quickstart started
 #
 # What runs (all on 127.0.0.1, default ports):
-#   ZooKeeper :2181                    the coordinator (one node)
+#   ZooKeeper :2181                    the coordinator (one node; or etcd :2379, see below)
 #   group 1: redis :6379 + replica :6380 (codis_slots module)   slots 0-511
 #   group 2: redis :6381 + replica :6382 (codis_slots module)   slots 512-1023
 #   redis-sentinel :26379 :26380 :26381  monitoring codis-demo-1 and codis-demo-2
@@ -20,7 +20,10 @@
 #
 # Environment (all optional):
 #   CODIS_QUICKSTART_DIR         state dir: configs, logs, pidfiles, data (/tmp/codis-quickstart)
+#   CODIS_QS_COORDINATOR         "zookeeper" or "etcd" (one etcd member) (zookeeper)
 #   CODIS_QS_ZK_PORT             ZooKeeper client port                  (2181)
+#   CODIS_QS_ETCD_PORT           etcd client port                       (2379)
+#   CODIS_QS_ETCD_PEER_PORT      etcd peer port                         (2380)
 #   CODIS_QS_G1_MASTER_PORT      group 1 master                         (6379)
 #   CODIS_QS_G1_REPLICA_PORT     group 1 replica                        (6380)
 #   CODIS_QS_G2_MASTER_PORT      group 2 master                         (6381)
@@ -50,7 +53,14 @@ CONFIGS="$ROOT/deploy/configs"
 PRODUCT="codis-demo"
 HOST=127.0.0.1
 
+COORD="${CODIS_QS_COORDINATOR:-zookeeper}"
 ZK_PORT="${CODIS_QS_ZK_PORT:-2181}"
+ETCD_PORT="${CODIS_QS_ETCD_PORT:-2379}"
+ETCD_PEER_PORT="${CODIS_QS_ETCD_PEER_PORT:-2380}"
+case "$COORD" in
+  zookeeper | etcd) ;;
+  *) echo "quickstart: CODIS_QS_COORDINATOR must be \"zookeeper\" or \"etcd\", not \"$COORD\"" >&2; exit 2 ;;
+esac
 G1_MASTER="${CODIS_QS_G1_MASTER_PORT:-6379}"
 G1_REPLICA="${CODIS_QS_G1_REPLICA_PORT:-6380}"
 G2_MASTER="${CODIS_QS_G2_MASTER_PORT:-6381}"
@@ -119,6 +129,10 @@ zk_serving() {  # port: a standalone ZooKeeper answers "srvr" with its mode
   out="$(timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf srvr >&3 && cat <&3' "$HOST" "$1" 2>/dev/null)" || return 1
   case "$out" in *"Mode: standalone"* | *"Mode: leader"* | *"Mode: follower"*) return 0 ;; esac
   return 1
+}
+
+etcd_serving() {  # port: etcd's v3 gateway answers a range
+  curl -fsS --max-time 3 -X POST -d '{"key":"Lw=="}' "http://$HOST:$1/v3/kv/range" 2>/dev/null | grep -q '"header"'
 }
 
 http_ok() {  # url
@@ -255,6 +269,8 @@ sentinel_dir() { echo "$STATE/sentinel-$1"; }
 proxy_dir() { echo "$STATE/proxy-$1"; }
 
 zk_pid() { live_pid "$(zk_dir)/zookeeper.pid" QuorumPeerMain "$(zk_dir)/zoo.cfg"; }
+etcd_dir() { echo "$STATE/etcd"; }
+etcd_pid() { live_pid "$(etcd_dir)/etcd.pid" etcd "$(etcd_dir)/etcd.conf.yml"; }
 redis_pid() { live_pid "$(redis_dir "$1")/redis.pid" redis-server ":$1"; }
 sentinel_pid() { live_pid "$(sentinel_dir "$1")/sentinel.pid" ":$1" sentinel; }
 dash_pid() { live_pid "$STATE/dashboard/dashboard.pid" codis-dashboard "$STATE/dashboard/dashboard.toml"; }
@@ -294,6 +310,41 @@ start_zookeeper() {
   fi
   say "ZooKeeper 127.0.0.1:$ZK_PORT is up (pid $(zk_pid))"
 }
+
+start_etcd() {
+  local dir pid
+  dir="$(etcd_dir)"
+  if pid="$(etcd_pid)"; then
+    say "etcd 127.0.0.1:$ETCD_PORT already running (pid $pid)"
+    return
+  fi
+  need_port_free "$ETCD_PORT" etcd CODIS_QS_ETCD_PORT
+  need_port_free "$ETCD_PEER_PORT" "etcd (peers)" CODIS_QS_ETCD_PEER_PORT
+  command -v etcd >/dev/null || die "etcd is not installed (apt-get install etcd-server, or deploy/install-deps.sh)"
+  mkdir -p "$dir"
+  # One member from the 3-member example: its own name, loopback URLs.
+  render "$CONFIGS/etcd/etcd.conf.yml" "$dir/etcd.conf.yml" \
+    "s|^name: .*|name: quickstart|" "s|^data-dir: .*|data-dir: $dir/data|" \
+    "s|^listen-client-urls: .*|listen-client-urls: http://$HOST:$ETCD_PORT|" \
+    "s|^advertise-client-urls: .*|advertise-client-urls: http://$HOST:$ETCD_PORT|" \
+    "s|^listen-peer-urls: .*|listen-peer-urls: http://$HOST:$ETCD_PEER_PORT|" \
+    "s|^initial-advertise-peer-urls: .*|initial-advertise-peer-urls: http://$HOST:$ETCD_PEER_PORT|" \
+    "s|^initial-cluster: .*|initial-cluster: quickstart=http://$HOST:$ETCD_PEER_PORT|"
+  setsid etcd --config-file "$dir/etcd.conf.yml" </dev/null >>"$dir/etcd.log" 2>&1 &
+  echo $! >"$dir/etcd.pid"
+  if ! wait_for 60 etcd_serving "$ETCD_PORT"; then
+    show_log "$dir/etcd.log"
+    die "etcd did not answer on 127.0.0.1:$ETCD_PORT within 60s (log: $dir/etcd.log)"
+  fi
+  say "etcd 127.0.0.1:$ETCD_PORT is up (pid $(etcd_pid))"
+}
+
+# The coordinator the quickstart runs (CODIS_QS_COORDINATOR).
+coord_port() { if [ "$COORD" = etcd ]; then echo "$ETCD_PORT"; else echo "$ZK_PORT"; fi; }
+coord_label() { if [ "$COORD" = etcd ]; then echo etcd; else echo ZooKeeper; fi; }
+coord_pid() { if [ "$COORD" = etcd ]; then etcd_pid; else zk_pid; fi; }
+coord_serving() { if [ "$COORD" = etcd ]; then etcd_serving "$ETCD_PORT"; else zk_serving "$ZK_PORT"; fi; }
+start_coordinator() { if [ "$COORD" = etcd ]; then start_etcd; else start_zookeeper; fi; }
 
 start_redis() {  # port role
   local port="$1" role="$2" dir pid
@@ -369,7 +420,7 @@ start_dashboard() {
   [ -x "$DASH_BIN" ] || die "$DASH_BIN not found: the build did not produce codis-dashboard"
   mkdir -p "$dir"
   render "$CONFIGS/dashboard.toml" "$dir/dashboard.toml" \
-    "$(toml coordinator_name '"zookeeper"')" "$(toml coordinator_addr "\"$HOST:$ZK_PORT\"")" \
+    "$(toml coordinator_name "\"$COORD\"")" "$(toml coordinator_addr "\"$HOST:$(coord_port)\"")" \
     "$(toml admin_addr "\"$HOST:$DASH_PORT\"")" "$(toml product_name "\"$PRODUCT\"")" \
     "$(toml sentinel_down_after "\"$DOWN_AFTER\"")" "$(toml sentinel_failover_timeout '"60s"')" \
     "$(toml admin_auth_file "\"$SECRET\"")"
@@ -417,9 +468,9 @@ start_proxy() {  # index(1,2)
     "$(toml proxy_tls_addr "\"$HOST:$tls_port\"")" "$(toml proxy_tls_cert_file "\"$STATE/tls/proxy.crt\"")" \
     "$(toml proxy_tls_key_file "\"$STATE/tls/proxy.key\"")"
   rm -f "$dir/proxy.pid"
-  # --zookeeper: the proxy registers itself, serves the routing stored there
-  # and asks the running dashboard to take it over.
-  setsid "$PROXY_BIN" --config "$dir/proxy.toml" --zookeeper "$HOST:$ZK_PORT" \
+  # --zookeeper (--etcd): the proxy registers itself, serves the routing
+  # stored there and asks the running dashboard to take it over.
+  setsid "$PROXY_BIN" --config "$dir/proxy.toml" "--$COORD" "$HOST:$(coord_port)" \
     --log "$dir/proxy.log" --log-level info --pidfile "$dir/proxy.pid" \
     </dev/null >>"$dir/proxy.out" 2>&1 &
   pid=$!
@@ -687,7 +738,7 @@ Codis quickstart cluster "$PRODUCT" is running (state dir $STATE).
   groups:     1 = 127.0.0.1:${g1% *} + replica :${g1#* } (slots 0-511)
               2 = 127.0.0.1:${g2% *} + replica :${g2#* } (slots 512-1023)
   sentinels:  127.0.0.1:${SENTINEL_PORTS[0]} :${SENTINEL_PORTS[1]} :${SENTINEL_PORTS[2]}  (masters $PRODUCT-1, $PRODUCT-2)
-  ZooKeeper:  127.0.0.1:$ZK_PORT
+  $(printf '%-11s' "$(coord_label):") 127.0.0.1:$(coord_port)
   HAProxy:    status page http://127.0.0.1:$HAPROXY_STATS_PORT/
   logs:       $STATE/*/*.log   (dashboard/dashboard.log, proxy-1/proxy.log, redis-$G1_MASTER/redis.log, ...)
   status:     $0 status
@@ -697,7 +748,7 @@ EOF
 
 all_running() {
   local p
-  zk_pid >/dev/null && dash_pid >/dev/null && haproxy_pid >/dev/null || return 1
+  coord_pid >/dev/null && dash_pid >/dev/null && haproxy_pid >/dev/null || return 1
   for p in "${REDIS_PORTS[@]}"; do redis_pid "$p" >/dev/null || return 1; done
   for p in "${SENTINEL_PORTS[@]}"; do sentinel_pid "$p" >/dev/null || return 1; done
   proxy_pid 1 >/dev/null && proxy_pid 2 >/dev/null
@@ -740,12 +791,14 @@ cmd_start() {
     say "build ok"
   fi
   local t
-  for t in redis-server redis-cli curl "$PY" sha256sum haproxy java; do
+  local coord_tool=java
+  [ "$COORD" = etcd ] && coord_tool=etcd
+  for t in redis-server redis-cli curl "$PY" sha256sum haproxy "$coord_tool"; do
     command -v "$t" >/dev/null || die "$t is not installed (run deploy/install-deps.sh)"
   done
 
-  step 3 "starting ZooKeeper ..."
-  start_zookeeper
+  step 3 "starting $(coord_label) ..."
+  start_coordinator
   step 4 "starting the Redis group servers (with the codis_slots module) ..."
   start_redis "$G1_MASTER" "group 1, first master"
   start_redis "$G1_REPLICA" "group 1, first replica"
@@ -838,6 +891,7 @@ cmd_stop() {
   done
   stop_all "${items[@]}"
   stop_all "ZooKeeper|$(zk_pid || true)|$(zk_dir)/zookeeper.pid"
+  stop_all "etcd|$(etcd_pid || true)|$(etcd_dir)/etcd.pid"
   if [ "$STOPPED" = 1 ]; then
     say "stopped (configs, data and logs kept in $STATE; $0 starts it again)"
   else
@@ -861,7 +915,7 @@ status_line() {  # name pid-or-empty check-command...
 
 cmd_status() {
   local ok=0 p n
-  status_line "ZooKeeper 127.0.0.1:$ZK_PORT" "$(zk_pid || true)" zk_serving "$ZK_PORT" || ok=1
+  status_line "$(coord_label) 127.0.0.1:$(coord_port)" "$(coord_pid || true)" coord_serving || ok=1
   for p in "${REDIS_PORTS[@]}"; do
     status_line "redis-server 127.0.0.1:$p" "$(redis_pid "$p" || true)" answers_ping "$p" || ok=1
   done

@@ -125,6 +125,12 @@ const std::vector<Field<P>>& proxy_fields() {
       {.key = "jodis_auth", .member = &P::jodis_auth, .secret = true},
       {.key = "jodis_timeout", .member = &P::jodis_timeout},
       {.key = "jodis_compatible", .member = &P::jodis_compatible},
+      {.key = "coordinator_tls_ca_file", .member = &P::coordinator_tls_ca_file,
+       .comment = "TLS to etcd (not in Codis), for --etcd and jodis_name = \"etcd\": set coordinator_tls_ca_file\n"
+                  "(the endpoints' certificates must chain to it and name the endpoint's host), and\n"
+                  "coordinator_tls_cert_file/coordinator_tls_key_file for an etcd with --client-cert-auth."},
+      {.key = "coordinator_tls_cert_file", .member = &P::coordinator_tls_cert_file},
+      {.key = "coordinator_tls_key_file", .member = &P::coordinator_tls_key_file},
       {.key = "proxy_datacenter", .member = &P::proxy_datacenter,
        .comment = "Datacenter of this proxy; replicas in the same datacenter are preferred for reads."},
       {.key = "proxy_max_clients", .member = &P::proxy_max_clients,
@@ -286,6 +292,7 @@ Status validate_proxy(const ProxyConfig& c, const Lines* lines) {
       return Status::Error(at(lines, "jodis_addr") + "must be set when jodis_name is " + text_quoted(c.jodis_name));
     }
   }
+  if (auto st = check_coordinator_tls(c, "", lines); !st.ok()) return st;
   return Status::Ok();
 }
 

@@ -98,6 +98,29 @@ Status check_admin_security(const C& c, const Lines* lines) {
   return Status::Ok();
 }
 
+// The coordinator_tls_* keys (etcd only; in proxy.toml for --etcd and
+// jodis_name = "etcd", where `coordinator` is empty): the client certificate
+// and its key go together, and need the CA.
+template <class C>
+Status check_coordinator_tls(const C& c, std::string_view coordinator, const Lines* lines) {
+  const bool any = !c.coordinator_tls_ca_file.empty() || !c.coordinator_tls_cert_file.empty() ||
+                   !c.coordinator_tls_key_file.empty();
+  if (any && !coordinator.empty() && coordinator != "etcd") {
+    return Status::Error(at(lines, "coordinator_tls_ca_file") + "TLS to the coordinator is for etcd only, not " +
+                         text_quoted(coordinator));
+  }
+  if (c.coordinator_tls_cert_file.empty() != c.coordinator_tls_key_file.empty()) {
+    return Status::Error(at(lines, c.coordinator_tls_cert_file.empty() ? "coordinator_tls_cert_file"
+                                                                       : "coordinator_tls_key_file") +
+                         "coordinator_tls_cert_file and coordinator_tls_key_file go together");
+  }
+  if (any && c.coordinator_tls_ca_file.empty()) {
+    return Status::Error(at(lines, "coordinator_tls_ca_file") +
+                         "must be set for TLS to etcd (the CA its certificates chain to)");
+  }
+  return Status::Ok();
+}
+
 // `table` with the admin security keys inserted after the key `after`.
 template <class C>
 std::vector<Field<C>> with_admin_security(std::vector<Field<C>> table, std::string_view after) {

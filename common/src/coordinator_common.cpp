@@ -1,5 +1,5 @@
 // connect_coordinator(), path checks and the watch registry shared by the
-// ZooKeeper and filesystem coordinators.
+// ZooKeeper, etcd and filesystem coordinators.
 #include <exception>
 #include <fstream>
 #include <sstream>
@@ -185,11 +185,10 @@ Result<std::unique_ptr<Coordinator>> connect_coordinator_with(const std::string&
     return detail::open_filesystem_coordinator(addr, options);
   }
   if (name == "etcd") {
-    return Result<std::unique_ptr<Coordinator>>::Error(
-        "coordinator \"etcd\" is not supported: use zookeeper or filesystem");
+    return detail::connect_etcd_coordinator(addr, options);
   }
   return Result<std::unique_ptr<Coordinator>>::Error("unknown coordinator \"" + name +
-                                                     "\": expected zookeeper or filesystem");
+                                                     "\": expected zookeeper, etcd or filesystem");
 }
 
 Result<std::unique_ptr<Coordinator>> connect_coordinator(const std::string& name,

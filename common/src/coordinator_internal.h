@@ -62,5 +62,7 @@ Result<std::unique_ptr<Coordinator>> open_filesystem_coordinator(const std::stri
                                                                  const CoordinatorOptions& options);
 Result<std::unique_ptr<Coordinator>> connect_zookeeper_coordinator(
     const std::string& addr, const CoordinatorOptions& options);
+Result<std::unique_ptr<Coordinator>> connect_etcd_coordinator(const std::string& addr,
+                                                              const CoordinatorOptions& options);
 
 }  // namespace codis::detail

@@ -15,11 +15,18 @@ using D = DashboardConfig;
 const std::vector<Field<D>>& fields() {
   static const std::vector<Field<D>> table = with_admin_security<D>({
       {"coordinator_name", &D::coordinator_name,
-       "Where the topology lives: coordinator_name is \"zookeeper\" (coordinator_addr: \"host:port[,host:port]\")\n"
-       "or \"filesystem\" (coordinator_addr: a directory, for a single machine). coordinator_auth is the\n"
-       "ZooKeeper digest \"user:password\" (empty: none)."},
+       "Where the topology lives: coordinator_name is \"zookeeper\" (coordinator_addr: \"host:port[,host:port]\"),\n"
+       "\"etcd\" (coordinator_addr: its client endpoints, \"host:port[,host:port]\"; etcd 3.4+, v3 API) or\n"
+       "\"filesystem\" (coordinator_addr: a directory, for a single machine). coordinator_auth is\n"
+       "\"user:password\": ZooKeeper's digest or etcd's own user (empty: none)."},
       {"coordinator_addr", &D::coordinator_addr},
       {"coordinator_auth", &D::coordinator_auth, nullptr, 0, INT64_MAX, true},
+      {"coordinator_tls_ca_file", &D::coordinator_tls_ca_file,
+       "etcd only (not in Codis): TLS to the endpoints when coordinator_tls_ca_file is set (their\n"
+       "certificates must chain to it and name the endpoint's host); coordinator_tls_cert_file and\n"
+       "coordinator_tls_key_file for an etcd with --client-cert-auth."},
+      {"coordinator_tls_cert_file", &D::coordinator_tls_cert_file},
+      {"coordinator_tls_key_file", &D::coordinator_tls_key_file},
       {"admin_addr", &D::admin_addr, "Address of the dashboard's HTTP API, as \"host:port\"."},
       {"admin_users_file", &D::admin_users_file,
        "Operator accounts of the web UI besides \"admin\" (who signs in with admin_auth): a file of\n"
@@ -75,14 +82,15 @@ const std::vector<Field<D>>& fields() {
 Status validate_dashboard(const D& c, const Lines* lines) {
   if (auto st = check_table_ranges(c, fields(), lines); !st.ok()) return st;
   if (auto st = check_admin_security(c, lines); !st.ok()) return st;
-  if (c.coordinator_name != "zookeeper" && c.coordinator_name != "filesystem") {
-    return Status::Error(at(lines, "coordinator_name") +
-                         "expected \"zookeeper\" or \"filesystem\", got \"" + c.coordinator_name + "\"");
+  if (c.coordinator_name != "zookeeper" && c.coordinator_name != "etcd" && c.coordinator_name != "filesystem") {
+    return Status::Error(at(lines, "coordinator_name") + "expected \"zookeeper\", \"etcd\" or \"filesystem\", got \"" +
+                         c.coordinator_name + "\"");
   }
   if (c.coordinator_addr.empty()) {
     return Status::Error(at(lines, "coordinator_addr") +
-                         "must not be empty (a ZooKeeper \"host:port\" list or a directory)");
+                         "must not be empty (a ZooKeeper or etcd \"host:port\" list, or a directory)");
   }
+  if (auto st = check_coordinator_tls(c, c.coordinator_name, lines); !st.ok()) return st;
   if (c.product_name.empty()) {
     return Status::Error(at(lines, "product_name") + "must not be empty");
   }

@@ -20,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -63,8 +64,10 @@ ClientTls::ClientTls(std::string ca_file, std::unique_ptr<Context> context)
 ClientTls::~ClientTls() = default;
 
 
-Result<std::shared_ptr<const ClientTls>> load_client_tls(const std::string& ca_file) {
+Result<std::shared_ptr<const ClientTls>> load_client_tls(const std::string& ca_file, const std::string& cert_file,
+                                                         const std::string& key_file, std::string_view keys) {
   using R = Result<std::shared_ptr<const ClientTls>>;
+  const std::string from = " (" + std::string(keys) + ")";
   auto context = std::make_unique<ClientTls::Context>();
   SSL_CTX* ctx = context->ctx.native_handle();
   ERR_clear_error();
@@ -72,13 +75,29 @@ Result<std::shared_ptr<const ClientTls>> load_client_tls(const std::string& ca_f
   // Only the CA file is trusted, not the system's store: the admin plane's
   // certificates come from the operator's private CA.
   if (auto why = unreadable(ca_file); !why.empty()) {
-    return R::Error("cannot read the CA file \"" + ca_file + "\" (admin_tls_ca_file / --tls-ca): " + why);
+    return R::Error("cannot read the CA file \"" + ca_file + "\"" + from + ": " + why);
   }
   if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1) {
-    return R::Error("cannot load the CA file \"" + ca_file + "\" (admin_tls_ca_file / --tls-ca): " +
+    return R::Error("cannot load the CA file \"" + ca_file + "\"" + from + ": " +
                     openssl_error("no certificate in it"));
   }
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  if (cert_file.empty() != key_file.empty()) {
+    return R::Error("a client certificate needs both its certificate and its key file" + from);
+  }
+  if (!cert_file.empty()) {
+    for (const auto* f : {&cert_file, &key_file}) {
+      if (auto why = unreadable(*f); !why.empty()) return R::Error("cannot read \"" + *f + "\"" + from + ": " + why);
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+      return R::Error("cannot load the certificate \"" + cert_file + "\"" + from + ": " + openssl_error("not PEM"));
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+      return R::Error("cannot load the key \"" + key_file + "\"" + from + ": " +
+                      openssl_error("not the certificate's key"));
+    }
+  }
   return std::shared_ptr<const ClientTls>(new ClientTls(ca_file, std::move(context)));
 }
 
@@ -125,6 +144,32 @@ struct Exchange {
   tcp::resolver resolver;
   asio::steady_timer watchdog;
   bool timed_out = false;
+  // stream(): the body goes to on_body piece by piece; the watchdog then
+  // ticks every 100 ms, for `cancel` and the moving `deadline`.
+  const std::function<bool(std::string_view)>* on_body = nullptr;
+  std::chrono::milliseconds idle{0};
+  const std::atomic<bool>* cancel = nullptr;
+  std::chrono::steady_clock::time_point deadline;
+  bool finished = false;
+
+  void abort_io() {
+    resolver.cancel();
+    boost::system::error_code ignored;
+    socket.close(ignored);
+  }
+
+  void tick() {
+    watchdog.expires_after(std::chrono::milliseconds(100));
+    watchdog.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || finished) return;
+      if (cancel->load() || std::chrono::steady_clock::now() >= deadline) {
+        timed_out = !cancel->load();
+        abort_io();
+        return;
+      }
+      tick();
+    });
+  }
 
   std::string step_error(std::string_view step, const boost::system::error_code& ec) const {
     if (timed_out) return std::string(step) + " " + addr + " timed out";
@@ -132,7 +177,34 @@ struct Exchange {
   }
 
   template <class Stream>
+  asio::awaitable<Outcome> send_and_stream(Stream& stream) {
+    auto [wec, nw] = co_await bhttp::async_write(stream, req, kAwait);
+    if (wec) co_return Outcome{{}, step_error("send request to", wec)};
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::buffer_body> parser;
+    parser.body_limit(boost::none);
+    auto [hec, nh] = co_await bhttp::async_read_header(stream, buffer, parser, kAwait);
+    if (hec) co_return Outcome{{}, step_error("read reply from", hec)};
+    Outcome out;
+    out.response.status = parser.get().result_int();
+    char piece[16384];
+    while (!parser.is_done() && !cancel->load()) {
+      deadline = std::chrono::steady_clock::now() + idle;
+      parser.get().body().data = piece;
+      parser.get().body().size = sizeof piece;
+      auto [ec, n] = co_await bhttp::async_read_some(stream, buffer, parser, kAwait);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      const size_t got = sizeof piece - parser.get().body().size;
+      if (got > 0 && !(*on_body)(std::string_view(piece, got))) break;
+      if (cancel->load()) break;
+      if (ec) co_return Outcome{{}, step_error("read reply from", ec)};
+    }
+    co_return out;
+  }
+
+  template <class Stream>
   asio::awaitable<Outcome> send_and_read(Stream& stream) {
+    if (on_body) co_return co_await send_and_stream(stream);
     auto [wec, nw] = co_await bhttp::async_write(stream, req, kAwait);
     if (wec) co_return Outcome{{}, step_error("send request to", wec), timed_out};
     beast::flat_buffer buffer;
@@ -151,20 +223,26 @@ struct Exchange {
   }
 
   asio::awaitable<Outcome> run() {
-    watchdog.expires_after(options.timeout);
-    // At the deadline: cancel the resolve, close the socket; whatever step is
-    // pending then fails and reports the timeout.
-    watchdog.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;
-      timed_out = true;
-      resolver.cancel();
-      boost::system::error_code ignored;
-      socket.close(ignored);
-    });
+    if (on_body) {
+      deadline = std::chrono::steady_clock::now() + options.timeout;
+      tick();
+    } else {
+      watchdog.expires_after(options.timeout);
+      // At the deadline: cancel the resolve, close the socket; whatever step is
+      // pending then fails and reports the timeout.
+      watchdog.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        timed_out = true;
+        abort_io();
+      });
+    }
     struct StopWatchdog {
-      asio::steady_timer& t;
-      ~StopWatchdog() { t.cancel(); }
-    } stop_watchdog{watchdog};
+      Exchange& ex;
+      ~StopWatchdog() {
+        ex.finished = true;
+        ex.watchdog.cancel();
+      }
+    } stop_watchdog{*this};
 
     // An IP literal (the usual admin address) needs no resolver, whose
     // asynchronous form would start a thread for this one call.
@@ -215,8 +293,11 @@ struct Exchange {
 
 }  // namespace
 
-Result<Response> request(const std::string& addr, std::string_view method, const std::string& target,
-                         const std::string& body, const ClientOptions& options) {
+namespace {
+
+Result<Response> exchange(const std::string& addr, std::string_view method, const std::string& target,
+                          const std::string& body, const ClientOptions& options,
+                          const std::function<void(Exchange&)>& setup) {
   auto hp = split_addr(addr);
   if (!hp) return hp.status();
   const auto verb = bhttp::string_to_verb(method);
@@ -224,11 +305,16 @@ Result<Response> request(const std::string& addr, std::string_view method, const
 
   asio::io_context io;
   Exchange ex(io, addr, std::move(*hp), verb, target, options);
+  if (setup) setup(ex);
   auto& req = ex.req;
   req.set(bhttp::field::host, addr);
   req.set(bhttp::field::user_agent, options.user_agent);
   req.set(bhttp::field::connection, "close");
-  if (!options.bearer.empty()) req.set(bhttp::field::authorization, "Bearer " + options.bearer);
+  if (!options.bearer.empty()) {
+    req.set(bhttp::field::authorization, "Bearer " + options.bearer);
+  } else if (!options.authorization.empty()) {
+    req.set(bhttp::field::authorization, options.authorization);
+  }
   if (!body.empty()) req.set(bhttp::field::content_type, "application/json; charset=utf-8");
   req.body() = body;
   req.prepare_payload();
@@ -252,6 +338,23 @@ Result<Response> request(const std::string& addr, std::string_view method, const
   io.run();
   if (!out) return Result<Response>::Error("request to " + addr + " did not complete");
   return std::move(*out);
+}
+
+}  // namespace
+
+Result<Response> request(const std::string& addr, std::string_view method, const std::string& target,
+                         const std::string& body, const ClientOptions& options) {
+  return exchange(addr, method, target, body, options, nullptr);
+}
+
+Result<Response> stream(const std::string& addr, std::string_view method, const std::string& target,
+                        const std::string& body, const ClientOptions& options, std::chrono::milliseconds idle,
+                        const std::function<bool(std::string_view)>& on_body, const std::atomic<bool>& cancel) {
+  return exchange(addr, method, target, body, options, [&](Exchange& ex) {
+    ex.on_body = &on_body;
+    ex.idle = idle;
+    ex.cancel = &cancel;
+  });
 }
 
 }  // namespace codis::http

@@ -93,7 +93,7 @@ int hash_password_command(const std::string& name) {
 int main(int argc, char** argv) {
   CLI::App app{
       "codis-dashboard: the topology owner of a Codis-compatible cluster.\n"
-      "It keeps groups, slots and proxies in the coordinator (ZooKeeper or a directory) under\n"
+      "It keeps groups, slots and proxies in the coordinator (ZooKeeper, etcd or a directory) under\n"
       "/codis3/{product_name}, holds the dashboard lock there (a second dashboard for the same\n"
       "product waits as standby and takes over when the first one dies), pushes the routing\n"
       "table to every proxy and serves Codis 3.2's HTTP API on admin_addr.\n\n"
@@ -210,8 +210,13 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto coord = codis::connect_coordinator(config.coordinator_name, config.coordinator_addr, config.coordinator_auth,
-                                          std::chrono::seconds(20));
+  codis::CoordinatorOptions coord_options;
+  coord_options.auth = config.coordinator_auth;
+  coord_options.timeout = std::chrono::seconds(20);
+  coord_options.tls_ca_file = config.coordinator_tls_ca_file;
+  coord_options.tls_cert_file = config.coordinator_tls_cert_file;
+  coord_options.tls_key_file = config.coordinator_tls_key_file;
+  auto coord = codis::connect_coordinator_with(config.coordinator_name, config.coordinator_addr, coord_options);
   if (!coord) return fail(coord.message());
   spdlog::info("dashboard: product \"{}\", coordinator {}", config.product_name, (*coord)->describe());
 

@@ -55,15 +55,22 @@ Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
                           {"token", ctx_.token},
                           {"state", "online"}};
   // The jodis node goes to the coordinator, or with jodis_name to a ZooKeeper
-  // of its own (jodis_addr, with jodis_auth's digest ACL), as Codis does.
+  // or etcd of its own (jodis_addr, with jodis_auth), as Codis does.
   Coordinator* jodis_store = &c;
   bool jodis_compat = false;
   auto jodis_path_of = [&](const std::string& token) {
     return jodis_compat ? models::path::jodis_compat(product, token) : models::path::jodis(product, token);
   };
-  if (ctx_.config.jodis_name == "zookeeper") {
-    auto j = connect_coordinator("zookeeper", ctx_.config.jodis_addr, ctx_.config.jodis_auth,
-                                 ctx_.config.jodis_timeout);
+  if (!ctx_.config.jodis_name.empty()) {
+    CoordinatorOptions options;
+    options.auth = ctx_.config.jodis_auth;
+    options.timeout = ctx_.config.jodis_timeout;
+    if (ctx_.config.jodis_name == "etcd") {
+      options.tls_ca_file = ctx_.config.coordinator_tls_ca_file;
+      options.tls_cert_file = ctx_.config.coordinator_tls_cert_file;
+      options.tls_key_file = ctx_.config.coordinator_tls_key_file;
+    }
+    auto j = connect_coordinator_with(ctx_.config.jodis_name, ctx_.config.jodis_addr, options);
     jodis_store = nullptr;
     if (!j) {
       spdlog::warn("jodis registration failed: {}", j.message());
@@ -72,9 +79,6 @@ Status Proxy::attach_coordinator(std::unique_ptr<Coordinator> coordinator) {
       jodis_store = jodis_.get();
       jodis_compat = ctx_.config.jodis_compatible;
     }
-  } else if (!ctx_.config.jodis_name.empty()) {
-    spdlog::warn("jodis_name = \"{}\" is not supported (only \"zookeeper\"): registering in {}",
-                 ctx_.config.jodis_name, c.describe());
   }
   if (jodis_store) {
     for (const auto& token : old_tokens) {

@@ -30,15 +30,16 @@ int main(int argc, char** argv) {
       "codis-proxy: a stateless Redis sharding proxy, wire-compatible with Codis 3.2.\n"
       "Clients speak plain Redis (RESP2) to proxy_addr; each key's slot (crc32 % 1024)\n"
       "is routed to the group that owns it. The routing table comes from the coordinator\n"
-      "(--zookeeper / --filesystem: read at start, then pushed by the dashboard through\n"
+      "(--zookeeper / --etcd / --filesystem: read at start, then pushed by the dashboard through\n"
       "PUT /api/proxy/fillslots on admin_addr) or, without any coordinator, from a JSON\n"
       "file given with --fillslots.\n\n"
       "Examples:\n"
       "  codis-proxy --default-config > proxy.toml\n"
       "  codis-proxy --config proxy.toml --zookeeper 127.0.0.1:2181\n"
+      "  codis-proxy --config proxy.toml --etcd 127.0.0.1:2379\n"
       "  codis-proxy --config proxy.toml --fillslots slots.json --log-level info\n",
       "codis-proxy"};
-  std::string config_file, log_file, log_level = "info", pidfile, fillslots, dashboard, zookeeper, filesystem;
+  std::string config_file, log_file, log_level = "info", pidfile, fillslots, dashboard, zookeeper, etcd, filesystem;
   int ncpu = 0;
   bool default_config = false, version = false;
   app.add_option("-c,--config", config_file, "TOML configuration file (see --default-config)");
@@ -54,9 +55,13 @@ int main(int argc, char** argv) {
   app.add_option("--zookeeper", zookeeper,
                  "coordinator: ZooKeeper ensemble (host:port[,host:port...]); the proxy registers there,\n"
                  "serves the routing stored there at once, and hands itself to the running dashboard");
+  app.add_option("--etcd", etcd,
+                 "coordinator: etcd endpoints (host:port[,host:port...]; v3 API), as --zookeeper; TLS to them\n"
+                 "with the coordinator_tls_* keys of the config file");
   app.add_option("--filesystem", filesystem, "coordinator: a directory shared with the dashboard on this machine");
-  std::string zk_auth;
+  std::string zk_auth, etcd_auth;
   app.add_option("--zookeeper-auth", zk_auth, "digest auth (user:password) for the ZooKeeper nodes");
+  app.add_option("--etcd-auth", etcd_auth, "etcd user (user:password) of etcd's authentication");
   app.add_flag("--default-config", default_config, "print a commented default configuration and exit");
   app.add_flag("--version", version, "print the version and exit");
   CLI11_PARSE(app, argc, argv);
@@ -70,10 +75,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!dashboard.empty())
-    return fail("--dashboard is not available in this version; use --zookeeper or --filesystem (the proxy then "
+    return fail("--dashboard is not available in this version; use --zookeeper, --etcd or --filesystem (the proxy then "
                 "finds the dashboard itself), --fillslots FILE, or push the routing table to the admin API");
-  if (!zookeeper.empty() + !filesystem.empty() + !fillslots.empty() > 1)
-    return fail("give only one of --zookeeper, --filesystem and --fillslots");
+  if (!zookeeper.empty() + !etcd.empty() + !filesystem.empty() + !fillslots.empty() > 1)
+    return fail("give only one of --zookeeper, --etcd, --filesystem and --fillslots");
 
   codis::ProxyConfig config;
   if (!config_file.empty()) {
@@ -102,9 +107,18 @@ int main(int argc, char** argv) {
     if (auto st = proxy.load_slots(slots); !st.ok()) return fail(fillslots + ": " + st.message());
     (void)proxy.start();
   }
-  if (!zookeeper.empty() || !filesystem.empty()) {
-    auto c = zookeeper.empty() ? codis::connect_coordinator("filesystem", filesystem)
-                               : codis::connect_coordinator("zookeeper", zookeeper, zk_auth);
+  if (!zookeeper.empty() || !etcd.empty() || !filesystem.empty()) {
+    codis::CoordinatorOptions options;
+    std::string name = "filesystem", addr = filesystem;
+    if (!zookeeper.empty()) {
+      name = "zookeeper", addr = zookeeper, options.auth = zk_auth;
+    } else if (!etcd.empty()) {
+      name = "etcd", addr = etcd, options.auth = etcd_auth;
+      options.tls_ca_file = config.coordinator_tls_ca_file;
+      options.tls_cert_file = config.coordinator_tls_cert_file;
+      options.tls_key_file = config.coordinator_tls_key_file;
+    }
+    auto c = codis::connect_coordinator_with(name, addr, options);
     if (!c) return fail("coordinator: " + c.message());
     if (auto st = proxy.attach_coordinator(std::move(c.value())); !st.ok()) return fail(st.message());
   }

@@ -1,8 +1,9 @@
 // coordinator_cli: drives a Coordinator from the command line, for the
 // coordinator's integration tests (tests/coordinator/*.py) and for anyone
-// who wants to look into a ZooKeeper or filesystem store as Codis lays it out.
+// who wants to look into a ZooKeeper, etcd or filesystem store as Codis lays it out.
 //
 //   coordinator_cli --coordinator zookeeper --addr 127.0.0.1:2181 read /codis3/demo/topom
+//   coordinator_cli --coordinator etcd --addr 127.0.0.1:2379 [--tls-ca F [--tls-cert F --tls-key F]] list /codis3
 //   coordinator_cli --coordinator filesystem --addr /tmp/codis shell
 //
 // `acl PATH` (ZooKeeper only) prints the node's ACL as ZooKeeper keeps it, one
@@ -76,8 +77,9 @@ std::string unescape(const std::string& s) {
 
 int usage(const std::string& why) {
   std::cerr << "coordinator_cli: " << why << "\n"
-            << "usage: coordinator_cli --coordinator zookeeper|filesystem --addr ADDR\n"
+            << "usage: coordinator_cli --coordinator zookeeper|etcd|filesystem --addr ADDR\n"
             << "         [--auth USER:PASSWORD] [--timeout MS] [--poll MS] [--log-level L]\n"
+            << "         [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] (etcd only)\n"
             << "         create PATH DATA | ephemeral PATH DATA | update PATH DATA |\n"
             << "         update-many PATH,PATH,... DATA (shell only) |\n"
             << "         read PATH | list DIR | remove PATH | shell |\n"
@@ -297,6 +299,12 @@ int main(int argc, char** argv) {
       options.poll_interval = std::chrono::milliseconds(std::atoll(v5->c_str()));
     } else if (auto v6 = value("--log-level")) {
       log_level = *v6;
+    } else if (auto v7 = value("--tls-ca")) {
+      options.tls_ca_file = *v7;
+    } else if (auto v8 = value("--tls-cert")) {
+      options.tls_cert_file = *v8;
+    } else if (auto v9 = value("--tls-key")) {
+      options.tls_key_file = *v9;
     } else if (a.rfind("--", 0) == 0) {
       return usage("unknown flag " + a);
     } else {

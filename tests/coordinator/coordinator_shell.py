@@ -58,8 +58,8 @@ class CoordinatorError(RuntimeError):
 
 
 class CoordinatorShell:
-    def __init__(self, coordinator, addr, timeout_ms=10000, auth=None, ready_timeout=30):
-        cmd = [cli_path(), "--coordinator", coordinator, "--addr", addr,
+    def __init__(self, coordinator, addr, timeout_ms=10000, auth=None, ready_timeout=30, extra=()):
+        cmd = [cli_path(), "--coordinator", coordinator, "--addr", addr, *extra,
                "--timeout", str(timeout_ms), "--log-level", "info", "shell"]
         if auth:
             cmd[1:1] = ["--auth", auth]

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -64,15 +65,14 @@ def servers(tmp_path):
         s.stop()
 
 
-@pytest.mark.parametrize("kind", ["zookeeper", "filesystem"])
+@pytest.mark.parametrize("kind", ["zookeeper", "etcd", "filesystem"])
 def test_proxy_serves_routing_from_coordinator(kind, request, tmp_path, servers):
     g1, g2 = servers
-    if kind == "zookeeper":
-        addr = request.getfixturevalue("zookeeper").addr
-        flag = ["--zookeeper", addr]
-    else:
+    if kind == "filesystem":
         addr = str(tmp_path / "coord")
-        flag = ["--filesystem", addr]
+    else:
+        addr = request.getfixturevalue(kind).addr
+    flag = [f"--{kind}", addr]
     _store_cluster(kind, addr, g1, g2)
     proxy = Proxy(tmp_path, None, {"product_name": PRODUCT}, extra_args=flag).start()
     try:
@@ -101,3 +101,53 @@ def test_proxy_serves_routing_from_coordinator(kind, request, tmp_path, servers)
     assert _list(kind, addr, f"/jodis/{PRODUCT}") == []      # ephemeral: gone with the proxy
     # a clean stop (SIGTERM) also removes the proxy node, so no dashboard waits for it
     assert _list(kind, addr, f"/codis3/{PRODUCT}/proxy") == []
+
+
+def test_proxy_registration_survives_etcd_restart_and_lost_lease(etcd_factory, tmp_path, servers):
+    """The proxy's jodis node (bound to its lease) is there again after etcd
+    restarts, and after the lease is lost (revoked, as an expiry would)."""
+    g1, g2 = servers
+    etcd = etcd_factory()
+    _store_cluster("etcd", etcd.addr, g1, g2)
+    proxy = Proxy(tmp_path, None, {"product_name": PRODUCT}, extra_args=["--etcd", etcd.addr]).start()
+    try:
+        token = json.loads(proxy.get("/proxy/model").body)["token"]
+        jodis = f"/jodis/{PRODUCT}/proxy-{token}"
+        assert json.loads(etcd.get(jodis))["addr"] == proxy.addr
+
+        etcd.restart()
+        assert json.loads(etcd.get(jodis))["addr"] == proxy.addr
+
+        old = etcd.lease_of(jodis)
+        etcd.revoke(old)
+        deadline = time.monotonic() + 15
+        while etcd.lease_of(jodis) in (None, old) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert etcd.lease_of(jodis) not in (None, old), "jodis node not re-created on a new lease"
+        assert json.loads(etcd.get(jodis))["token"] == token
+        with proxy.conn() as c:  # and it still serves
+            assert c.call("SET", key_in_slot(0, "c"), "v") == Status("OK")
+    finally:
+        proxy.stop()
+    assert etcd.get(jodis) is None
+
+
+def test_jodis_registration_on_etcd(etcd_factory, tmp_path, servers):
+    """jodis_name = "etcd": the proxy keeps its topology in the coordinator it
+    was started with (a directory here) and registers its jodis node, bound
+    to a lease, in etcd."""
+    g1, g2 = servers
+    etcd = etcd_factory()
+    coord = str(tmp_path / "coord")
+    _store_cluster("filesystem", coord, g1, g2)
+    proxy = Proxy(tmp_path, None, {"product_name": PRODUCT, "jodis_name": "etcd", "jodis_addr": etcd.addr},
+                  extra_args=["--filesystem", coord]).start()
+    try:
+        token = json.loads(proxy.get("/proxy/model").body)["token"]
+        jodis = f"/jodis/{PRODUCT}/proxy-{token}"
+        assert json.loads(etcd.get(jodis))["addr"] == proxy.addr
+        assert etcd.lease_of(jodis) not in (None, "0")
+        assert _list("filesystem", coord, f"/jodis/{PRODUCT}") == []  # not in the topology's store
+    finally:
+        proxy.stop()
+    assert etcd.get(jodis) is None

@@ -142,6 +142,33 @@ def test_haproxy_accepts_the_example():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_etcd_starts_with_the_example(tmp_path):
+    """deploy/configs/etcd/etcd.conf.yml, as one member of its own cluster on
+    loopback (name, URLs and data directory changed), serves the v3 API."""
+    client, peer = free_port(), free_port()
+    text = (CONFIGS / "etcd" / "etcd.conf.yml").read_text()
+    for key, value in {"data-dir": str(tmp_path / "etcd"),
+                       "listen-client-urls": f"http://127.0.0.1:{client}",
+                       "advertise-client-urls": f"http://127.0.0.1:{client}",
+                       "listen-peer-urls": f"http://127.0.0.1:{peer}",
+                       "initial-advertise-peer-urls": f"http://127.0.0.1:{peer}",
+                       "initial-cluster": f"etcd1=http://127.0.0.1:{peer}"}.items():
+        text, n = re.subn(rf"(?m)^{re.escape(key)}: .*$", f"{key}: {value}", text)
+        assert n == 1, key
+    cfg = tmp_path / "etcd.conf.yml"
+    cfg.write_text(text)
+    etcd = shutil.which("etcd") or "/usr/bin/etcd"
+
+    def answers():
+        try:
+            r = http("POST", f"http://127.0.0.1:{client}/v3/kv/range", body={"key": "Lw=="}, timeout=1, auth=None)
+            return r.status == 200 and "header" in r.json()
+        except OSError:
+            return False
+    proc = start_daemon([etcd, "--config-file", str(cfg)], tmp_path, answers, "etcd")
+    kill_proc(proc)
+
+
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed")
 def test_systemd_units_verify():
     units = sorted(str(p) for p in SYSTEMD.glob("*.service"))

@@ -4,6 +4,8 @@ path checked (HAProxy -> proxies -> groups with replicas, slots, sentinels,
 the web UI URL), a second start that changes nothing, stop (no process it
 started is left), start again (the same cluster, data kept), stop."""
 
+import base64
+import json
 import os
 import stat
 import re
@@ -252,3 +254,33 @@ def test_quickstart_start_again_and_stop(qs):
     assert len(pids) == 12, pids
     print(f"quickstart: start after stop {third:.1f}s")
     stop_and_check(pids)
+
+
+def test_quickstart_on_etcd(tmp_path):
+    """CODIS_QS_COORDINATOR=etcd: the same cluster with one etcd member in
+    place of ZooKeeper (deploy/configs/etcd/etcd.conf.yml), the topology in
+    etcd, status and stop covering it."""
+    q = QuickStart(tmp_path)
+    q.ports.update(ETCD=free_port(), ETCD_PEER=free_port())
+    q.env.update(CODIS_QS_COORDINATOR="etcd", CODIS_QS_ETCD_PORT=str(q.ports["ETCD"]),
+                 CODIS_QS_ETCD_PEER_PORT=str(q.ports["ETCD_PEER"]))
+    try:
+        r, _ = q.run("start")
+        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        assert "starting etcd" in r.stdout and re.search(rf"etcd: +127\.0\.0\.1:{q.ports['ETCD']}\n", r.stdout), r.stdout
+        assert not any("zookeeper" in name for name in q.seen_pids), q.seen_pids
+        with RespConn(q.ports["HAPROXY"]) as c:
+            k = key_in_slots(512, 1023, "qs-etcd")
+            assert c.call("SET", k, "v") == "OK" and c.call("GET", k) == b"v"
+        # the lock and the slots are keys in etcd
+        got = http("POST", f"http://127.0.0.1:{q.ports['ETCD']}/v3/kv/range", auth=None,
+                   body={"key": base64.b64encode(f"/codis3/{PRODUCT}/slots/slot-1023".encode()).decode()})
+        slot = json.loads(base64.b64decode(got.json()["kvs"][0]["value"]))
+        assert slot["group_id"] == 2
+        r, _ = q.run("status")
+        assert f"etcd 127.0.0.1:{q.ports['ETCD']}: running" in r.stdout, r.stdout
+        etcd_pid = q.seen_pids["etcd/etcd.pid"]
+    finally:
+        q.run("stop", timeout=120)
+        q.kill_leftovers()
+    assert not alive(etcd_pid)

@@ -284,7 +284,7 @@ TEST_CASE("describe lists keys and values, not secrets", "[config]") {
   CHECK(value("admin_compat_xauth") == false);
   CHECK(value("backend_user") == "codis-proxy");
   CHECK(value("backend_password") == "<absent>");
-  CHECK(items.size() == 70 - 7);  // 43 Codis keys + 27 ours, minus 7 secrets
+  CHECK(items.size() == 73 - 7);  // 43 Codis keys + 30 ours, minus 7 secrets
 }
 
 TEST_CASE("load_proxy_config reads a file and names it in errors", "[config]") {

@@ -137,9 +137,9 @@ TEST_CASE("filesystem coordinator: bad paths are rejected", "[coordinator]") {
 }
 
 TEST_CASE("filesystem coordinator: unknown coordinator names", "[coordinator]") {
-  auto c = codis::connect_coordinator("etcd", "127.0.0.1:2379");
+  auto c = codis::connect_coordinator("consul", "127.0.0.1:8500");
   REQUIRE_FALSE(c.ok());
-  CHECK_THAT(c.message(), Catch::Contains("zookeeper or filesystem"));
+  CHECK_THAT(c.message(), Catch::Contains("zookeeper, etcd or filesystem"));
 }
 
 TEST_CASE("filesystem coordinator: readers never see a partial write", "[coordinator]") {

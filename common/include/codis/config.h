@@ -50,6 +50,10 @@ struct ProxyConfig {
   std::string jodis_auth;
   Duration jodis_timeout = std::chrono::seconds(20);
   bool jodis_compatible = false;
+  // TLS to etcd (--etcd, jodis_name = "etcd"): CoordinatorOptions::tls_*.
+  std::string coordinator_tls_ca_file;
+  std::string coordinator_tls_cert_file;
+  std::string coordinator_tls_key_file;
 
   std::string proxy_datacenter;
   int proxy_max_clients = 1000;

@@ -4,11 +4,15 @@
 // holds its lock as an ephemeral node; proxies read slots and groups and
 // register their jodis node. Both watch for changes.
 //
-// Two implementations behind this interface (connect_coordinator):
+// Three implementations behind this interface (connect_coordinator):
 //  - "zookeeper": ZooKeeper through the C client (libzookeeper_mt). Sessions
 //    that expire are replaced by new ones; this client's ephemeral nodes are
 //    re-created (retried until they are) and its watches re-armed; watchers
 //    are told.
+//  - "etcd": etcd's v3 API through its HTTP/JSON gateway (coordinator_etcd.cpp).
+//    Ephemeral nodes are keys bound to a lease we keep alive; a lost lease is
+//    replaced and this client's ephemeral nodes re-created; watches follow
+//    etcd's watch stream.
 //  - "filesystem": a directory on one machine, Codis's fsclient layout
 //    (<root>/data/<path>), atomic writes by rename, ephemeral nodes tied to
 //    the creating process, watches by polling.
@@ -122,19 +126,31 @@ struct CoordinatorOptions {
   // nodes are then created with the digest ACL of that user only (under
   // /jodis also world-readable, for jodis clients), and open nodes left by a
   // cluster created without auth get it when first used (coordinator_zk.cpp).
+  // etcd: the user and password of etcd's own authentication (a token from
+  // /v3/auth/authenticate; etcd's roles decide what the user may touch).
   // Ignored by the filesystem store, which is private to its owner (0600/0700).
   std::string auth;
   // ZooKeeper: how long connect waits for a session, and the session timeout
   // asked of the server (which clamps it to [2, 20] x its tickTime).
+  // etcd: how long connect waits for an endpoint to answer, and the TTL of
+  // the lease of this client's ephemeral nodes (at least 2 s).
   // Filesystem: how long an operation waits for the store's lock file.
   std::chrono::milliseconds timeout{std::chrono::seconds(20)};
-  // Filesystem watches poll this often.
+  // Filesystem watches poll this often; etcd reopens a broken watch stream
+  // after this pause.
   std::chrono::milliseconds poll_interval{200};
+  // etcd: TLS to its endpoints when tls_ca_file is set (verified against that
+  // CA); with tls_cert_file and tls_key_file we present that client certificate.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
-// name: "zookeeper" (addr: "host:port[,host:port...]") or "filesystem"
-// (addr: the root directory, created if missing). ZooKeeper fails if no
-// session is established within `timeout`, with a message saying so.
+// name: "zookeeper" (addr: "host:port[,host:port...]"), "etcd" (addr:
+// "host:port[,host:port...]", or http(s):// URLs) or "filesystem" (addr: the
+// root directory, created if missing). ZooKeeper fails if no session is
+// established within `timeout`, etcd if no endpoint answers within it, with a
+// message saying so.
 Result<std::unique_ptr<Coordinator>> connect_coordinator(
     const std::string& name, const std::string& addr, std::string_view auth = {},
     std::chrono::milliseconds timeout = std::chrono::seconds(20));

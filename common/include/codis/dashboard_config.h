@@ -22,9 +22,13 @@ namespace codis {
 struct DashboardConfig {
   using Duration = std::chrono::milliseconds;
 
-  std::string coordinator_name = "filesystem";  // "zookeeper" or "filesystem" (etcd: not supported)
+  std::string coordinator_name = "filesystem";  // "zookeeper", "etcd" or "filesystem"
   std::string coordinator_addr = "/tmp/codis";
-  std::string coordinator_auth;  // ZooKeeper digest "user:password"
+  std::string coordinator_auth;  // "user:password": ZooKeeper's digest, etcd's user
+  // etcd only: TLS to its endpoints (CoordinatorOptions::tls_*).
+  std::string coordinator_tls_ca_file;
+  std::string coordinator_tls_cert_file;
+  std::string coordinator_tls_key_file;
 
   std::string admin_addr = "0.0.0.0:18080";
   // The admin plane's security (config_table.h add_admin_security_fields).

@@ -31,6 +31,9 @@ const char *const kDashboardActions[] = {
 const char *const kProxyActions[] = {"start",     "shutdown",    "log-level",
                                      "fillslots", "reset-stats", "forcegc"};
 
+// Actions on the coordinator itself (--zookeeper, --etcd or --filesystem).
+const char *const kCoordinatorActions[] = {"remove-lock", "dashboard-list", "config-dump"};
+
 // Views: --overview, --config, ... or Codis's bare words (config, model, ...).
 const char *const kViews[] = {"overview", "config", "model",      "stats",
                               "slots",    "group",  "list-group", "list-proxy"};
@@ -243,6 +246,7 @@ ParseOutcome parse_admin_args(int argc, const char *const *argv,
 
   bool help = false, verbose = false, proxy_view = false;
   std::string proxy_addr, dashboard_addr, auth, auth_file, product_auth, product, tls_ca;
+  std::string zookeeper, etcd, filesystem, zookeeper_auth, etcd_auth;
   int timeout_s = 10;
   std::vector<std::string> words;
   std::map<std::string, std::string> values;
@@ -258,6 +262,11 @@ ParseOutcome parse_admin_args(int argc, const char *const *argv,
   app.add_option("--product", product);
   app.add_option("--timeout", timeout_s)->check(CLI::Range(1, 3600));
   app.add_option("--tls-ca", tls_ca);
+  app.add_option("--zookeeper", zookeeper);
+  app.add_option("--zookeeper-auth", zookeeper_auth);
+  app.add_option("--etcd", etcd);
+  app.add_option("--etcd-auth", etcd_auth);
+  app.add_option("--filesystem", filesystem);
   app.add_option("words", words);
   for (std::string_view n : kValueOptions) {
     std::string name(n);
@@ -276,6 +285,8 @@ ParseOutcome parse_admin_args(int argc, const char *const *argv,
         std::vector<std::string_view>(std::begin(kProxyActions),
                                       std::end(kProxyActions)),
         std::vector<std::string_view>(std::begin(kViews), std::end(kViews)),
+        std::vector<std::string_view>(std::begin(kCoordinatorActions),
+                                      std::end(kCoordinatorActions)),
         std::vector<std::string_view>(std::begin(kSwitches),
                                       std::end(kSwitches))}) {
     for (auto n : list) {
@@ -335,6 +346,38 @@ ParseOutcome parse_admin_args(int argc, const char *const *argv,
                 "admin_tls_cert_file " + usage_hint());
   const bool to_proxy = app.count("--proxy") > 0,
              to_dashboard = app.count("--dashboard") > 0;
+  const int stores = (app.count("--zookeeper") > 0) + (app.count("--etcd") > 0) + (app.count("--filesystem") > 0);
+  std::vector<std::string> coordinator_actions;
+  for (std::string_view a : kCoordinatorActions) {
+    if (given.count(std::string(a)))
+      coordinator_actions.emplace_back(a);
+  }
+  if (stores > 0 || !coordinator_actions.empty()) {
+    // On the coordinator itself, as Codis 3.2's codis-admin.
+    if (to_proxy || to_dashboard)
+      return fail("--zookeeper, --etcd and --filesystem go without --proxy and --dashboard " + usage_hint());
+    if (stores != 1)
+      return fail(std::string(stores ? "give one of --zookeeper, --etcd and --filesystem, not several"
+                                     : "--" + coordinator_actions[0] + " needs --zookeeper, --etcd or --filesystem") +
+                  " " + usage_hint());
+    if (coordinator_actions.size() != 1 || given.size() != 1 || !words.empty())
+      return fail("with --zookeeper, --etcd or --filesystem give one of --remove-lock, --dashboard-list and "
+                  "--config-dump, and nothing else " + usage_hint());
+    c.target = AdminCommand::Target::kCoordinator;
+    c.action = coordinator_actions[0];
+    if (app.count("--zookeeper")) {
+      c.coordinator = "zookeeper", c.coordinator_addr = zookeeper, c.coordinator_auth = zookeeper_auth;
+    } else if (app.count("--etcd")) {
+      c.coordinator = "etcd", c.coordinator_addr = etcd, c.coordinator_auth = etcd_auth;
+    } else {
+      c.coordinator = "filesystem", c.coordinator_addr = filesystem;
+    }
+    if (c.coordinator_addr.empty())
+      return fail("--" + c.coordinator + " needs an address");
+    if (c.action != "dashboard-list" && c.product.empty())
+      return fail("--" + c.action + " needs --product=NAME " + usage_hint());
+    return ParseOutcome{std::move(c), "", 0};
+  }
   if (to_proxy == to_dashboard) {
     return fail(
         std::string(
@@ -887,6 +930,8 @@ private:
 
 Status run_admin(const AdminCommand &cmd, std::ostream &out,
                  std::ostream &err) {
+  if (cmd.target == AdminCommand::Target::kCoordinator)
+    return run_coordinator_command(cmd, out, err);
   http::ClientOptions options;
   options.timeout = std::chrono::milliseconds(cmd.timeout_ms);
   options.bearer = cmd.auth;  // the admin secret, as "Authorization: Bearer"
@@ -940,6 +985,11 @@ Usage:
   codis-admin [-v] --dashboard=ADDR  --slot-action    --interval=VALUE
   codis-admin [-v] --dashboard=ADDR  --slot-action    --disabled=VALUE
   codis-admin [-v] --dashboard=ADDR  --rebalance     [--confirm]
+  codis-admin [-v] --remove-lock    --product=NAME STORE
+  codis-admin [-v] --config-dump    --product=NAME STORE
+  codis-admin [-v] --dashboard-list                STORE
+    STORE: --zookeeper=ADDR [--zookeeper-auth=USER:PASSWORD] | --etcd=ADDR [--etcd-auth=USER:PASSWORD]
+           | --filesystem=ROOT   (the coordinator itself, with no dashboard running)
 
 Options:
   --proxy=ADDR        a proxy's admin address (admin_addr in proxy.toml)
@@ -960,6 +1010,10 @@ Options:
   --timeout=SECONDS   deadline of each HTTP call (default 10)
   --tls-ca=FILE       HTTPS: the daemon serves its admin port with TLS
                       (admin_tls_cert_file); verify it against this CA file
+  --remove-lock       remove /codis3/NAME/topom, the lock of a dashboard that died
+                      (ZooKeeper and etcd remove it themselves when its session or lease expires)
+  --config-dump       print the product's slots, groups, proxies and sentinels as JSON
+  --dashboard-list    print every product and its dashboard's address
   -v, --verbose       print each call on stderr
   -h, --help          this text
   Flags take their value either way: --gid=1 or --gid 1. Codis's bare view

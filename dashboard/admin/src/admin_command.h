@@ -19,7 +19,7 @@
 namespace codis::admin {
 
 struct AdminCommand {
-  enum class Target { kNone, kProxy, kDashboard };
+  enum class Target { kNone, kProxy, kDashboard, kCoordinator };
   Target target = Target::kNone;
   std::string addr;    // --proxy / --dashboard
   std::string auth;    // the admin secret (--auth, CODIS_ADMIN_AUTH or a file); "" = none
@@ -29,6 +29,10 @@ struct AdminCommand {
   int timeout_ms = 10000;
   std::string tls_ca;  // --tls-ca: HTTPS, verifying the daemon against this CA file
   bool verbose = false;
+  // Target::kCoordinator (--remove-lock, --dashboard-list, --config-dump):
+  // "zookeeper", "etcd" or "filesystem", from --zookeeper/--etcd/--filesystem
+  // ADDR, with --zookeeper-auth/--etcd-auth USER:PASSWORD.
+  std::string coordinator, coordinator_addr, coordinator_auth;
 
   // The one action ("" = print the overview or `view`), e.g. "create-group".
   std::string action;
@@ -60,6 +64,8 @@ ParseOutcome parse_admin_args(int argc, const char *const *argv,
 
 // Runs `cmd`; an error message names the daemon, the call and the cause.
 Status run_admin(const AdminCommand &cmd, std::ostream &out, std::ostream &err);
+// The Target::kCoordinator commands (admin_coordinator.cpp).
+Status run_coordinator_command(const AdminCommand &cmd, std::ostream &out, std::ostream &err);
 
 // The long help: usage lines as Codis's codis-admin, then worked examples.
 std::string admin_usage();

@@ -52,7 +52,15 @@ TEST_CASE("dashboard.toml: values and errors name the line and key") {
   CHECK(unknown.message().find("line 2") != std::string::npos);
   CHECK(unknown.message().find("no_such_key") != std::string::npos);
   CHECK(!codis::parse_dashboard_config("migration_method = \"fast\"\n").ok());
-  CHECK(!codis::parse_dashboard_config("coordinator_name = \"etcd\"\n").ok());
+  CHECK(!codis::parse_dashboard_config("coordinator_name = \"consul\"\n").ok());
+  CHECK(codis::parse_dashboard_config("coordinator_name = \"etcd\"\ncoordinator_addr = \"127.0.0.1:2379\"\n").ok());
+  // TLS to the coordinator: etcd only, the CA needed, certificate and key together.
+  CHECK(!codis::parse_dashboard_config("coordinator_name = \"zookeeper\"\ncoordinator_tls_ca_file = \"ca.pem\"\n").ok());
+  CHECK(!codis::parse_dashboard_config("coordinator_name = \"etcd\"\ncoordinator_tls_cert_file = \"c.pem\"\n"
+                                       "coordinator_tls_key_file = \"k.pem\"\n").ok());
+  CHECK(!codis::parse_dashboard_config("coordinator_name = \"etcd\"\ncoordinator_tls_ca_file = \"ca.pem\"\n"
+                                       "coordinator_tls_cert_file = \"c.pem\"\n").ok());
+  CHECK(codis::parse_dashboard_config("coordinator_name = \"etcd\"\ncoordinator_tls_ca_file = \"ca.pem\"\n").ok());
   CHECK(!codis::parse_dashboard_config("migration_timeout = \"soon\"\n").ok());
   CHECK(!codis::parse_dashboard_config("migration_parallel_slots = 0\n").ok());
   CHECK(!codis::parse_dashboard_config("product_name = \"a/b\"\n").ok());
