@@ -12,6 +12,7 @@
 #include <bit>
 #include <charconv>
 #include <chrono>
+#include <utility>
 
 #include "acl.h"
 #include "auth_throttle.h"
@@ -26,8 +27,8 @@ namespace codis::proxy {
 namespace asio = boost::asio;
 
 namespace {
-constexpr size_t kReadChunk = 16 * 1024;
-constexpr size_t kIdleBuffer = 16 * 1024;
+constexpr size_t kReadChunk = Worker::kInputBuffer;
+constexpr size_t kKeepOutput = 64 * 1024;  // a bigger output buffer is freed once written
 
 resp::Limits limits_from(const ProxyConfig& c) {
   resp::Limits l;
@@ -40,13 +41,12 @@ resp::Limits limits_from(const ProxyConfig& c) {
 }  // namespace
 
 Session::Session(Worker& worker, asio::ip::tcp::socket socket, uint64_t id, bool tls)
-    : worker_(worker), socket_(std::move(socket)), tls_wanted_(tls), id_(id), in_(kIdleBuffer),
-      parser_(limits_from(worker.config())) {
+    : worker_(worker), socket_(std::move(socket)), tls_wanted_(tls), id_(id) {
   acl_start();
 }
 
 Session::~Session() {
-  for (auto& r : queue_) r->session = nullptr;
+  queue_.for_each([](const RequestPtr& r) { r->session = nullptr; });
 }
 
 void Session::start() {
@@ -57,8 +57,7 @@ void Session::start() {
     socket_.set_option(asio::socket_base::keep_alive(true), ec);
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) {
-    peer_ip_ = ep.address().to_string();
-    peer_ = peer_ip_ + ":" + std::to_string(ep.port());
+    peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
   last_active_ms_ = worker_.now_ms();
   if (tls_wanted_) {
@@ -123,16 +122,18 @@ void Session::tls_handshake() {
 void Session::tls_read() {
   for (;;) {
     if (closed_ || read_paused_ || close_after_write_) return;
-    char* p = in_.prepare(kReadChunk);
+    char* p = prepare_input();
     size_t n = 0;
     auto io = tls_->read(p, in_.writable(), n);
     if (io == TlsConn::Io::kOk) {
       in_.commit(n);
       last_active_ms_ = worker_.now_ms();
       process_input();
+      account();
       if (tls_->drained()) break;
       continue;
     }
+    if (in_.empty()) worker_.return_input(in_);
     if (io == TlsConn::Io::kWantRead) break;
     if (io == TlsConn::Io::kWantWrite) {  // a TLS 1.3 key update's answer waits for room
       tls_wait(false, io, &Session::tls_read);
@@ -162,7 +163,7 @@ void Session::tls_flush() {
   }
   if (off == out_.size()) {
     out_.clear();
-    if (out_.capacity() > 1024 * 1024) std::string().swap(out_);
+    if (out_.capacity() > kKeepOutput) std::string().swap(out_);
     if (close_after_write_ && queue_.empty()) close("closing after reply");
     return;
   }
@@ -199,13 +200,14 @@ void Session::read_now() {
   const int fd = socket_.native_handle();
   for (;;) {
     if (closed_ || read_paused_ || close_after_write_ || auth_hold_) return;
-    char* p = in_.prepare(kReadChunk);
+    char* p = prepare_input();
     const size_t cap = in_.writable();
     const ssize_t n = ::recv(fd, p, cap, MSG_DONTWAIT);
     if (n > 0) {
       in_.commit(static_cast<size_t>(n));
       last_active_ms_ = worker_.now_ms();
       process_input();
+      account();
       if (static_cast<size_t>(n) == cap) continue;
       break;
     }
@@ -214,11 +216,22 @@ void Session::read_now() {
       return;
     }
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (in_.empty()) worker_.return_input(in_);
+      break;
+    }
     close("read error");
     return;
   }
   start_read();
+}
+
+// Room for the next read. A session with nothing buffered borrows its worker's
+// spare buffer (process_input gives it back once all of it is parsed); one in
+// the middle of a big bulk grows its buffer to where that bulk ends, not past.
+char* Session::prepare_input() {
+  if (in_.capacity() == 0) worker_.lend_input(in_);
+  return in_.prepare(kReadChunk, in_.empty() || !parser_ ? 0 : parser_->known_length());
 }
 
 void Session::process_input() {
@@ -228,25 +241,26 @@ void Session::process_input() {
       read_paused_ = true;  // resumes in on_done() once backends catch up
       break;
     }
+    if (!parser_) parser_ = std::make_unique<resp::RequestParser>(limits_from(worker_.config()));
     std::string_view data = in_.readable();
-    auto st = parser_.parse(data);
+    auto st = parser_->parse(data);
     if (st == resp::ParseStatus::kIncomplete) break;
     if (st == resp::ParseStatus::kError) {
       ++worker_.stats().protocol_errors;
-      spdlog::info("session {} ({}): {}; closing", id_, peer_, parser_.error());
+      spdlog::info("session {} ({}): {}; closing", id_, peer_, parser_->error());
       RequestPtr req = enqueue(nullptr);
-      error_now(req, "ERR " + parser_.error());
+      error_now(req, "ERR " + parser_->error());
       close_after_write_ = true;  // as Redis does: the stream cannot be resynchronised
       in_.consume(in_.size());
       worker_.mark_dirty(this);
       break;
     }
-    size_t used = parser_.consumed();
-    auto args = parser_.args();
-    if (!args.empty()) dispatch(args, data.substr(0, used), parser_.is_inline());
+    size_t used = parser_->consumed();
+    auto args = parser_->args();
+    if (!args.empty()) dispatch(args, data.substr(0, used), parser_->is_inline());
     in_.consume(used);
   }
-  if (in_.empty()) in_.shrink_to(kIdleBuffer);
+  if (in_.empty()) worker_.return_input(in_);
 }
 
 RequestPtr Session::enqueue(const CommandInfo* cmd) {
@@ -323,29 +337,30 @@ void Session::dispatch(std::span<const std::string_view> args, std::string_view 
     error_now(req, wrong_arity_error(*cmd));
     return;
   }
-  keys_.clear();
+  std::vector<int>& keys = worker_.keys_scratch;
+  keys.clear();
   std::string err;
-  if (!command_keys(*cmd, args, keys_, err)) {
+  if (!command_keys(*cmd, args, keys, err)) {
     error_now(req, err);
     return;
   }
-  if (keys_.empty()) {
+  if (keys.empty()) {
     forward_keyless(req, args, raw, is_inline);
     return;
   }
-  uint32_t slot = slot_of(args[keys_[0]]);
+  uint32_t slot = slot_of(args[keys[0]]);
   bool one_slot = true;
-  for (size_t i = 1; i < keys_.size() && one_slot; ++i) one_slot = slot_of(args[keys_[i]]) == slot;
+  for (size_t i = 1; i < keys.size() && one_slot; ++i) one_slot = slot_of(args[keys[i]]) == slot;
   req->slot = static_cast<uint16_t>(slot);
   if (one_slot && request_blocks(*cmd, args)) {
     if (is_inline) resp::append_command(req->encoded, args);
     forward_blocking(req, is_inline ? std::string_view(req->encoded) : raw, slot);
   } else if (one_slot) {
-    forward_single(req, args, raw, is_inline, keys_);
+    forward_single(req, args, raw, is_inline, keys);
   } else if (cmd->handling == Handling::kForward) {
     error_now(req, "CROSSSLOT Keys in request don't hash to the same slot");
   } else {
-    split(req, args, keys_);
+    split(req, args, keys);
   }
 }
 
@@ -461,6 +476,7 @@ void Session::on_done(Request* req, std::string_view reply) {
 
 void Session::flush() {
   flush_scheduled = false;
+  account();  // replies may have grown out_ (also while a write is under way)
   if (closed_ || writing_ || auth_hold_) return;
   if (out_.empty()) {
     if (close_after_write_ && queue_.empty()) close("closing after reply");
@@ -481,7 +497,7 @@ void Session::flush() {
   }
   if (n == out_.size()) {
     out_.clear();
-    if (out_.capacity() > 1024 * 1024) std::string().swap(out_);
+    if (out_.capacity() > kKeepOutput) std::string().swap(out_);
     if (close_after_write_ && queue_.empty()) close("closing after reply");
     return;
   }
@@ -499,7 +515,7 @@ void Session::flush() {
       return;
     }
     sending_.clear();
-    if (sending_.capacity() > 1024 * 1024) std::string().swap(sending_);
+    if (sending_.capacity() > kKeepOutput) std::string().swap(sending_);
     if (!out_.empty() || close_after_write_) flush();
   });
 }
@@ -513,9 +529,10 @@ void Session::close(const char* why) {
   if (closed_) return;
   closed_ = true;
   spdlog::debug("session {} ({}) closed: {}", id_, peer_, why);
+  worker_.client_memory_changed(std::exchange(counted_, 0), 0);  // freed with the session
   release_pubsub();
   release_dedicated();
-  for (auto& r : queue_) r->session = nullptr;
+  queue_.for_each([](const RequestPtr& r) { r->session = nullptr; });
   queue_.clear();
   if (hold_timer_) hold_timer_->cancel();
   if (tls_) tls_->shutdown();  // close_notify, if the socket takes it now
@@ -541,7 +558,7 @@ bool Session::check_auth(std::string_view user, std::string_view pass, const Req
   }
   auto& throttle = thread_auth_throttle();
   const int64_t now = worker_.now_ms();
-  const int64_t release = throttle.admit(peer_ip_, now);
+  const int64_t release = throttle.admit(peer_ip(), now);
   if (release < 0) {
     // The address's queue is too long: refuse without checking, so guesses learn nothing.
     ++auth_failures_;
@@ -555,7 +572,7 @@ bool Session::check_auth(std::string_view user, std::string_view pass, const Req
   if (!acl_login(user.empty() ? std::string_view("default") : user, pass)) {
     ++auth_failures_;
     ++worker_.stats().auth_failures;
-    throttle.failed(peer_ip_, now);
+    throttle.failed(peer_ip(), now);
     log_auth_failure(peer_, auth_failures_, false, now);
     error_now(req, "WRONGPASS invalid username-password pair or user is disabled.");
     hold_until(std::max(release, now + AuthThrottle::connection_delay_ms(auth_failures_)));

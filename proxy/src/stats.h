@@ -45,6 +45,8 @@ struct WorkerStats {
   uint64_t protocol_errors = 0;
   uint64_t slow_requests = 0;
   uint64_t auth_failures = 0;  // client AUTH (or HELLO AUTH) with a wrong password, or refused while throttled
+  uint64_t client_memory_closes = 0;  // sessions closed over proxy_max_client_memory
+  uint64_t client_memory_bytes = 0;   // gauge: the sessions' buffers now (set in snapshots only)
   std::vector<CommandStats> commands;  // indexed by CommandInfo::index
 
   explicit WorkerStats(size_t ncommands = 0) : commands(ncommands) {}
