@@ -11,7 +11,6 @@
 #include <cstring>
 #include <memory>
 #include <string_view>
-#include <utility>
 
 namespace codis::proxy {
 
@@ -62,12 +61,6 @@ class IoBuffer {
   }
   // Frees the memory of an empty buffer.
   void release() { shrink_to(0); }
-  void swap(IoBuffer& o) noexcept {
-    std::swap(data_, o.data_);
-    std::swap(cap_, o.cap_);
-    std::swap(begin_, o.begin_);
-    std::swap(end_, o.end_);
-  }
   size_t capacity() const { return cap_; }
 
  private:

@@ -1,7 +1,8 @@
-// RequestQueue: a session's requests in arrival order (a ring of RequestPtr).
-// Unlike std::deque, which allocates a map and a 512-byte block as soon as it
-// is constructed, it holds no memory until the first request, and release()
-// gives it back once the session is idle (docs/design.md, client memory).
+// RequestQueue: a session's requests in arrival order (a ring of requests,
+// each holding one reference). Unlike std::deque, which allocates a map and a
+// 512-byte block as soon as it is constructed, it holds no memory until the
+// first request, and release() gives it back once the session is idle
+// (docs/design.md §8.5).
 #pragma once
 
 #include <cstddef>
@@ -13,20 +14,27 @@ namespace codis::proxy {
 
 class RequestQueue {
  public:
+  RequestQueue() = default;
+  RequestQueue(const RequestQueue&) = delete;
+  RequestQueue& operator=(const RequestQueue&) = delete;
+  ~RequestQueue() { clear(); }
+
   bool empty() const { return size_ == 0; }
   size_t size() const { return size_; }
   size_t capacity() const { return cap_; }
-  const RequestPtr& front() const { return buf_[head_]; }
+  Request* front() const { return buf_[head_]; }
 
-  void push_back(RequestPtr r) {
+  void push_back(const RequestPtr& r) {
     if (size_ == cap_) grow();
-    buf_[(head_ + size_) & (cap_ - 1)] = std::move(r);
+    ++r->refs;
+    buf_[(head_ + size_) & (cap_ - 1)] = r.get();
     ++size_;
   }
   void pop_front() {
-    buf_[head_] = RequestPtr();
+    Request* r = buf_[head_];
     head_ = (head_ + 1) & (cap_ - 1);
     --size_;
+    unref(r);
   }
   void clear() {
     while (size_) pop_front();
@@ -47,16 +55,19 @@ class RequestQueue {
   }
 
  private:
+  static void unref(Request* r) {
+    if (--r->refs == 0) free_request(r);
+  }
   void grow() {
     const size_t ncap = cap_ ? cap_ * 2 : 8;
-    std::unique_ptr<RequestPtr[]> n(new RequestPtr[ncap]);
-    for (size_t i = 0; i < size_; ++i) n[i] = std::move(buf_[(head_ + i) & (cap_ - 1)]);
+    std::unique_ptr<Request*[]> n(new Request*[ncap]);
+    for (size_t i = 0; i < size_; ++i) n[i] = buf_[(head_ + i) & (cap_ - 1)];
     buf_ = std::move(n);
     cap_ = ncap;
     head_ = 0;
   }
 
-  std::unique_ptr<RequestPtr[]> buf_;
+  std::unique_ptr<Request*[]> buf_;
   size_t cap_ = 0;  // a power of two
   size_t head_ = 0;
   size_t size_ = 0;

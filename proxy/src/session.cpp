@@ -27,7 +27,7 @@ namespace codis::proxy {
 namespace asio = boost::asio;
 
 namespace {
-constexpr size_t kReadChunk = Worker::kInputBuffer;
+constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kKeepOutput = 64 * 1024;  // a bigger output buffer is freed once written
 
 resp::Limits limits_from(const ProxyConfig& c) {
@@ -46,7 +46,7 @@ Session::Session(Worker& worker, asio::ip::tcp::socket socket, uint64_t id, bool
 }
 
 Session::~Session() {
-  queue_.for_each([](const RequestPtr& r) { r->session = nullptr; });
+  queue_.for_each([](Request* r) { r->session = nullptr; });
 }
 
 void Session::start() {
@@ -72,6 +72,21 @@ void Session::start() {
     return;
   }
   read_now();  // a client may have sent before the socket was registered
+}
+
+// Room for the next read. The buffer is made on the first read and grows by
+// doubling, but a session in the middle of a big bulk grows it to where that
+// bulk ends, not past; its size is counted (client memory) when it changes.
+char* Session::grow_input() {
+  char* p = in_.prepare(kReadChunk, in_.empty() || !parser_ ? 0 : parser_->known_length());
+  account();  // may close this session (over proxy_max_client_memory): callers check closed_
+  return p;
+}
+
+inline char* Session::prepare_input() {
+  if (in_.writable() >= kReadChunk) [[likely]]
+    return in_.prepare(kReadChunk);
+  return grow_input();
 }
 
 // ---------------------------------------------------------------- TLS
@@ -123,17 +138,16 @@ void Session::tls_read() {
   for (;;) {
     if (closed_ || read_paused_ || close_after_write_) return;
     char* p = prepare_input();
+    if (closed_) return;
     size_t n = 0;
     auto io = tls_->read(p, in_.writable(), n);
     if (io == TlsConn::Io::kOk) {
       in_.commit(n);
       last_active_ms_ = worker_.now_ms();
       process_input();
-      account();
       if (tls_->drained()) break;
       continue;
     }
-    if (in_.empty()) worker_.return_input(in_);
     if (io == TlsConn::Io::kWantRead) break;
     if (io == TlsConn::Io::kWantWrite) {  // a TLS 1.3 key update's answer waits for room
       tls_wait(false, io, &Session::tls_read);
@@ -163,7 +177,10 @@ void Session::tls_flush() {
   }
   if (off == out_.size()) {
     out_.clear();
-    if (out_.capacity() > kKeepOutput) std::string().swap(out_);
+    if (out_.capacity() > kKeepOutput) {
+      std::string().swap(out_);
+      account();
+    }
     if (close_after_write_ && queue_.empty()) close("closing after reply");
     return;
   }
@@ -201,13 +218,13 @@ void Session::read_now() {
   for (;;) {
     if (closed_ || read_paused_ || close_after_write_ || auth_hold_) return;
     char* p = prepare_input();
+    if (closed_) return;
     const size_t cap = in_.writable();
     const ssize_t n = ::recv(fd, p, cap, MSG_DONTWAIT);
     if (n > 0) {
       in_.commit(static_cast<size_t>(n));
       last_active_ms_ = worker_.now_ms();
       process_input();
-      account();
       if (static_cast<size_t>(n) == cap) continue;
       break;
     }
@@ -217,7 +234,10 @@ void Session::read_now() {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      if (in_.empty()) worker_.return_input(in_);
+      if (in_.empty() && in_.capacity()) {  // nothing came (a connection's first look): no buffer yet
+        in_.release();
+        account();
+      }
       break;
     }
     close("read error");
@@ -226,13 +246,6 @@ void Session::read_now() {
   start_read();
 }
 
-// Room for the next read. A session with nothing buffered borrows its worker's
-// spare buffer (process_input gives it back once all of it is parsed); one in
-// the middle of a big bulk grows its buffer to where that bulk ends, not past.
-char* Session::prepare_input() {
-  if (in_.capacity() == 0) worker_.lend_input(in_);
-  return in_.prepare(kReadChunk, in_.empty() || !parser_ ? 0 : parser_->known_length());
-}
 
 void Session::process_input() {
   const size_t max_pipeline = worker_.config().session_max_pipeline;
@@ -241,26 +254,31 @@ void Session::process_input() {
       read_paused_ = true;  // resumes in on_done() once backends catch up
       break;
     }
-    if (!parser_) parser_ = std::make_unique<resp::RequestParser>(limits_from(worker_.config()));
+    if (!parser_) [[unlikely]]
+      parser_ = std::make_unique<resp::RequestParser>(limits_from(worker_.config()));
+    resp::RequestParser& parser = *parser_;
     std::string_view data = in_.readable();
-    auto st = parser_->parse(data);
+    auto st = parser.parse(data);
     if (st == resp::ParseStatus::kIncomplete) break;
     if (st == resp::ParseStatus::kError) {
       ++worker_.stats().protocol_errors;
-      spdlog::info("session {} ({}): {}; closing", id_, peer_, parser_->error());
+      spdlog::info("session {} ({}): {}; closing", id_, peer_, parser.error());
       RequestPtr req = enqueue(nullptr);
-      error_now(req, "ERR " + parser_->error());
+      error_now(req, "ERR " + parser.error());
       close_after_write_ = true;  // as Redis does: the stream cannot be resynchronised
       in_.consume(in_.size());
       worker_.mark_dirty(this);
       break;
     }
-    size_t used = parser_->consumed();
-    auto args = parser_->args();
-    if (!args.empty()) dispatch(args, data.substr(0, used), parser_->is_inline());
+    size_t used = parser.consumed();
+    auto args = parser.args();
+    if (!args.empty()) dispatch(args, data.substr(0, used), parser.is_inline());
     in_.consume(used);
   }
-  if (in_.empty()) worker_.return_input(in_);
+  if (in_.empty() && in_.capacity() > kReadChunk) {  // a big request's buffer goes once it is parsed
+    in_.release();
+    account();
+  }
 }
 
 RequestPtr Session::enqueue(const CommandInfo* cmd) {
@@ -444,14 +462,14 @@ void Session::split(const RequestPtr& req, std::span<const std::string_view> arg
 void Session::on_done(Request* req, std::string_view reply) {
   --waiting_;
   if (closed_) return;
-  if (!queue_.empty() && queue_.front().get() == req) {
+  if (!queue_.empty() && queue_.front() == req) {
     out_.append(reply);
     queue_.pop_front();
     while (!queue_.empty() && queue_.front()->done) {
       out_.append(queue_.front()->reply);
       queue_.pop_front();
     }
-    if (deferred_wait_ && !queue_.empty() && queue_.front().get() == deferred_wait_.get()) {
+    if (deferred_wait_ && !queue_.empty() && queue_.front() == deferred_wait_.get()) {
       RequestPtr w = std::move(deferred_wait_);
       issue_wait(w);
     }
@@ -476,7 +494,8 @@ void Session::on_done(Request* req, std::string_view reply) {
 
 void Session::flush() {
   flush_scheduled = false;
-  account();  // replies may have grown out_ (also while a write is under way)
+  if (out_.capacity() != out_counted_) [[unlikely]]
+    account();  // replies grew out_ (also while a write is under way)
   if (closed_ || writing_ || auth_hold_) return;
   if (out_.empty()) {
     if (close_after_write_ && queue_.empty()) close("closing after reply");
@@ -497,13 +516,17 @@ void Session::flush() {
   }
   if (n == out_.size()) {
     out_.clear();
-    if (out_.capacity() > kKeepOutput) std::string().swap(out_);
+    if (out_.capacity() > kKeepOutput) {
+      std::string().swap(out_);
+      account();
+    }
     if (close_after_write_ && queue_.empty()) close("closing after reply");
     return;
   }
   writing_ = true;
   sending_.assign(out_, n);
   out_.clear();
+  account();
   asio::async_write(socket_, asio::buffer(sending_), [this](const boost::system::error_code& ec, size_t) {
     writing_ = false;
     if (closed_) {
@@ -515,7 +538,10 @@ void Session::flush() {
       return;
     }
     sending_.clear();
-    if (sending_.capacity() > kKeepOutput) std::string().swap(sending_);
+    if (sending_.capacity() > kKeepOutput) {
+      std::string().swap(sending_);
+      account();
+    }
     if (!out_.empty() || close_after_write_) flush();
   });
 }
@@ -532,7 +558,7 @@ void Session::close(const char* why) {
   worker_.client_memory_changed(std::exchange(counted_, 0), 0);  // freed with the session
   release_pubsub();
   release_dedicated();
-  queue_.for_each([](const RequestPtr& r) { r->session = nullptr; });
+  queue_.for_each([](Request* r) { r->session = nullptr; });
   queue_.clear();
   if (hold_timer_) hold_timer_->cancel();
   if (tls_) tls_->shutdown();  // close_notify, if the socket takes it now

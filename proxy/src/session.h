@@ -62,12 +62,14 @@ class Session {
   const std::string& peer() const { return peer_; }
 
   // Client memory (docs/design.md §8.5): the bytes of this session's buffers
-  // counted in its worker's total, brought up to date after reads and before
-  // writes (a few loads and a compare unless a buffer changed size).
+  // counted in its worker's total. Brought up to date where a buffer may have
+  // changed size: where the input buffer grows or is freed, where the output
+  // strings are freed, and before each write if out_ grew.
   size_t client_memory() const { return counted_; }
   void account() {
-    const size_t now = in_.capacity() + out_.capacity() + sending_.capacity();
-    if (now != counted_) [[unlikely]] recount(now);
+    out_counted_ = out_.capacity();
+    const size_t now = in_.capacity() + out_counted_ + sending_.capacity();
+    if (now != counted_) recount(now);
   }
   // A quiet session frees its buffers, its parser and its queue's ring (client_memory.cpp);
   // returns the bytes freed besides its buffers.
@@ -83,6 +85,7 @@ class Session {
   void tls_wait(bool for_write_side, TlsConn::Io want, void (Session::*then)());
   void process_input();
   char* prepare_input();
+  char* grow_input();
   void recount(size_t now);
   void dispatch(std::span<const std::string_view> args, std::string_view raw, bool is_inline);
   RequestPtr enqueue(const struct CommandInfo* cmd);
@@ -163,6 +166,7 @@ class Session {
   std::string out_;
   std::string sending_;
   size_t counted_ = 0;            // see client_memory()
+  size_t out_counted_ = 0;        // out_.capacity() when counted
   int64_t last_active_ms_ = 0;
   std::string name_;  // CLIENT SETNAME / HELLO SETNAME
   // Connections of this session alone, per (group master, db): blocking

@@ -27,7 +27,6 @@
 #include "client_memory.h"
 #include "codis/config.h"
 #include "codis/tls.h"
-#include "io_buffer.h"
 #include "request.h"
 #include "routing_table.h"
 #include "stats.h"
@@ -126,17 +125,6 @@ class Worker {
   void client_memory_changed(size_t was, size_t now);
   // Runs on this worker's thread, also when another worker asks.
   void enforce_client_memory();
-  // Input buffers: a session with nothing buffered reads into its worker's
-  // spare one and gives it back once all of it is parsed, so only sessions
-  // holding part of a request keep a buffer of their own.
-  void lend_input(IoBuffer& b) { b.swap(spare_input_); }
-  void return_input(IoBuffer& b) {
-    if (b.capacity() == kInputBuffer && spare_input_.capacity() == 0)
-      b.swap(spare_input_);
-    else
-      b.release();
-  }
-  static constexpr size_t kInputBuffer = 16 * 1024;
   // Key positions of the request being dispatched / checked against the user's key patterns:
   // scratch of the worker, not of each session (an idle session's size counts).
   std::vector<int> keys_scratch;
@@ -187,7 +175,6 @@ class Worker {
   uint32_t slow_logged_ = 0;  // slow-log lines this tick
   uint64_t next_session_id_ = 1;
   WorkerStats stats_;
-  IoBuffer spare_input_;
   int64_t client_bytes_ = 0;         // buffers of this worker's sessions (published in ctx_.client_memory)
   int64_t biggest_published_ = 0;    // what ctx_.client_memory has as this worker's biggest session
   uint64_t freed_since_trim_ = 0;    // bytes freed since the allocator was last asked to give memory back
