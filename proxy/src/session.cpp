@@ -12,6 +12,7 @@
 #include <bit>
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "acl.h"
@@ -74,19 +75,35 @@ void Session::start() {
   read_now();  // a client may have sent before the socket was registered
 }
 
-// Room for the next read. The buffer is made on the first read and grows by
-// doubling, but a session in the middle of a big bulk grows it to where that
-// bulk ends, not past; its size is counted (client memory) when it changes.
+// Where the next read goes. A session with nothing buffered reads into its
+// worker's buffer, and keeps (keep_input) only the part of a request left
+// unparsed; its own buffer grows by doubling, but in the middle of a big bulk
+// to where that bulk ends, not past, and its size is counted (client memory).
+inline IoBuffer& Session::input_buffer() {
+  IoBuffer& shared = worker_.input_scratch;
+  return in_.empty() && shared.empty() ? shared : in_;
+}
+
 char* Session::grow_input() {
   char* p = in_.prepare(kReadChunk, in_.empty() || !parser_ ? 0 : parser_->known_length());
   account();  // may close this session (over proxy_max_client_memory): callers check closed_
   return p;
 }
 
-inline char* Session::prepare_input() {
-  if (in_.writable() >= kReadChunk) [[likely]]
-    return in_.prepare(kReadChunk);
+inline char* Session::prepare_input(IoBuffer& buf) {
+  if (buf.writable() >= kReadChunk || &buf != &in_) [[likely]]
+    return buf.prepare(kReadChunk);
   return grow_input();
+}
+
+void Session::keep_input(IoBuffer& shared) {
+  if (!closed_) {
+    const std::string_view rest = shared.readable();
+    std::memcpy(in_.prepare(rest.size()), rest.data(), rest.size());
+    in_.commit(rest.size());
+    account();
+  }
+  shared.consume(shared.size());
 }
 
 // ---------------------------------------------------------------- TLS
@@ -137,14 +154,15 @@ void Session::tls_handshake() {
 void Session::tls_read() {
   for (;;) {
     if (closed_ || read_paused_ || close_after_write_) return;
-    char* p = prepare_input();
+    IoBuffer& buf = input_buffer();
+    char* p = prepare_input(buf);
     if (closed_) return;
     size_t n = 0;
-    auto io = tls_->read(p, in_.writable(), n);
+    auto io = tls_->read(p, buf.writable(), n);
     if (io == TlsConn::Io::kOk) {
-      in_.commit(n);
+      buf.commit(n);
       last_active_ms_ = worker_.now_ms();
-      process_input();
+      process_input(buf);
       if (tls_->drained()) break;
       continue;
     }
@@ -217,14 +235,15 @@ void Session::read_now() {
   const int fd = socket_.native_handle();
   for (;;) {
     if (closed_ || read_paused_ || close_after_write_ || auth_hold_) return;
-    char* p = prepare_input();
+    IoBuffer& buf = input_buffer();
+    char* p = prepare_input(buf);
     if (closed_) return;
-    const size_t cap = in_.writable();
+    const size_t cap = buf.writable();
     const ssize_t n = ::recv(fd, p, cap, MSG_DONTWAIT);
     if (n > 0) {
-      in_.commit(static_cast<size_t>(n));
+      buf.commit(static_cast<size_t>(n));
       last_active_ms_ = worker_.now_ms();
-      process_input();
+      process_input(buf);
       if (static_cast<size_t>(n) == cap) continue;
       break;
     }
@@ -233,13 +252,7 @@ void Session::read_now() {
       return;
     }
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      if (in_.empty() && in_.capacity()) {  // nothing came (a connection's first look): no buffer yet
-        in_.release();
-        account();
-      }
-      break;
-    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
     close("read error");
     return;
   }
@@ -247,9 +260,9 @@ void Session::read_now() {
 }
 
 
-void Session::process_input() {
+void Session::process_input(IoBuffer& in) {
   const size_t max_pipeline = worker_.config().session_max_pipeline;
-  while (!closed_ && !close_after_write_ && !auth_hold_ && !in_.empty()) {
+  while (!closed_ && !close_after_write_ && !auth_hold_ && !in.empty()) {
     if (waiting_ >= static_cast<size_t>(max_pipeline)) {
       read_paused_ = true;  // resumes in on_done() once backends catch up
       break;
@@ -257,7 +270,7 @@ void Session::process_input() {
     if (!parser_) [[unlikely]]
       parser_ = std::make_unique<resp::RequestParser>(limits_from(worker_.config()));
     resp::RequestParser& parser = *parser_;
-    std::string_view data = in_.readable();
+    std::string_view data = in.readable();
     auto st = parser.parse(data);
     if (st == resp::ParseStatus::kIncomplete) break;
     if (st == resp::ParseStatus::kError) {
@@ -266,16 +279,18 @@ void Session::process_input() {
       RequestPtr req = enqueue(nullptr);
       error_now(req, "ERR " + parser.error());
       close_after_write_ = true;  // as Redis does: the stream cannot be resynchronised
-      in_.consume(in_.size());
+      in.consume(in.size());
       worker_.mark_dirty(this);
       break;
     }
     size_t used = parser.consumed();
     auto args = parser.args();
     if (!args.empty()) dispatch(args, data.substr(0, used), parser.is_inline());
-    in_.consume(used);
+    in.consume(used);
   }
-  if (in_.empty() && in_.capacity() > kReadChunk) {  // a big request's buffer goes once it is parsed
+  if (&in != &in_) {
+    if (!in.empty()) keep_input(in);
+  } else if (in_.empty() && in_.capacity()) {  // all parsed: the next read goes to the worker's buffer
     in_.release();
     account();
   }

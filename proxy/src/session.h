@@ -83,9 +83,12 @@ class Session {
   void tls_read();
   void tls_flush();
   void tls_wait(bool for_write_side, TlsConn::Io want, void (Session::*then)());
-  void process_input();
-  char* prepare_input();
+  void process_input() { process_input(in_); }
+  void process_input(IoBuffer& in);  // in_, or the worker's buffer (input_buffer())
+  IoBuffer& input_buffer();
+  char* prepare_input(IoBuffer& buf);
   char* grow_input();
+  void keep_input(IoBuffer& shared);
   void recount(size_t now);
   void dispatch(std::span<const std::string_view> args, std::string_view raw, bool is_inline);
   RequestPtr enqueue(const struct CommandInfo* cmd);

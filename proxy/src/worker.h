@@ -27,6 +27,7 @@
 #include "client_memory.h"
 #include "codis/config.h"
 #include "codis/tls.h"
+#include "io_buffer.h"
 #include "request.h"
 #include "routing_table.h"
 #include "stats.h"
@@ -125,6 +126,9 @@ class Worker {
   void client_memory_changed(size_t was, size_t now);
   // Runs on this worker's thread, also when another worker asks.
   void enforce_client_memory();
+  // Where sessions with nothing buffered read (Session::input_buffer): only a
+  // session holding part of a request has a buffer of its own.
+  IoBuffer input_scratch;
   // Key positions of the request being dispatched / checked against the user's key patterns:
   // scratch of the worker, not of each session (an idle session's size counts).
   std::vector<int> keys_scratch;
