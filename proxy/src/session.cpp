@@ -259,7 +259,6 @@ void Session::read_now() {
   start_read();
 }
 
-
 void Session::process_input(IoBuffer& in) {
   const size_t max_pipeline = worker_.config().session_max_pipeline;
   while (!closed_ && !close_after_write_ && !auth_hold_ && !in.empty()) {
