@@ -30,7 +30,7 @@ void Session::recount(size_t now) {
 size_t Session::release_idle_memory() {
   if (closed_ || writing_ || !in_.empty() || !out_.empty() || !queue_.empty()) return 0;
   // What is freed besides the counted buffers (client_memory_changed adds those).
-  const size_t freed = (parser_ ? sizeof(resp::RequestParser) : 0) + queue_.capacity() * sizeof(RequestPtr);
+  const size_t freed = (parser_ ? sizeof(resp::RequestParser) : 0) + queue_.capacity() * sizeof(Request*);
   in_.release();
   parser_.reset();  // between requests (in_ is empty): it holds no state, only capacity
   std::string().swap(out_);

@@ -18,15 +18,21 @@ class Worker;
 
 class ClientMemory {
  public:
-  // Before any worker starts.
+  // Before any worker starts. (A worker index past it is ignored: nothing counted.)
   void init(size_t workers) {
     slots_ = std::make_unique<Slot[]>(workers);
     n_ = workers;
   }
-  void attach(size_t worker, Worker* w) { slots_[worker].worker.store(w, std::memory_order_release); }
+  void attach(size_t worker, Worker* w) {
+    if (worker < n_) slots_[worker].worker.store(w, std::memory_order_release);
+  }
 
-  void set_total(size_t worker, int64_t bytes) { slots_[worker].total.store(bytes, std::memory_order_relaxed); }
-  void set_biggest(size_t worker, int64_t bytes) { slots_[worker].biggest.store(bytes, std::memory_order_relaxed); }
+  void set_total(size_t worker, int64_t bytes) {
+    if (worker < n_) slots_[worker].total.store(bytes, std::memory_order_relaxed);
+  }
+  void set_biggest(size_t worker, int64_t bytes) {
+    if (worker < n_) slots_[worker].biggest.store(bytes, std::memory_order_relaxed);
+  }
   int64_t total() const {
     int64_t sum = 0;
     for (size_t i = 0; i < n_; ++i) sum += slots_[i].total.load(std::memory_order_relaxed);
@@ -44,8 +50,10 @@ class ClientMemory {
   Worker* worker(size_t i) const { return slots_[i].worker.load(std::memory_order_acquire); }
   // A request to `worker` to close its biggest session: true for the first
   // caller until that worker took it (answered), so requests do not pile up.
-  bool ask(size_t worker) { return !slots_[worker].asked.exchange(true, std::memory_order_relaxed); }
-  void answered(size_t worker) { slots_[worker].asked.store(false, std::memory_order_relaxed); }
+  bool ask(size_t worker) { return worker < n_ && !slots_[worker].asked.exchange(true, std::memory_order_relaxed); }
+  void answered(size_t worker) {
+    if (worker < n_) slots_[worker].asked.store(false, std::memory_order_relaxed);
+  }
 
  private:
   struct alignas(64) Slot {

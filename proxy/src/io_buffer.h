@@ -2,8 +2,7 @@
 // Sessions and backend connections read into the free tail, parse from the
 // front, and consume what was parsed; the unparsed rest is moved to the front
 // only when space runs out, so a pipelined burst is parsed in place.
-// It holds no memory until the first prepare() (an idle client costs none;
-// docs/design.md, client memory).
+// It holds no memory until the first prepare() (docs/design.md §8.5).
 #pragma once
 
 #include <algorithm>
