@@ -202,6 +202,12 @@ const std::vector<Field<P>>& proxy_fields() {
        .min = 1},
       {.key = "proxy_max_array_len", .member = &P::proxy_max_array_len, .min = 1, .max = INT_MAX},
       {.key = "proxy_max_inline_len", .member = &P::proxy_max_inline_len, .min = 1},
+      {.key = "proxy_max_client_memory", .member = &P::proxy_max_client_memory,
+       .comment = "Memory for all client connections' buffers together (not in Codis; as Redis's\n"
+                  "maxmemory-clients): requests being received and replies waiting for slow clients.\n"
+                  "Over it, the clients holding the most are disconnected first, and logged; the others go\n"
+                  "on. Keep it above proxy_max_bulk_len, or one request of the largest size disconnects its\n"
+                  "client (0: no limit, at least 1mb otherwise)."},
       {.key = "slowlog_log_slower_than", .member = &P::slowlog_log_slower_than,
        .comment = "Log commands that take longer than this, from request to reply (not in Codis; 0: off)."},
       {.key = "proxy_allow_flush", .member = &P::proxy_allow_flush,
@@ -283,6 +289,10 @@ Status validate_proxy(const ProxyConfig& c, const Lines* lines) {
                          text_quoted(c.proxy_addr));
   }
   if (auto st = validate_proxy_tls(c, lines); !st.ok()) return st;
+  if (c.proxy_max_client_memory != 0 && c.proxy_max_client_memory < (uint64_t(1) << 20)) {
+    return Status::Error(at(lines, "proxy_max_client_memory") + "expected 0 (no limit) or at least \"1mb\", got " +
+                         std::to_string(c.proxy_max_client_memory) + " bytes");
+  }
   if (!c.jodis_name.empty()) {
     if (c.jodis_name != "zookeeper" && c.jodis_name != "etcd") {
       return Status::Error(at(lines, "jodis_name") + "expected \"zookeeper\", \"etcd\" or \"\", got " +

@@ -2,8 +2,10 @@
 // Sessions and backend connections read into the free tail, parse from the
 // front, and consume what was parsed; the unparsed rest is moved to the front
 // only when space runs out, so a pipelined burst is parsed in place.
+// It holds no memory until the first prepare() (docs/design.md §8.5).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -13,7 +15,7 @@ namespace codis::proxy {
 
 class IoBuffer {
  public:
-  explicit IoBuffer(size_t initial = 16 * 1024) : data_(new char[initial]), cap_(initial) {}
+  IoBuffer() = default;
 
   std::string_view readable() const { return {data_.get() + begin_, end_ - begin_}; }
   size_t size() const { return end_ - begin_; }
@@ -24,16 +26,19 @@ class IoBuffer {
   }
 
   // Free space at the tail, at least `min` bytes (compacting or growing).
-  char* prepare(size_t min) {
+  // Growth doubles, but not past `expected` (the length the unparsed data
+  // is known to reach, e.g. the end of a big bulk; 0: unknown) when that is
+  // enough: a 500 MB value takes 500 MB, not 1 GB.
+  char* prepare(size_t min, size_t expected = 0) {
     if (cap_ - end_ < min) {
       size_t used = end_ - begin_;
       if (begin_ > 0 && cap_ - used >= min && used <= cap_ / 2) {
         std::memmove(data_.get(), data_.get() + begin_, used);
       } else {
-        size_t ncap = cap_;
-        while (ncap - used < min) ncap *= 2;
+        size_t ncap = std::max(cap_ * 2, used + min);
+        if (expected >= used + min) ncap = std::min(ncap, expected);
         std::unique_ptr<char[]> n(new char[ncap]);
-        std::memcpy(n.get(), data_.get() + begin_, used);
+        if (used) std::memcpy(n.get(), data_.get() + begin_, used);
         data_ = std::move(n);
         cap_ = ncap;
       }
@@ -48,16 +53,18 @@ class IoBuffer {
   // Gives memory back after a burst (called when the buffer is empty).
   void shrink_to(size_t cap) {
     if (cap_ > cap && empty()) {
-      data_.reset(new char[cap]);
+      data_.reset(cap ? new char[cap] : nullptr);
       cap_ = cap;
       begin_ = end_ = 0;
     }
   }
+  // Frees the memory of an empty buffer.
+  void release() { shrink_to(0); }
   size_t capacity() const { return cap_; }
 
  private:
   std::unique_ptr<char[]> data_;
-  size_t cap_;
+  size_t cap_ = 0;
   size_t begin_ = 0;
   size_t end_ = 0;
 };

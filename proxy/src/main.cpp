@@ -1,4 +1,5 @@
 // codis-proxy: the stateless sharding proxy. See proxy/README.md.
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -26,6 +27,12 @@ int fail(const std::string& msg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Memory goes back to the system after a burst (docs/design.md §8.5): buffers of 1 MB and more
+  // are mmap'ed, so freeing them unmaps them, and an arena keeps at most 1 MB free at its top.
+  // (By default glibc raises both thresholds as big buffers come and go, up to 32 and 64 MB, and
+  // a burst's memory stayed with the process.)
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 20);
   CLI::App app{
       "codis-proxy: a stateless Redis sharding proxy, wire-compatible with Codis 3.2.\n"
       "Clients speak plain Redis (RESP2) to proxy_addr; each key's slot (crc32 % 1024)\n"

@@ -164,6 +164,7 @@ Status Proxy::open() {
   if (Status st = ctx_.acl.load(ctx_.config); !st.ok()) return Status::Error("users_file: " + st.message());
   if (!acl::table_matches_commands()) return Status::Error("internal: acl_commands.inc does not match the command table");
 
+  ctx_.client_memory.init(static_cast<size_t>(threads_));
   for (int i = 0; i < threads_; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, ctx_));
     workers_.back()->start();

@@ -80,6 +80,8 @@ class RequestPtr {
 // Recycles Request objects per thread (the request path allocates nothing in steady state).
 Request* new_request();
 void free_request(Request* r);
+// Frees recycled requests beyond `keep` (once a second: a burst's requests are not kept for good).
+void trim_request_pool(size_t keep);
 
 inline void RequestPtr::release() {
   if (r_ && --r_->refs == 0) free_request(r_);

@@ -12,6 +12,8 @@
 #include <bit>
 #include <charconv>
 #include <chrono>
+#include <cstring>
+#include <utility>
 
 #include "acl.h"
 #include "auth_throttle.h"
@@ -27,7 +29,7 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr size_t kReadChunk = 16 * 1024;
-constexpr size_t kIdleBuffer = 16 * 1024;
+constexpr size_t kKeepOutput = 64 * 1024;  // a bigger output buffer is freed once written
 
 resp::Limits limits_from(const ProxyConfig& c) {
   resp::Limits l;
@@ -40,13 +42,12 @@ resp::Limits limits_from(const ProxyConfig& c) {
 }  // namespace
 
 Session::Session(Worker& worker, asio::ip::tcp::socket socket, uint64_t id, bool tls)
-    : worker_(worker), socket_(std::move(socket)), tls_wanted_(tls), id_(id), in_(kIdleBuffer),
-      parser_(limits_from(worker.config())) {
+    : worker_(worker), socket_(std::move(socket)), tls_wanted_(tls), id_(id) {
   acl_start();
 }
 
 Session::~Session() {
-  for (auto& r : queue_) r->session = nullptr;
+  queue_.for_each([](Request* r) { r->session = nullptr; });
 }
 
 void Session::start() {
@@ -57,8 +58,7 @@ void Session::start() {
     socket_.set_option(asio::socket_base::keep_alive(true), ec);
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) {
-    peer_ip_ = ep.address().to_string();
-    peer_ = peer_ip_ + ":" + std::to_string(ep.port());
+    peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
   last_active_ms_ = worker_.now_ms();
   if (tls_wanted_) {
@@ -73,6 +73,37 @@ void Session::start() {
     return;
   }
   read_now();  // a client may have sent before the socket was registered
+}
+
+// Where the next read goes. A session with nothing buffered reads into its
+// worker's buffer, and keeps (keep_input) only the part of a request left
+// unparsed; its own buffer grows by doubling, but in the middle of a big bulk
+// to where that bulk ends, not past, and its size is counted (client memory).
+inline IoBuffer& Session::input_buffer() {
+  IoBuffer& shared = worker_.input_scratch;
+  return in_.empty() && shared.empty() ? shared : in_;
+}
+
+char* Session::grow_input() {
+  char* p = in_.prepare(kReadChunk, in_.empty() || !parser_ ? 0 : parser_->known_length());
+  account();  // may close this session (over proxy_max_client_memory): callers check closed_
+  return p;
+}
+
+inline char* Session::prepare_input(IoBuffer& buf) {
+  if (buf.writable() >= kReadChunk || &buf != &in_) [[likely]]
+    return buf.prepare(kReadChunk);
+  return grow_input();
+}
+
+void Session::keep_input(IoBuffer& shared) {
+  if (!closed_) {
+    const std::string_view rest = shared.readable();
+    std::memcpy(in_.prepare(rest.size()), rest.data(), rest.size());
+    in_.commit(rest.size());
+    account();
+  }
+  shared.consume(shared.size());
 }
 
 // ---------------------------------------------------------------- TLS
@@ -123,13 +154,15 @@ void Session::tls_handshake() {
 void Session::tls_read() {
   for (;;) {
     if (closed_ || read_paused_ || close_after_write_) return;
-    char* p = in_.prepare(kReadChunk);
+    IoBuffer& buf = input_buffer();
+    char* p = prepare_input(buf);
+    if (closed_) return;
     size_t n = 0;
-    auto io = tls_->read(p, in_.writable(), n);
+    auto io = tls_->read(p, buf.writable(), n);
     if (io == TlsConn::Io::kOk) {
-      in_.commit(n);
+      buf.commit(n);
       last_active_ms_ = worker_.now_ms();
-      process_input();
+      process_input(buf);
       if (tls_->drained()) break;
       continue;
     }
@@ -162,7 +195,10 @@ void Session::tls_flush() {
   }
   if (off == out_.size()) {
     out_.clear();
-    if (out_.capacity() > 1024 * 1024) std::string().swap(out_);
+    if (out_.capacity() > kKeepOutput) {
+      std::string().swap(out_);
+      account();
+    }
     if (close_after_write_ && queue_.empty()) close("closing after reply");
     return;
   }
@@ -199,13 +235,15 @@ void Session::read_now() {
   const int fd = socket_.native_handle();
   for (;;) {
     if (closed_ || read_paused_ || close_after_write_ || auth_hold_) return;
-    char* p = in_.prepare(kReadChunk);
-    const size_t cap = in_.writable();
+    IoBuffer& buf = input_buffer();
+    char* p = prepare_input(buf);
+    if (closed_) return;
+    const size_t cap = buf.writable();
     const ssize_t n = ::recv(fd, p, cap, MSG_DONTWAIT);
     if (n > 0) {
-      in_.commit(static_cast<size_t>(n));
+      buf.commit(static_cast<size_t>(n));
       last_active_ms_ = worker_.now_ms();
-      process_input();
+      process_input(buf);
       if (static_cast<size_t>(n) == cap) continue;
       break;
     }
@@ -221,15 +259,18 @@ void Session::read_now() {
   start_read();
 }
 
-void Session::process_input() {
+void Session::process_input(IoBuffer& in) {
   const size_t max_pipeline = worker_.config().session_max_pipeline;
-  while (!closed_ && !close_after_write_ && !auth_hold_ && !in_.empty()) {
+  while (!closed_ && !close_after_write_ && !auth_hold_ && !in.empty()) {
     if (waiting_ >= static_cast<size_t>(max_pipeline)) {
       read_paused_ = true;  // resumes in on_done() once backends catch up
       break;
     }
-    std::string_view data = in_.readable();
-    auto st = parser_.parse(data);
+    if (!parser_) [[unlikely]]
+      parser_ = std::make_unique<resp::RequestParser>(limits_from(worker_.config()));
+    resp::RequestParser& parser = *parser_;
+    std::string_view data = in.readable();
+    auto st = parser.parse(data);
     if (st == resp::ParseStatus::kIncomplete) {
       if (partial_since_ms_ == 0) partial_since_ms_ = worker_.now_ms();
       break;
@@ -237,20 +278,25 @@ void Session::process_input() {
     partial_since_ms_ = 0;
     if (st == resp::ParseStatus::kError) {
       ++worker_.stats().protocol_errors;
-      spdlog::info("session {} ({}): {}; closing", id_, peer_, parser_.error());
+      spdlog::info("session {} ({}): {}; closing", id_, peer_, parser.error());
       RequestPtr req = enqueue(nullptr);
-      error_now(req, "ERR " + parser_.error());
+      error_now(req, "ERR " + parser.error());
       close_after_write_ = true;  // as Redis does: the stream cannot be resynchronised
-      in_.consume(in_.size());
+      in.consume(in.size());
       worker_.mark_dirty(this);
       break;
     }
-    size_t used = parser_.consumed();
-    auto args = parser_.args();
-    if (!args.empty()) dispatch(args, data.substr(0, used), parser_.is_inline());
-    in_.consume(used);
+    size_t used = parser.consumed();
+    auto args = parser.args();
+    if (!args.empty()) dispatch(args, data.substr(0, used), parser.is_inline());
+    in.consume(used);
   }
-  if (in_.empty()) in_.shrink_to(kIdleBuffer);
+  if (&in != &in_) {
+    if (!in.empty()) keep_input(in);
+  } else if (in_.empty() && in_.capacity()) {  // all parsed: the next read goes to the worker's buffer
+    in_.release();
+    account();
+  }
 }
 
 RequestPtr Session::enqueue(const CommandInfo* cmd) {
@@ -327,29 +373,30 @@ void Session::dispatch(std::span<const std::string_view> args, std::string_view 
     error_now(req, wrong_arity_error(*cmd));
     return;
   }
-  keys_.clear();
+  std::vector<int>& keys = worker_.keys_scratch;
+  keys.clear();
   std::string err;
-  if (!command_keys(*cmd, args, keys_, err)) {
+  if (!command_keys(*cmd, args, keys, err)) {
     error_now(req, err);
     return;
   }
-  if (keys_.empty()) {
+  if (keys.empty()) {
     forward_keyless(req, args, raw, is_inline);
     return;
   }
-  uint32_t slot = slot_of(args[keys_[0]]);
+  uint32_t slot = slot_of(args[keys[0]]);
   bool one_slot = true;
-  for (size_t i = 1; i < keys_.size() && one_slot; ++i) one_slot = slot_of(args[keys_[i]]) == slot;
+  for (size_t i = 1; i < keys.size() && one_slot; ++i) one_slot = slot_of(args[keys[i]]) == slot;
   req->slot = static_cast<uint16_t>(slot);
   if (one_slot && request_blocks(*cmd, args)) {
     if (is_inline) resp::append_command(req->encoded, args);
     forward_blocking(req, is_inline ? std::string_view(req->encoded) : raw, slot);
   } else if (one_slot) {
-    forward_single(req, args, raw, is_inline, keys_);
+    forward_single(req, args, raw, is_inline, keys);
   } else if (cmd->handling == Handling::kForward) {
     error_now(req, "CROSSSLOT Keys in request don't hash to the same slot");
   } else {
-    split(req, args, keys_);
+    split(req, args, keys);
   }
 }
 
@@ -433,14 +480,14 @@ void Session::split(const RequestPtr& req, std::span<const std::string_view> arg
 void Session::on_done(Request* req, std::string_view reply) {
   --waiting_;
   if (closed_) return;
-  if (!queue_.empty() && queue_.front().get() == req) {
+  if (!queue_.empty() && queue_.front() == req) {
     out_.append(reply);
     queue_.pop_front();
     while (!queue_.empty() && queue_.front()->done) {
       out_.append(queue_.front()->reply);
       queue_.pop_front();
     }
-    if (deferred_wait_ && !queue_.empty() && queue_.front().get() == deferred_wait_.get()) {
+    if (deferred_wait_ && !queue_.empty() && queue_.front() == deferred_wait_.get()) {
       RequestPtr w = std::move(deferred_wait_);
       issue_wait(w);
     }
@@ -466,6 +513,8 @@ void Session::on_done(Request* req, std::string_view reply) {
 
 void Session::flush() {
   flush_scheduled = false;
+  if (out_.capacity() != out_counted_) [[unlikely]]
+    account();  // replies grew out_ (also while a write is under way)
   if (closed_ || writing_ || auth_hold_) return;
   if (out_.empty()) {
     if (close_after_write_ && queue_.empty()) close("closing after reply");
@@ -486,13 +535,17 @@ void Session::flush() {
   }
   if (n == out_.size()) {
     out_.clear();
-    if (out_.capacity() > 1024 * 1024) std::string().swap(out_);
+    if (out_.capacity() > kKeepOutput) {
+      std::string().swap(out_);
+      account();
+    }
     if (close_after_write_ && queue_.empty()) close("closing after reply");
     return;
   }
   writing_ = true;
   sending_.assign(out_, n);
   out_.clear();
+  account();
   asio::async_write(socket_, asio::buffer(sending_), [this](const boost::system::error_code& ec, size_t) {
     writing_ = false;
     if (closed_) {
@@ -504,7 +557,10 @@ void Session::flush() {
       return;
     }
     sending_.clear();
-    if (sending_.capacity() > 1024 * 1024) std::string().swap(sending_);
+    if (sending_.capacity() > kKeepOutput) {
+      std::string().swap(sending_);
+      account();
+    }
     if (!out_.empty() || close_after_write_) flush();
   });
 }
@@ -518,9 +574,10 @@ void Session::close(const char* why) {
   if (closed_) return;
   closed_ = true;
   spdlog::debug("session {} ({}) closed: {}", id_, peer_, why);
+  worker_.client_memory_changed(std::exchange(counted_, 0), 0);  // freed with the session
   release_pubsub();
   release_dedicated();
-  for (auto& r : queue_) r->session = nullptr;
+  queue_.for_each([](Request* r) { r->session = nullptr; });
   queue_.clear();
   if (hold_timer_) hold_timer_->cancel();
   if (tls_) tls_->shutdown();  // close_notify, if the socket takes it now
@@ -546,7 +603,7 @@ bool Session::check_auth(std::string_view user, std::string_view pass, const Req
   }
   auto& throttle = thread_auth_throttle();
   const int64_t now = worker_.now_ms();
-  const int64_t release = throttle.admit(peer_ip_, now);
+  const int64_t release = throttle.admit(peer_ip(), now);
   if (release < 0) {
     // The address's queue is too long: refuse without checking, so guesses learn nothing.
     ++auth_failures_;
@@ -560,7 +617,7 @@ bool Session::check_auth(std::string_view user, std::string_view pass, const Req
   if (!acl_login(user.empty() ? std::string_view("default") : user, pass)) {
     ++auth_failures_;
     ++worker_.stats().auth_failures;
-    throttle.failed(peer_ip_, now);
+    throttle.failed(peer_ip(), now);
     log_auth_failure(peer_, auth_failures_, false, now);
     error_now(req, "WRONGPASS invalid username-password pair or user is disabled.");
     hold_until(std::max(release, now + AuthThrottle::connection_delay_ms(auth_failures_)));

@@ -22,6 +22,7 @@
 #include "codis/resp.h"
 #include "io_buffer.h"
 #include "request.h"
+#include "request_queue.h"
 #include "tls_conn.h"
 
 namespace codis::proxy {
@@ -64,6 +65,21 @@ class Session {
   void close_after_reply();
   bool closed() const { return closed_; }
   bool flush_scheduled = false;  // owned by Worker's dirty list
+  const std::string& peer() const { return peer_; }
+
+  // Client memory (docs/design.md §8.5): the bytes of this session's buffers
+  // counted in its worker's total. Brought up to date where a buffer may have
+  // changed size: where the input buffer grows or is freed, where the output
+  // strings are freed, and before each write if out_ grew.
+  size_t client_memory() const { return counted_; }
+  void account() {
+    out_counted_ = out_.capacity();
+    const size_t now = in_.capacity() + out_counted_ + sending_.capacity();
+    if (now != counted_) recount(now);
+  }
+  // A quiet session frees its buffers, its parser and its queue's ring (client_memory.cpp);
+  // returns the bytes freed besides its buffers.
+  size_t release_idle_memory();
 
  private:
   void start_read();
@@ -73,7 +89,13 @@ class Session {
   void tls_read();
   void tls_flush();
   void tls_wait(bool for_write_side, TlsConn::Io want, void (Session::*then)());
-  void process_input();
+  void process_input() { process_input(in_); }
+  void process_input(IoBuffer& in);  // in_, or the worker's buffer (input_buffer())
+  IoBuffer& input_buffer();
+  char* prepare_input(IoBuffer& buf);
+  char* grow_input();
+  void keep_input(IoBuffer& shared);
+  void recount(size_t now);
   void dispatch(std::span<const std::string_view> args, std::string_view raw, bool is_inline);
   RequestPtr enqueue(const struct CommandInfo* cmd);
   void reply_now(const RequestPtr& req, std::string_view resp, bool proxy_error);
@@ -134,21 +156,26 @@ class Session {
   boost::asio::ip::tcp::socket socket_;
   std::unique_ptr<TlsConn> tls_;  // null: plain TCP
   bool tls_wanted_ = false;
-  uint64_t id_;
-  std::deque<RequestPtr> queue_;  // requests not yet written, in arrival order
-  size_t waiting_ = 0;            // of those, still waiting for a reply
-  IoBuffer in_;
-  resp::RequestParser parser_;
-  std::string out_;
-  std::string sending_;
-  std::vector<int> keys_;         // scratch
-  int db_ = 0;
+  // The flags together (an idle session's size counts: docs/design.md §8.5).
   bool authed_ = false;
   bool reading_ = false;
   bool writing_ = false;
   bool closed_ = false;
   bool close_after_write_ = false;  // QUIT or a protocol error: close once replies are out
   bool read_paused_ = false;
+  bool acl_logged_in_ = false;      // AUTH / HELLO AUTH succeeded
+  bool auth_hold_ = false;          // replies held back and input paused after a failed AUTH
+  bool hold_timer_pending_ = false;
+  int db_ = 0;
+  uint64_t id_;
+  RequestQueue queue_;            // requests not yet written, in arrival order
+  size_t waiting_ = 0;            // of those, still waiting for a reply
+  IoBuffer in_;
+  std::unique_ptr<resp::RequestParser> parser_;  // made on first input, freed when idle
+  std::string out_;
+  std::string sending_;
+  size_t counted_ = 0;            // see client_memory()
+  size_t out_counted_ = 0;        // out_.capacity() when counted
   int64_t last_active_ms_ = 0;
   int64_t partial_since_ms_ = 0;
   std::string name_;  // CLIENT SETNAME / HELLO SETNAME
@@ -191,12 +218,10 @@ class Session {
   std::shared_ptr<const acl::User> user_;  // this session's user, as of acl_generation_
   std::string user_name_;
   uint64_t acl_generation_ = 0;
-  bool acl_logged_in_ = false;             // AUTH / HELLO AUTH succeeded
-  std::vector<int> acl_keys_;              // scratch
-  std::string peer_ip_;             // the throttle's source key
+  std::string_view peer_ip() const {  // the throttle's source key
+    return std::string_view(peer_).substr(0, peer_.rfind(':'));
+  }
   uint32_t auth_failures_ = 0;      // failed AUTHs on this connection
-  bool auth_hold_ = false;          // replies held back and input paused after a failed AUTH
-  bool hold_timer_pending_ = false;
   std::unique_ptr<boost::asio::steady_timer> hold_timer_;
 };
 

@@ -68,12 +68,13 @@ bool Session::acl_allows(const RequestPtr& req, const CommandInfo& cmd, std::spa
     close_after_reply();
     return false;
   }
-  acl_keys_.clear();
+  std::vector<int>& keys = worker_.acl_keys_scratch;
+  keys.clear();
   // Keys are only needed for a user limited to some; `allkeys` users (the default user of a
   // set-up without users_file) skip the second key extraction.
   std::string ignored;  // a malformed request reports its own error after this check, as in Redis
-  if (!user_->allkeys && !command_keys(cmd, args, acl_keys_, ignored)) acl_keys_.clear();
-  const acl::Denied denied = acl::check(*user_, cmd, args, acl_keys_);
+  if (!user_->allkeys && !command_keys(cmd, args, keys, ignored)) keys.clear();
+  const acl::Denied denied = acl::check(*user_, cmd, args, keys);
   if (denied == acl::Denied::kNone) return true;
   error_now(req, acl::noperm_error(denied, cmd));
   return false;

@@ -56,6 +56,8 @@ void WorkerStats::add(const WorkerStats& o) {
   slow_requests += o.slow_requests;
   auth_failures += o.auth_failures;
   request_timeouts += o.request_timeouts;
+  client_memory_closes += o.client_memory_closes;
+  client_memory_bytes += o.client_memory_bytes;
   if (commands.size() < o.commands.size()) commands.resize(o.commands.size());
   for (size_t i = 0; i < o.commands.size(); ++i) commands[i].add(o.commands[i]);
 }
@@ -70,6 +72,7 @@ void WorkerStats::subtract(const WorkerStats& o) {
   slow_requests = sub(slow_requests, o.slow_requests);
   auth_failures = sub(auth_failures, o.auth_failures);
   request_timeouts = sub(request_timeouts, o.request_timeouts);
+  client_memory_closes = sub(client_memory_closes, o.client_memory_closes);
   for (size_t i = 0; i < std::min(commands.size(), o.commands.size()); ++i)
     commands[i].subtract(o.commands[i]);
 }
@@ -139,6 +142,14 @@ std::string render_prometheus(const StatsSnapshot& s, uint64_t qps, bool online,
        (unsigned long long)s.refused_max_clients);
   line(out, "codis_proxy_clients_refused_total{limit=\"proxy_max_clients_per_source\"} %llu\n",
        (unsigned long long)s.refused_per_source);
+  out += "# HELP codis_proxy_client_memory_bytes Bytes of all client connections' buffers (proxy_max_client_memory "
+         "is the limit).\n"
+         "# TYPE codis_proxy_client_memory_bytes gauge\n";
+  line(out, "codis_proxy_client_memory_bytes %llu\n", (unsigned long long)t.client_memory_bytes);
+  out += "# HELP codis_proxy_client_memory_closes_total Client connections closed because all clients' buffers "
+         "were over proxy_max_client_memory (the biggest first).\n"
+         "# TYPE codis_proxy_client_memory_closes_total counter\n";
+  line(out, "codis_proxy_client_memory_closes_total %llu\n", (unsigned long long)t.client_memory_closes);
 
   auto cmds = all_commands();
   out += "# HELP codis_proxy_command_calls_total Calls per command.\n# TYPE codis_proxy_command_calls_total counter\n";

@@ -46,6 +46,8 @@ struct WorkerStats {
   uint64_t slow_requests = 0;
   uint64_t auth_failures = 0;  // client AUTH (or HELLO AUTH) with a wrong password, or refused while throttled
   uint64_t request_timeouts = 0;  // clients closed: a started command did not arrive whole in session_request_timeout
+  uint64_t client_memory_closes = 0;  // sessions closed over proxy_max_client_memory
+  uint64_t client_memory_bytes = 0;   // gauge: the sessions' buffers now (set in snapshots only)
   std::vector<CommandStats> commands;  // indexed by CommandInfo::index
 
   explicit WorkerStats(size_t ncommands = 0) : commands(ncommands) {}

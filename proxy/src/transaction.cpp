@@ -91,20 +91,21 @@ void Session::queue_in_multi(const RequestPtr& req, std::span<const std::string_
     reject(wrong_arity_error(cmd));
     return;
   }
-  keys_.clear();
+  std::vector<int>& keys = worker_.keys_scratch;
+  keys.clear();
   if (!keyless_ok) {
     std::string err;
-    if (!command_keys(cmd, args, keys_, err)) {
+    if (!command_keys(cmd, args, keys, err)) {
       reject(err);
       return;
     }
-    if (keys_.empty() && !(top.name == "EVAL" || top.name == "EVALSHA" || top.name == "FCALL" ||
+    if (keys.empty() && !(top.name == "EVAL" || top.name == "EVALSHA" || top.name == "FCALL" ||
                            top.name == "EVAL_RO" || top.name == "EVALSHA_RO" || top.name == "FCALL_RO")) {
       reject("ERR command '" + lower(cmd.name) + "' without keys inside MULTI is not supported by the proxy");
       return;
     }
   }
-  for (int k : keys_) {
+  for (int k : keys) {
     const int slot = static_cast<int>(slot_of(args[static_cast<size_t>(k)]));
     const int want = tx_.slot >= 0 ? tx_.slot : watch_slot_;
     if (want >= 0 && slot != want) {

@@ -42,6 +42,7 @@ struct RequestPool {
 };
 thread_local RequestPool t_pool;
 constexpr size_t kRequestPoolMax = 4096;
+constexpr size_t kRequestKeepString = 16 * 1024;  // a request holding a bigger string is not recycled
 }  // namespace
 
 Request* new_request() {
@@ -58,8 +59,8 @@ void free_request(Request* r) {
     r->parent = nullptr;
     if (--p->refs == 0) free_request(p);
   }
-  if (t_pool.free.size() >= kRequestPoolMax || r->reply.capacity() > 64 * 1024 ||
-      r->encoded.capacity() > 64 * 1024) {
+  if (t_pool.free.size() >= kRequestPoolMax || r->reply.capacity() > kRequestKeepString ||
+      r->encoded.capacity() > kRequestKeepString) {
     delete r;
     return;
   }
@@ -81,6 +82,14 @@ void free_request(Request* r) {
   t_pool.free.push_back(r);
 }
 
+void trim_request_pool(size_t keep) {
+  while (t_pool.free.size() > keep) {
+    delete t_pool.free.back();
+    t_pool.free.pop_back();
+  }
+  if (t_pool.free.empty()) std::vector<Request*>().swap(t_pool.free);
+}
+
 // ---- Worker ----
 
 Worker::Worker(int index, const ProxyContext& ctx)
@@ -96,6 +105,7 @@ Worker::Worker(int index, const ProxyContext& ctx)
   int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd < 0) throw std::runtime_error("eventfd failed");
   wake_.assign(fd);
+  ctx.client_memory.attach(static_cast<size_t>(index), this);
 }
 
 Worker::~Worker() {
@@ -225,6 +235,8 @@ void Worker::tick() {
       for (Session* s : stalled) s->close("a command did not arrive whole within session_request_timeout");
     }
   }
+  // Sessions that read nothing since the tick before last (the clock is per tick) free their buffers.
+  tick_client_memory(kTickMs + kTickMs / 2);
 }
 
 void Worker::adopt_client(int fd, bool tls, const std::string& source) {
@@ -251,6 +263,7 @@ void Worker::retire(Session* s) {
   --stats_.sessions_alive;
   ctx_.clients.fetch_sub(1, std::memory_order_relaxed);
   if (!s->counted_source.empty()) ctx_.release_source(s->counted_source);
+  freed_since_trim_ += sizeof(Session);
   retired_.push_back(s);
   schedule_flush();
 }
@@ -277,6 +290,7 @@ void Worker::set_table(std::shared_ptr<const RoutingTable> table) {
 
 void Worker::snapshot(StatsSnapshot& out) const {
   out.totals.add(stats_);
+  out.totals.client_memory_bytes += static_cast<uint64_t>(client_bytes_);
   for (const auto& [addr, conns] : backends_)
     for (const auto& c : conns)
       if (c) out.backends.push_back(c->state());

@@ -24,8 +24,10 @@
 #include <vector>
 
 #include "acl_store.h"
+#include "client_memory.h"
 #include "codis/config.h"
 #include "codis/tls.h"
+#include "io_buffer.h"
 #include "request.h"
 #include "routing_table.h"
 #include "stats.h"
@@ -59,6 +61,7 @@ struct ProxyContext {
   mutable std::mutex sources_mu;
   mutable std::unordered_map<std::string, int> sources;
   mutable AclStore acl;                     // the users (users_file); reloads swap the whole set
+  mutable ClientMemory client_memory;       // proxy_max_client_memory: every session's buffers
 
   // TLS contexts (null: off): the client port's and the backends'. A new
   // connection takes the current one; a certificate reload swaps them.
@@ -128,6 +131,20 @@ class Worker {
   void mark_dirty(BackendConn* b);
   void retire(Session* s);
 
+  // Client memory (client_memory.cpp, docs/design.md §8.5). A session's buffers
+  // changed from `was` to `now` bytes; over proxy_max_client_memory, the
+  // biggest session is closed (maybe the caller's: it checks closed()).
+  void client_memory_changed(size_t was, size_t now);
+  // Runs on this worker's thread, also when another worker asks.
+  void enforce_client_memory();
+  // Where sessions with nothing buffered read (Session::input_buffer): only a
+  // session holding part of a request has a buffer of its own.
+  IoBuffer input_scratch;
+  // Key positions of the request being dispatched / checked against the user's key patterns:
+  // scratch of the worker, not of each session (an idle session's size counts).
+  std::vector<int> keys_scratch;
+  std::vector<int> acl_keys_scratch;
+
  private:
   void schedule_flush();
   void arm_mailbox();
@@ -135,6 +152,8 @@ class Worker {
   void flush_all();
   void tick();
   void arm_tick();
+  // Quiet sessions' buffers freed, memory returned to the system, log lines summed up.
+  void tick_client_memory(int64_t quiet_ms);
   void handle_wrapper_reply(const RequestPtr& req, std::string_view reply);
   void retry_later(const RequestPtr& req);
   BackendConn* pick_backend(const Route& r, const Request& req);
@@ -172,6 +191,10 @@ class Worker {
   uint32_t slow_logged_ = 0;  // slow-log lines this tick
   uint64_t next_session_id_ = 1;
   WorkerStats stats_;
+  int64_t client_bytes_ = 0;         // buffers of this worker's sessions (published in ctx_.client_memory)
+  int64_t biggest_published_ = 0;    // what ctx_.client_memory has as this worker's biggest session
+  uint64_t freed_since_trim_ = 0;    // bytes freed since the allocator was last asked to give memory back
+  uint32_t memory_closes_logged_ = 0;  // log lines about sessions closed over the budget, this tick
 };
 
 

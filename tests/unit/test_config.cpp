@@ -102,6 +102,7 @@ TEST_CASE("defaults are Codis's", "[config]") {
   CHECK(c.proxy_max_bulk_len == 512u << 20);
   CHECK(c.proxy_max_array_len == 1048576);
   CHECK(c.proxy_max_inline_len == 64u << 10);
+  CHECK(c.proxy_max_client_memory == 1ull << 30);
   CHECK(c.slowlog_log_slower_than == 10ms);
   CHECK(codis::validate(c).ok());
 }
@@ -194,6 +195,9 @@ metrics_report_statsd_prefix = ""
 }
 
 TEST_CASE("errors name the line, the key and what is expected", "[config]") {
+  CHECK(error_of("proxy_max_client_memory = \"100kb\"\n") ==
+        "line 1: key 'proxy_max_client_memory': expected 0 (no limit) or at least \"1mb\", got 102400 bytes");
+  CHECK(codis::parse_proxy_config("proxy_max_client_memory = 0\n").ok());
   CHECK(error_of("product_name = \"x\"\nno_such_key = 1\n") ==
         "line 2: unknown key 'no_such_key' (see --default-config for the accepted keys)");
   CHECK(error_of("\n\nproxy_max_clients = \"many\"") ==
@@ -284,7 +288,7 @@ TEST_CASE("describe lists keys and values, not secrets", "[config]") {
   CHECK(value("admin_compat_xauth") == false);
   CHECK(value("backend_user") == "codis-proxy");
   CHECK(value("backend_password") == "<absent>");
-  CHECK(items.size() == 73 - 7);  // 43 Codis keys + 30 ours, minus 7 secrets
+  CHECK(items.size() == 74 - 7);  // 43 Codis keys + 31 ours, minus 7 secrets
 }
 
 TEST_CASE("load_proxy_config reads a file and names it in errors", "[config]") {

@@ -585,8 +585,10 @@ TEST_CASE("resumption is linear: a 50 MB bulk in 64 KB reads", "[resp]") {
     st = p.parse(std::string_view(buf).substr(0, have));
     ++calls;
     if (st != ParseStatus::kIncomplete || have == buf.size()) break;
+    CHECK(p.known_length() == buf.size());  // inside the big bulk: where the request ends
   }
   REQUIRE(st == ParseStatus::kOk);
+  CHECK(p.known_length() == 0);
   CHECK(p.consumed() == buf.size());
   REQUIRE(p.args().size() == 3);
   CHECK(p.args()[2].size() == payload);

@@ -97,6 +97,7 @@ struct ProxyConfig {
   uint64_t proxy_max_bulk_len = uint64_t(512) << 20;
   int proxy_max_array_len = 1048576;
   uint64_t proxy_max_inline_len = uint64_t(64) << 10;
+  uint64_t proxy_max_client_memory = uint64_t(1) << 30;  // all client buffers together; 0: no limit
   Duration slowlog_log_slower_than = std::chrono::milliseconds(10);
   // Ours: cluster-wide commands.
   bool proxy_allow_flush = false;          // FLUSHDB/FLUSHALL through the proxy flush every group

@@ -49,6 +49,11 @@ class RequestParser {
   // are skipped, not examined). Lets tests prove resumption is linear.
   uint64_t bytes_examined() const { return examined_; }
 
+  // After kIncomplete inside a bulk payload: the length the request reaches at
+  // least (through the end of that bulk), so a reader can size its buffer to it
+  // instead of doubling past it; 0 otherwise.
+  size_t known_length() const { return !done_ && state_ == State::kBulkPayload ? pos_ + bulk_len_ + 2 : 0; }
+
  private:
   enum class State : uint8_t { kStart, kInline, kBulkHeader, kBulkPayload };
   struct Piece {  // an argument not yet turned into a view
