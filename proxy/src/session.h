@@ -47,7 +47,6 @@ class Session {
   void on_done(Request* req, std::string_view reply);
   void flush();  // called by the worker's flush step
   uint64_t id() const { return id_; }
-  const std::string& peer() const { return peer_; }  // "ip:port" of the client
   bool subscribed() const { return pubsub_ != nullptr; }
   void resubscribe();  // after a routing change: follow channels whose slot moved
   int64_t last_active_ms() const { return last_active_ms_; }
