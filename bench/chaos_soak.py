@@ -219,7 +219,19 @@ def fault_zookeeper(c: Cluster, rng, outage=30):
         raise RuntimeError("no ZooKeeper pid file")
     time.sleep(outage)  # longer than the session timeout: every session expires
     c.run("start")
-    return f"zookeeper down {outage}s"
+    # Every ephemeral node comes back: both proxies' /jodis nodes (jodis clients find the proxies there).
+    cli = build_dir() / "tests" / "coordinator" / "coordinator_cli"
+    deadline = time.monotonic() + 60
+    while True:
+        r = subprocess.run([str(cli), "--coordinator", "zookeeper", "--addr", f"127.0.0.1:{c.ports['ZK']}",
+                            "list", f"/jodis/{PRODUCT}"], capture_output=True, text=True, timeout=30)
+        names = [n for n in r.stdout.split() if n.startswith("proxy-")] if r.returncode == 0 else []
+        if len(names) == 2:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"/jodis/{PRODUCT} lists {len(names)} proxies 60 s after ZooKeeper came back")
+        time.sleep(1)
+    return f"zookeeper down {outage}s; both /jodis nodes back"
 
 
 def fault_migration(c: Cluster, rng):

@@ -383,6 +383,27 @@ class EtcdCoordinator final : public Coordinator {
     return Status::Ok();
   }
 
+  // One transaction: delete the key only if its value is still `expected` and it has no children.
+  Result<bool> remove_if_unchanged(const std::string& path, const std::string& expected) override {
+    if (auto s = check_path(path, false); !s) return s;
+    const std::string kids = path + "/";
+    json no_children = absent(kids);
+    no_children["range_end"] = b64(prefix_end(kids));
+    json same = {{"key", b64(path)}, {"target", "VALUE"}, {"result", "EQUAL"}, {"value", b64(expected)}};
+    json txn = {{"compare", json::array({exists(path), same, no_children})},
+                {"success", json::array({{{"request_delete_range", {{"key", b64(path)}}}}})}};
+    auto r = call("kv/txn", txn);
+    if (!r) return error("remove if unchanged", path, r.message());
+    if (!flag(*r, "succeeded")) {
+      auto children = list(path);  // why it failed: children are an error, as for remove()
+      if (children && !children->empty()) return error("remove if unchanged", path, "node has children");
+      return false;
+    }
+    std::lock_guard lock(eph_mu_);
+    ephemerals_.erase(path);
+    return true;
+  }
+
   Result<std::optional<std::string>> read(const std::string& path) override {
     if (auto s = check_path(path, false); !s) return s;
     auto r = call("kv/range", {{"key", b64(path)}});

@@ -184,3 +184,18 @@ def test_lost_session_recreates_ephemerals(server_store, shells):
     other = shells(server_store.name, server_store.addr)
     other.create("/jodis/expire/proxy-z", "z")
     c.wait_event(wc)  # the watch works on the new session
+
+
+def test_remove_if_unchanged(store, shells):
+    """What the dashboard takes a dead run's lock with (docs/design.md §4.2): one atomic step."""
+    c = shells(store.name, store.addr)
+    holder = shells(store.name, store.addr)
+    holder.ephemeral("/codis3/rmif/topom", "v1")
+    assert c.remove_if("/codis3/rmif/topom", "v0") is False  # other data: kept
+    assert c.read("/codis3/rmif/topom") == "v1"
+    assert c.remove_if("/codis3/rmif/topom", "v1") is True  # another client's ephemeral node
+    assert c.read("/codis3/rmif/topom") is None
+    assert c.remove_if("/codis3/rmif/topom", "v1") is False  # absent
+    c.create("/codis3/rmif/dir/child", "x")
+    reply = c.raw("remove-if /codis3/rmif/dir ")
+    assert reply.startswith("ERR") and "children" in reply, reply

@@ -85,20 +85,6 @@ def test_node_taken_meanwhile_is_left_alone(zk_factory, shells):
         relay.close()
 
 
-def test_remove_if_unchanged(zookeeper, shells):
-    c = shells("zookeeper", zookeeper.addr)
-    holder = shells("zookeeper", zookeeper.addr)
-    holder.ephemeral("/codis3/rmif/topom", "v1")
-    assert c.remove_if("/codis3/rmif/topom", "v0") is False  # other data: kept
-    assert c.read("/codis3/rmif/topom") == "v1"
-    assert c.remove_if("/codis3/rmif/topom", "v1") is True  # another session's ephemeral node
-    assert c.read("/codis3/rmif/topom") is None
-    assert c.remove_if("/codis3/rmif/topom", "v1") is False  # absent
-    c.create("/codis3/rmif/dir/child", "x")
-    reply = c.raw("remove-if /codis3/rmif/dir ")
-    assert reply.startswith("ERR") and "children" in reply, reply
-
-
 def test_ensemble_leader_restart(zk_factory, shells):
     ens = zk_factory(ensemble=3)
     ens.wait_quorum()
