@@ -23,11 +23,11 @@ Environment: CODIS_JAVA (java binary), CODIS_ZK_CLASSPATH (class path).
 """
 
 import os
-import random
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -60,24 +60,10 @@ def zookeeper_classpath():
     return ":".join(parts)
 
 
-_used_ports = set()
-
-
-def free_port():
-    """A port on 127.0.0.1 that is free now, below the ephemeral range."""
-    for _ in range(200):
-        port = random.randrange(20000, 32000)
-        if port in _used_ports:
-            continue
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _used_ports.add(port)
-        return port
-    raise ZooKeeperUnavailable("no free port on 127.0.0.1 in 20000-32000")
+# One port allocator per process (tests/integration/harness.py): two harnesses with their own
+# bookkeeping could hand the same port to two servers of one test.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from harness import free_port  # noqa: E402
 
 
 def four_letter(port, word="srvr", timeout=1.0):

@@ -13,11 +13,10 @@ Environment
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 import zlib
@@ -62,22 +61,9 @@ def tag_in_slot(slot: int, prefix: str = "t") -> str:
     return f"{prefix}{i}"
 
 
-_used_ports: set[int] = set()
-
-
-def free_port() -> int:
-    for _ in range(1000):
-        port = random.randint(20000, 32000)
-        if port in _used_ports:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _used_ports.add(port)
-        return port
-    raise RuntimeError("no free port below 32768")
+# One port allocator for every suite (tests/integration/harness.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from harness import free_port  # noqa: E402
 
 
 class RedisServer:
