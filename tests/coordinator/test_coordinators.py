@@ -8,6 +8,7 @@ import json
 import time
 
 from coordinator_shell import CoordinatorError, run_cli
+from harness import wait_until  # tests/integration (on the path through zk_harness)
 
 SLOT = {"id": 7, "group_id": 1, "action": {"index": 3, "state": "pending", "target_id": 2}}
 # What the client logs when its session (lease) was lost and replaced.
@@ -16,15 +17,6 @@ NEW_SESSION_LOG = {"zookeeper": "new session", "etcd": "granting a new one"}
 
 def codis_json(obj):
     return json.dumps(obj, indent=4)  # Codis stores 4-space indented JSON
-
-
-def wait_until(fn, timeout=15, pause=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if fn():
-            return
-        time.sleep(pause)
-    raise AssertionError(f"{what} not reached within {timeout}s")
 
 
 def test_crud_in_codis_layout(store, shells):

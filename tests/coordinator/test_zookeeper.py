@@ -10,17 +10,7 @@ import pytest
 from coordinator_shell import CoordinatorError, run_cli, zk_owner
 from tcp_relay import TcpRelay
 from zk_harness import ZooKeeperServer, ZooKeeperUnavailable
-
-
-def wait_until(fn, timeout=15, pause=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if fn():
-            return
-        time.sleep(pause)
-    raise AssertionError(f"{what} not reached within {timeout}s")
-
-
+from harness import wait_until  # tests/integration (on the path through zk_harness)
 
 
 def test_outage_past_session_timeout_recreates_ephemerals(zk_factory, shells):

@@ -9,9 +9,9 @@ import base64
 import hashlib
 import os
 import signal
-import time
 
 from coordinator_shell import CoordinatorError, run_cli
+from harness import wait_until  # tests/integration (on the path through zk_harness)
 
 AUTH = "codis:Owner-Pa55word"
 WRONG = "codis:Wr0ng-Pa55word"
@@ -33,15 +33,6 @@ def acl(zk_addr, path, auth=AUTH):
     r = run_cli("zookeeper", zk_addr, "acl", path, extra=("--auth", auth) if auth else ())
     assert r.returncode == 0, r.stderr
     return sorted(r.stdout.split())
-
-
-def wait_until(fn, timeout=15, pause=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if fn():
-            return
-        time.sleep(pause)
-    raise AssertionError(f"{what} not reached within {timeout}s")
 
 
 def refused(reply, path):
