@@ -11,7 +11,7 @@
 // keys move only in `migrating`, which the proxies have then seen. The slot
 // is given to its target (the action cleared) only from `finished`, which is
 // reached only after a round found no key left on the source.
-// tests/dashboard/unit/test_slot_action.cpp checks these over every state
+// dashboard/test/test_slot_action.cpp checks these over every state
 // and a crash at every step.
 #pragma once
 
