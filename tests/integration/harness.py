@@ -213,7 +213,7 @@ def free_port() -> int:
     raise RuntimeError("no free port found")
 
 
-def wait_until(pred, timeout: float, interval: float = 0.05, what: str = "condition"):
+def wait_until(pred, timeout: float = 15.0, interval: float = 0.05, what: str = "condition"):
     deadline = time.monotonic() + timeout
     last_exc = None
     while time.monotonic() < deadline:
