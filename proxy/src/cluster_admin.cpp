@@ -17,6 +17,7 @@
 #include "codis/resp.h"
 #include "command_table.h"
 #include "session.h"
+#include "text_util.h"
 #include "worker.h"
 
 namespace codis::proxy {
@@ -31,11 +32,35 @@ std::string admin_all_ok(SplitState& s) {
   return "+OK\r\n";
 }
 
-// CONFIG GET: the first server's answer (the masters come first); an error if any server failed.
+// The servers' own secrets (requirepass is product_auth, the admin identity): a proxy user's
+// +@admin reconfigures the servers, it does not hand out or replace their passwords.
+bool secret_parameter(std::string_view name) {
+  const std::string n = lower(name);
+  return n == "requirepass" || n == "masterauth" || n == "masteruser" || n == "tls-key-file-pass" ||
+         n == "tls-client-key-file-pass";
+}
+
+// CONFIG GET: the first server's answer (the masters come first), without the secrets a pattern such
+// as `*` matches; an error if any server failed.
 std::string admin_first(SplitState& s) {
   for (const auto& r : s.values)
     if (!r.empty() && r[0] == '-') return r;
-  return s.values.empty() ? "-ERR no group serves any slot\r\n" : s.values.front();
+  if (s.values.empty()) return "-ERR no group serves any slot\r\n";
+  resp::Value v;
+  size_t used = 0;
+  if (resp::parse_value(s.values.front(), v, used) != resp::ParseStatus::kOk || v.type != resp::Value::Type::kArray ||
+      v.elements.size() % 2 != 0)
+    return "-ERR unexpected reply from a server\r\n";
+  std::vector<const resp::Value*> kept;
+  for (size_t i = 0; i < v.elements.size(); i += 2) {
+    if (secret_parameter(v.elements[i].str)) continue;
+    kept.push_back(&v.elements[i]);
+    kept.push_back(&v.elements[i + 1]);
+  }
+  std::string out;
+  resp::append_array_header(out, kept.size());
+  for (const resp::Value* e : kept) resp::append_value(out, *e);
+  return out;
 }
 
 }  // namespace
@@ -93,6 +118,16 @@ bool Session::cluster_admin(const RequestPtr& req, const CommandInfo& cmd, std::
   if (worker_.config().users_file.empty()) return false;
   const std::string_view name = cmd.name;
   if (name != "CONFIG|SET" && name != "CONFIG|GET" && name != "CONFIG|RESETSTAT") return false;
+  if (name == "CONFIG|SET") {
+    for (size_t i = 2; i < args.size(); i += 2) {
+      if (secret_parameter(args[i])) {
+        error_now(req, "ERR CONFIG SET " + lower(args[i]) +
+                           " is refused through the proxy: it is a password of the servers, set on each server "
+                           "(product_auth)");
+        return true;
+      }
+    }
+  }
   std::string encoded;
   if (is_inline) {
     resp::append_command(encoded, args);

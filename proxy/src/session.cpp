@@ -182,6 +182,17 @@ void Session::tls_read() {
   start_read();
 }
 
+// Everything queued went out at once (plain or TLS): a big buffer's memory goes back, and a session
+// closing after its replies closes.
+void Session::all_written() {
+  out_.clear();
+  if (out_.capacity() > kKeepOutput) {
+    std::string().swap(out_);
+    account();
+  }
+  if (close_after_write_ && queue_.empty()) close("closing after reply");
+}
+
 // As flush, over OpenSSL. Unsent bytes wait in `out_` itself: a retried
 // SSL_write must offer at least the bytes of the attempt that wanted to wait,
 // and replies queued meanwhile only lengthen it.
@@ -194,12 +205,7 @@ void Session::tls_flush() {
     return;
   }
   if (off == out_.size()) {
-    out_.clear();
-    if (out_.capacity() > kKeepOutput) {
-      std::string().swap(out_);
-      account();
-    }
-    if (close_after_write_ && queue_.empty()) close("closing after reply");
+    all_written();
     return;
   }
   out_.erase(0, off);
@@ -534,12 +540,7 @@ void Session::flush() {
     return;
   }
   if (n == out_.size()) {
-    out_.clear();
-    if (out_.capacity() > kKeepOutput) {
-      std::string().swap(out_);
-      account();
-    }
-    if (close_after_write_ && queue_.empty()) close("closing after reply");
+    all_written();
     return;
   }
   writing_ = true;

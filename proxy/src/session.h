@@ -87,6 +87,7 @@ class Session {
   void tls_handshake();
   void tls_read();
   void tls_flush();
+  void all_written();  // after out_ went out whole
   void tls_wait(bool for_write_side, TlsConn::Io want, void (Session::*then)());
   void process_input() { process_input(in_); }
   void process_input(IoBuffer& in);  // in_, or the worker's buffer (input_buffer())

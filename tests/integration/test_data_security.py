@@ -107,6 +107,15 @@ def test_cluster_wide_admin_runs_as_the_admin_identity_on_every_server(make_redi
         for s in (m1, m2, rep):
             assert s.conn().call("CONFIG", "GET", "maxmemory-policy") == [b"maxmemory-policy", b"allkeys-lfu"], s.addr
         assert c.call("CONFIG", "GET", "maxmemory-policy") == [b"maxmemory-policy", b"allkeys-lfu"]
+        # The servers' passwords are neither handed out (not even to a `*` pattern) nor replaced.
+        everything = c.call("CONFIG", "GET", "*")
+        names = everything[0::2]
+        assert b"maxmemory-policy" in names and b"requirepass" not in names and b"masterauth" not in names
+        assert b"pa4" not in everything
+        assert c.call("CONFIG", "GET", "requirepass") == []
+        r = c.call("CONFIG", "SET", "maxmemory-policy", "noeviction", "requirepass", "mine")
+        assert isinstance(r, Err) and "refused through the proxy" in r.message, r
+        assert m1.conn().call("CONFIG", "GET", "maxmemory-policy") == [b"maxmemory-policy", b"allkeys-lfu"]
         assert c.call("FLUSHALL") == Status("OK")
         assert c.call("DBSIZE") == 0
     assert m1.conn().call("DBSIZE") == 0 and m2.conn().call("DBSIZE") == 0
