@@ -94,7 +94,9 @@ def test_cluster_wide_admin_runs_as_the_admin_identity_on_every_server(make_redi
     users.write_text("user default off\nuser ops on >ops-pw ~* &* +@all\n")
     p = make_proxy(slot_table({1: (m1.addr, [(0, 511)]), 2: (m2.addr, [(512, 1023)])}),
                    {"product_auth": "pa4", "users_file": str(users)})
-    wait_until(lambda: rep.conn().call("ROLE")[3] == b"connected", 20, what="the replica is in sync")
+    # In sync as the master sees it: its ROLE lists the replica (what the proxy asks), not only the replica's own.
+    wait_until(lambda: rep.conn().call("ROLE")[3] == b"connected" and len(m1.conn().call("ROLE")[2]) == 1, 20,
+               what="the replica is in sync")
     k1, k2 = key_in_slot(1, "a"), key_in_slot(600, "b")
     before = {s.port: s.conn().call("CONFIG", "GET", "maxmemory-policy") for s in (m1, m2, rep)}
     with p.conn() as c:
